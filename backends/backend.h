@@ -1,0 +1,45 @@
+/* backends/backend.h — what a backend gets and gives.
+ *
+ * A backend turns a planned graph into the text of NAME.h and NAME.c plus the list
+ * of constants too large for C literals, which the driver hands to the LLVM
+ * weights emitter (backends/llvm/).  Target backends (x86, arm, ...) will override
+ * kernels through the same kernel table and inherit the rest from backends/c. */
+#ifndef SMELT_BACKEND_H
+#define SMELT_BACKEND_H
+
+#include "ir/ir.h"
+#include "passes/passes.h"
+
+struct smelt_emit_opts {
+  const char *name;        /* C identifier every generated symbol starts with */
+  const char *target;      /* --target */
+  int64_t weights_min;     /* constants of at least this many bytes go to NAME_weights.o */
+  int weights_in_c;        /* all constants as C arrays (--emit c) */
+  const char *options;     /* the command-line options, recorded in NAME.h */
+};
+
+struct smelt_weight {      /* one constant destined for NAME_weights.o */
+  const char *sym;
+  const void *data;
+  uint64_t nbytes;
+};
+
+struct smelt_emit_result {
+  char *header, *source, *main_src; /* NAME.h, NAME.c, NAME_main.c (malloc'ed) */
+  struct smelt_weight *weights;     /* in the ctx arena */
+  int nweights;
+  int nkernels;
+};
+
+int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct smelt_emit_result *r);
+void smelt_emit_result_free(struct smelt_emit_result *r);
+
+/* Is every node of g supported by the C backend?  Records an error naming the first
+ * that is not. */
+int smelt_backend_c_check(smelt_graph *g);
+
+/* Writes the weights as an object file for `triple` (NULL: the host) through the
+ * LLVM C API, atomically.  Each weight becomes a 64-byte-aligned constant global. */
+int smelt_llvm_emit_weights(smelt_ctx *cx, const char *path, const char *triple, const struct smelt_weight *w, int n);
+
+#endif

@@ -1,0 +1,278 @@
+/* compiler/driver.c — the explicit pass pipeline and the build of DESIGN §6:
+ *
+ *     read (by format) -> fold -> dce -> memplan -> C backend -> files -> cc / ar
+ *
+ * Every file is written atomically (temp + rename).  The C compiler is $CC (or
+ * "cc") run with -std=c99 -O2 plus $SMELT_CFLAGS; its diagnostics go to stderr. */
+#define _POSIX_C_SOURCE 200809L
+#include "compiler/driver.h"
+#include "backends/backend.h"
+#include "compiler/embed.h"
+#include "compiler/read.h"
+#include "runtime/smelt_npy.h"
+
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* The pipeline, in order.  Passes ask op flags, never op names. */
+static const struct smelt_pass pipeline[] = {
+    {"fold", smelt_pass_fold},
+    {"dce", smelt_pass_dce},
+    {"memplan", smelt_pass_memplan},
+};
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+const char *smelt_default_name(smelt_ctx *cx, const char *path) {
+  const char *b = strrchr(path, '/');
+  b = b ? b + 1 : path;
+  size_t n = strcspn(b, ".");
+  char *r = smelt_alloc(cx, n + 4);
+  if (!r) return "model";
+  size_t k = 0;
+  if (!n || (b[0] >= '0' && b[0] <= '9')) { r[k++] = 'm'; r[k++] = '_'; }
+  for (size_t i = 0; i < n && k < 60; i++) {
+    char ch = b[i];
+    r[k++] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ? ch : '_';
+  }
+  r[k] = 0;
+  return r;
+}
+
+int smelt_write_file(smelt_ctx *cx, const char *path, const void *data, size_t n) {
+  char *tmp = smelt_sprintf(cx, "%s.tmp%ld", path, (long)getpid());
+  if (!tmp) return SMELT_ERR;
+  FILE *f = fopen(tmp, "wb");
+  if (!f) return smelt_errorf(cx, "%s: cannot write: %s", path, strerror(errno));
+  int ok = fwrite(data, 1, n, f) == n;
+  ok = (fclose(f) == 0) && ok;
+  if (!ok || rename(tmp, path)) {
+    remove(tmp);
+    return smelt_errorf(cx, "%s: cannot write: %s", path, strerror(errno));
+  }
+  return 0;
+}
+
+static int is_text_ir(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  char buf[16] = {0};
+  size_t n = fread(buf, 1, 8, f);
+  fclose(f);
+  return n == 8 && !memcmp(buf, "smelt-ir", 8);
+}
+
+static char *slurp(smelt_ctx *cx, const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) { smelt_errorf(cx, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (r == 0) break;
+    if (n == cap) {
+      char *nb = realloc(buf, cap *= 2);
+      if (!nb) { free(buf); buf = NULL; break; }
+      buf = nb;
+    }
+  }
+  fclose(f);
+  if (!buf) { smelt_errorf(cx, "%s: out of memory", path); return NULL; }
+  char *r = smelt_strndup(cx, buf, n);
+  free(buf);
+  *len = n;
+  return r;
+}
+
+smelt_graph *smelt_load_model(smelt_ctx *cx, const char *path, const struct smelt_load_opts *o) {
+  struct stat st;
+  if (stat(path, &st)) { smelt_errorf(cx, "%s: %s", path, strerror(errno)); return NULL; }
+  if (S_ISDIR(st.st_mode)) { smelt_errorf(cx, "%s: is a directory (Hugging Face folders are not supported yet)", path); return NULL; }
+  smelt_graph *g;
+  if (is_text_ir(path)) {
+    size_t len;
+    char *text = slurp(cx, path, &len);
+    if (!text) return NULL;
+    if (o && (o->ndims || o->nconsts)) { smelt_errorf(cx, "%s: --dim and --const apply to ONNX models only", path); return NULL; }
+    g = smelt_parse(cx, text, len, path);
+  } else {
+    g = smelt_read_onnx(cx, path, o);
+  }
+  if (!g) return NULL;
+  if (!g->source) g->source = smelt_strdup(cx, path);
+  if (!g->source_hash) {
+    int err;
+    g->source_hash = smelt_hash_file(path, &err);
+  }
+  return g;
+}
+
+int smelt_read_tensor_file(smelt_ctx *cx, const char *path, smelt_tensor *t) {
+  size_t n = strlen(path);
+  if (n < 4 || strcmp(path + n - 4, ".npy")) return smelt_onnx_read_tensor_file(cx, path, t);
+  struct smelt_npy a;
+  const char *e = smelt_npy_read(path, &a);
+  if (e) return smelt_errorf(cx, "%s: %s", path, e);
+  memset(t, 0, sizeof *t);
+  int found = 0;
+  for (int d = 0; d < SMELT_DT_COUNT; d++) {
+    const char *np = smelt_dtype_npy((smelt_dtype)d);
+    if (d == SMELT_DT_BF16) continue; /* "<u2" means u16 */
+    if (!strcmp(np, a.descr) || (np[0] == '|' && !strcmp(np + 1, a.descr + 1))) { t->dt = (smelt_dtype)d; found = 1; break; }
+  }
+  if (!found) { free(a.data); return smelt_errorf(cx, "%s: unsupported numpy dtype '%s'", path, a.descr); }
+  t->rank = a.rank;
+  memcpy(t->dims, a.dims, sizeof(int64_t) * a.rank);
+  t->data = a.data;
+  return 0;
+}
+
+int smelt_run_pipeline(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_opts *o) {
+  for (size_t i = 0; i < sizeof pipeline / sizeof *pipeline; i++) {
+    const struct smelt_pass *p = &pipeline[i];
+    smelt_logf(cx, 2, "pass %s", p->name);
+    if (p->run(cx, g)) return SMELT_ERR;
+    if (o && o->verify_each && smelt_verify(g)) return SMELT_ERR;
+    if (o && o->print_after && (!strcmp(o->print_after, "all") || !strcmp(o->print_after, p->name))) {
+      fprintf(o->print_to ? o->print_to : stderr, "# after %s\n", p->name);
+      smelt_print(g, o->print_to ? o->print_to : stderr, 0);
+    }
+  }
+  return 0;
+}
+
+/* Splits s at spaces into argv entries appended to av. */
+static int split_args(smelt_ctx *cx, const char *s, const char **av, int n, int max) {
+  while (s && *s) {
+    while (*s == ' ') s++;
+    size_t k = strcspn(s, " ");
+    if (k && n < max) av[n++] = smelt_strndup(cx, s, k);
+    s += k;
+  }
+  return n;
+}
+
+/* Runs av (NULL-terminated) and waits; stderr passes through. */
+static int run_cmd(smelt_ctx *cx, const char *const *av, const char *what) {
+  pid_t pid;
+  int rc = posix_spawnp(&pid, av[0], NULL, NULL, (char *const *)av, environ);
+  if (rc) return smelt_errorf(cx, "cannot run %s '%s': %s", what, av[0], strerror(rc));
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return smelt_errorf(cx, "waiting for %s: %s", what, strerror(errno));
+  if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+    char cmd[1024] = "";
+    size_t k = 0;
+    for (int i = 0; av[i] && k < sizeof cmd - 1; i++) k += snprintf(cmd + k, sizeof cmd - k, "%s%s", i ? " " : "", av[i]);
+    return smelt_errorf(cx, "%s failed (%s %d): %s", what, WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), cmd);
+  }
+  return 0;
+}
+
+static int write_runtime(smelt_ctx *cx, const char *dir, const char *file) {
+  for (const struct smelt_embedded *e = smelt_runtime_files; e->name; e++)
+    if (!strcmp(e->name, file)) return smelt_write_file(cx, smelt_sprintf(cx, "%s/%s", dir, file), e->text, strlen(e->text));
+  return smelt_errorf(cx, "runtime file %s is missing from this smelt build", file);
+}
+
+int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts *o, struct smelt_build_info *info) {
+  double t0 = now();
+  memset(info, 0, sizeof *info);
+  const char *name = o->name ? o->name : smelt_default_name(cx, model);
+  for (const char *p = name; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || (p > name && *p >= '0' && *p <= '9')))
+      return smelt_errorf(cx, "--name '%s' is not a C identifier", name);
+  if (!*name || strlen(name) > 64) return smelt_errorf(cx, "--name must be 1 to 64 characters");
+  info->name = name;
+  smelt_graph *g = smelt_load_model(cx, model, &o->load);
+  if (!g) return SMELT_ERR;
+  if (smelt_run_pipeline(cx, g, o)) return SMELT_ERR;
+  if (smelt_backend_c_check(g)) return SMELT_ERR;
+  struct smelt_emit_opts eo = {.name = name, .target = o->target ? o->target : "generic",
+                               .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
+                               .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options};
+  struct smelt_emit_result r;
+  if (smelt_backend_c_emit(g, &eo, &r)) return SMELT_ERR;
+  int rc = SMELT_ERR;
+  const char *dir = o->out_dir;
+  if (mkdir(dir, 0777) && errno != EEXIST) { smelt_errorf(cx, "%s: cannot create directory: %s", dir, strerror(errno)); goto done; }
+  const char *hpath = smelt_sprintf(cx, "%s/%s.h", dir, name), *cpath = smelt_sprintf(cx, "%s/%s.c", dir, name);
+  const char *mpath = smelt_sprintf(cx, "%s/%s_main.c", dir, name), *wpath = smelt_sprintf(cx, "%s/%s_weights.o", dir, name);
+  if (smelt_write_file(cx, hpath, r.header, strlen(r.header)) || smelt_write_file(cx, cpath, r.source, strlen(r.source)) ||
+      write_runtime(cx, dir, "smelt_rt.h") || write_runtime(cx, dir, "smelt_scalar.h"))
+    goto done;
+  if (o->emit != SMELT_EMIT_LIB) {
+    const char *main_src = smelt_sprintf(cx, "#define _POSIX_C_SOURCE 200809L\n%s", r.main_src);
+    if (smelt_write_file(cx, mpath, main_src, strlen(main_src)) || write_runtime(cx, dir, "smelt_main.h") ||
+        write_runtime(cx, dir, "smelt_npy.h"))
+      goto done;
+  }
+  for (int i = 0; i < r.nweights; i++) info->weight_bytes += (int64_t)r.weights[i].nbytes;
+  for (int v = 0; v < g->nvalues; v++)
+    if (g->values[v].kind == SMELT_V_CONST && (int64_t)g->values[v].c.nbytes < eo.weights_min) info->weight_bytes += (int64_t)g->values[v].c.nbytes;
+  if (r.nweights && smelt_llvm_emit_weights(cx, wpath, NULL, r.weights, r.nweights)) goto done;
+  if (!r.nweights) remove(wpath); /* a stale one from an earlier build would be linked */
+  info->nnodes = g->nnodes;
+  info->nkernels = r.nkernels;
+  info->arena_bytes = g->plan->arena_bytes;
+  info->lower_bound = g->plan->lower_bound;
+  info->t_compile = now() - t0;
+  if (o->emit == SMELT_EMIT_C) { rc = 0; goto done; }
+
+  /* ---- the C compiler ---- */
+  double t1 = now();
+  const char *av[96];
+  int n = 0;
+  const char *cc = o->cc ? o->cc : getenv("CC");
+  n = split_args(cx, cc && *cc ? cc : "cc", av, n, 8);
+  av[n++] = "-std=c99";
+  av[n++] = "-O2";
+  n = split_args(cx, o->cflags ? o->cflags : getenv("SMELT_CFLAGS"), av, n, 60);
+  av[n++] = "-I";
+  av[n++] = dir;
+  if (o->emit == SMELT_EMIT_EXE) {
+    const char *exe = smelt_sprintf(cx, "%s/%s", dir, name), *tmp = smelt_sprintf(cx, "%s/.%s.tmp%ld", dir, name, (long)getpid());
+    av[n++] = "-o";
+    av[n++] = tmp;
+    av[n++] = cpath;
+    av[n++] = mpath;
+    if (r.nweights) av[n++] = wpath;
+    av[n++] = "-lm";
+    av[n] = NULL;
+    if (run_cmd(cx, av, "the C compiler")) { remove(tmp); goto done; }
+    if (rename(tmp, exe)) { remove(tmp); smelt_errorf(cx, "%s: cannot rename into place", exe); goto done; }
+  } else {
+    const char *obj = smelt_sprintf(cx, "%s/%s.o", dir, name), *lib = smelt_sprintf(cx, "%s/lib%s.a", dir, name);
+    const char *tmp = smelt_sprintf(cx, "%s/.lib%s.a.tmp%ld", dir, name, (long)getpid());
+    av[n++] = "-c";
+    av[n++] = "-o";
+    av[n++] = obj;
+    av[n++] = cpath;
+    av[n] = NULL;
+    if (run_cmd(cx, av, "the C compiler")) goto done;
+    const char *ar = getenv("AR");
+    const char *aav[8] = {ar && *ar ? ar : "ar", "rcs", tmp, obj, r.nweights ? wpath : NULL, NULL};
+    remove(tmp);
+    if (run_cmd(cx, aav, "ar")) { remove(tmp); goto done; }
+    if (rename(tmp, lib)) { remove(tmp); smelt_errorf(cx, "%s: cannot rename into place", lib); goto done; }
+  }
+  info->t_cc = now() - t1;
+  rc = 0;
+done:
+  smelt_emit_result_free(&r);
+  return rc;
+}

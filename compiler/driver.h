@@ -1,0 +1,54 @@
+/* compiler/driver.h — loading a checkpoint, the pass pipeline, and building the
+ * outputs of DESIGN §6.  Everything the CLI does goes through here, so tests and
+ * tools can drive smelt as a library. */
+#ifndef SMELT_DRIVER_H
+#define SMELT_DRIVER_H
+
+#include "ir/ir.h"
+#include "passes/passes.h"
+
+struct smelt_dimopt { const char *name; int64_t value; int fixed; }; /* --dim N=V (fixed) or N<=V */
+struct smelt_constopt { const char *name; const char *file; };       /* --const NAME=FILE */
+
+struct smelt_load_opts {
+  const struct smelt_dimopt *dims; int ndims;
+  const struct smelt_constopt *consts; int nconsts;
+};
+
+enum smelt_emit_kind { SMELT_EMIT_EXE, SMELT_EMIT_LIB, SMELT_EMIT_C };
+
+struct smelt_build_opts {
+  struct smelt_load_opts load;
+  const char *out_dir;
+  const char *name;        /* NULL: derived from the model's file name */
+  const char *target;      /* "generic" | "native" */
+  enum smelt_emit_kind emit;
+  const char *cc, *cflags; /* NULL: $CC or "cc", $SMELT_CFLAGS */
+  const char *options;     /* recorded in NAME.h */
+  const char *print_after; /* pass name, or "all" */
+  FILE *print_to;          /* where --print-after goes */
+  int verify_each;
+  int64_t weights_min;     /* bytes; constants at least this large go to NAME_weights.o */
+};
+
+struct smelt_build_info {
+  const char *name;
+  int nnodes, nkernels;
+  int64_t arena_bytes, lower_bound, weight_bytes;
+  double t_compile, t_cc; /* seconds: reading to written sources; the C compiler */
+};
+
+/* Reads a model by format (ONNX, smelt text IR) into a verified graph. */
+smelt_graph *smelt_load_model(smelt_ctx *cx, const char *path, const struct smelt_load_opts *o);
+/* Runs the pass pipeline up to and including memplan. */
+int smelt_run_pipeline(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_opts *o);
+/* Loads, optimizes, emits and (per o->emit) compiles a model into o->out_dir. */
+int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts *o, struct smelt_build_info *info);
+/* A C identifier derived from a path ("models/mnist-8.onnx" -> "mnist_8"). */
+const char *smelt_default_name(smelt_ctx *cx, const char *path);
+/* Writes bytes to path atomically (temp file in the same directory + rename). */
+int smelt_write_file(smelt_ctx *cx, const char *path, const void *data, size_t n);
+/* Reads a tensor file (.npy, or ONNX TensorProto .pb) into a malloc'ed tensor. */
+int smelt_read_tensor_file(smelt_ctx *cx, const char *path, smelt_tensor *t);
+
+#endif

@@ -1,0 +1,376 @@
+/* compiler/main.c — the smelt command line.  The only file allowed to print or exit:
+ * it parses arguments, calls the driver, prints `smelt: error: FILE: what` on
+ * failure and exits 1 (user error) — never crashes on any input. */
+#define _POSIX_C_SOURCE 200809L
+#include "compiler/driver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *usage_main =
+    "usage: smelt <command> [options]\n"
+    "\n"
+    "smelt compiles a trained model into specialized C and a tiny runtime.\n"
+    "\n"
+    "commands:\n"
+    "  build MODEL -o DIR    compile MODEL into DIR (an executable by default)\n"
+    "  inspect MODEL         inputs, outputs, op histogram, parameters, arena size\n"
+    "  dump MODEL            print the IR in its text form\n"
+    "  eval MODEL IN.npy...  run the reference interpreter on inputs\n"
+    "\n"
+    "MODEL is an ONNX file (.onnx) or smelt IR text.  `smelt COMMAND --help` describes\n"
+    "each command; `smelt --version` prints the version.\n";
+
+static const char *usage_build =
+    "usage: smelt build MODEL -o DIR [options]\n"
+    "\n"
+    "Compiles MODEL into DIR: NAME.h (the C API), NAME.c, NAME_weights.o (large\n"
+    "constants, via LLVM) and, per --emit, the executable NAME or libNAME.a.\n"
+    "\n"
+    "options:\n"
+    "  -o, --out DIR          output directory (created if missing)\n"
+    "  --name NAME            C name of the model (default: from the file name)\n"
+    "  --target T             generic | native (default generic; native = generic until\n"
+    "                         the x86/arm backends land)\n"
+    "  --emit exe|lib|c       executable (default), static library, or C sources only\n"
+    "                         (all weights as C arrays, nothing compiled)\n"
+    "  --dim NAME=V           fix the dynamic dim NAME to V\n"
+    "  --dim NAME<=V          keep NAME dynamic with upper bound V (checked at run time)\n"
+    "                         (dynamic dims not named default to 1, with a warning)\n"
+    "  --const NAME=FILE      freeze graph input NAME to the tensor in FILE (.npy or ONNX\n"
+    "                         .pb); needed when a shape operand is a graph input\n"
+    "  --cc CC, --cflags F    C compiler and extra flags (default $CC or cc, $SMELT_CFLAGS)\n"
+    "  --weights-min BYTES    constants this large go to NAME_weights.o (default 262144)\n"
+    "  --print-after PASS     print the IR after PASS (fold, dce, memplan, or all)\n"
+    "  --verify-each          run the IR verifier after every pass\n"
+    "  -q, --quiet            no summary line\n";
+
+static const char *usage_inspect =
+    "usage: smelt inspect MODEL [--dim NAME=V]... [--const NAME=FILE]...\n"
+    "\n"
+    "Prints the model's inputs and outputs, its op histogram, parameters and bytes per\n"
+    "dtype, and the arena the compiled model will need (with the lower bound).\n";
+
+static const char *usage_dump =
+    "usage: smelt dump MODEL [--optimized] [--all-consts] [--dim ...] [--const ...]\n"
+    "\n"
+    "Prints the IR as read (or after the pass pipeline with --optimized) in its text\n"
+    "form, which `smelt build` and `smelt dump` also accept as MODEL.  Constants of more\n"
+    "than 16 elements print as their hash unless --all-consts is given.\n";
+
+static const char *usage_eval =
+    "usage: smelt eval MODEL IN.npy... [-o DIR] [--dim ...] [--const ...]\n"
+    "\n"
+    "Runs MODEL with the reference interpreter (slow, exact: the oracle every backend\n"
+    "is tested against) and prints each output; -o DIR writes DIR/<output>.npy.\n";
+
+static void log_cb(void *user, int level, const char *msg) {
+  int verbose = *(int *)user;
+  if (level <= verbose) fprintf(stderr, "smelt: %s\n", msg);
+}
+
+static int fail(smelt_ctx *cx, const char *model) {
+  const char *m = smelt_error_msg(cx);
+  if (!m) m = "failed";
+  if (model && strncmp(m, model, strlen(model))) fprintf(stderr, "smelt: error: %s: %s\n", model, m);
+  else fprintf(stderr, "smelt: error: %s\n", m);
+  return 1;
+}
+
+static void print_warnings(smelt_ctx *cx) {
+  for (int i = 0; i < smelt_warning_count(cx); i++) fprintf(stderr, "smelt: warning: %s\n", smelt_warning(cx, i));
+}
+
+/* Options shared by every command that loads a model. */
+struct common {
+  struct smelt_dimopt dims[64];
+  struct smelt_constopt consts[64];
+  int ndims, nconsts;
+};
+
+static int parse_dim(struct common *c, const char *arg) {
+  const char *eq = strstr(arg, "<=");
+  int fixed = !eq;
+  if (!eq) eq = strchr(arg, '=');
+  if (!eq || eq == arg || c->ndims == 64) return -1;
+  char *end;
+  long long v = strtoll(eq + (fixed ? 1 : 2), &end, 10);
+  if (*end || v < 1 || v > ((long long)1 << 40)) return -1;
+  c->dims[c->ndims].name = strndup(arg, (size_t)(eq - arg));
+  c->dims[c->ndims].value = v;
+  c->dims[c->ndims].fixed = fixed;
+  c->ndims++;
+  return 0;
+}
+
+/* Handles --dim/--const at argv[*i]; 1 if consumed, 0 if not ours, -1 on error. */
+static int common_opt(struct common *c, int argc, char **argv, int *i) {
+  const char *a = argv[*i];
+  if (strcmp(a, "--dim") && strcmp(a, "--const")) return 0;
+  if (*i + 1 >= argc) { fprintf(stderr, "smelt: error: %s needs a value\n", a); return -1; }
+  const char *v = argv[++*i];
+  if (!strcmp(a, "--dim")) {
+    if (parse_dim(c, v)) { fprintf(stderr, "smelt: error: --dim %s: expected NAME=VALUE or NAME<=MAX with a value >= 1\n", v); return -1; }
+    return 1;
+  }
+  const char *eq = strchr(v, '=');
+  if (!eq || eq == v || !eq[1] || c->nconsts == 64) { fprintf(stderr, "smelt: error: --const %s: expected NAME=FILE\n", v); return -1; }
+  c->consts[c->nconsts].name = strndup(v, (size_t)(eq - v));
+  c->consts[c->nconsts].file = eq + 1;
+  c->nconsts++;
+  return 1;
+}
+
+static int wants_help(int argc, char **argv) {
+  for (int i = 2; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
+  return 0;
+}
+
+static const char *human(int64_t b, char *buf, size_t n) {
+  if (b < 10 * 1024) snprintf(buf, n, "%lld B", (long long)b);
+  else if (b < 10 * 1024 * 1024) snprintf(buf, n, "%.1f KiB", b / 1024.0);
+  else snprintf(buf, n, "%.1f MiB", b / 1048576.0);
+  return buf;
+}
+
+static int cmd_build(int argc, char **argv) {
+  if (wants_help(argc, argv)) { fputs(usage_build, stdout); return 0; }
+  struct common co = {0};
+  struct smelt_build_opts o = {.target = "generic", .emit = SMELT_EMIT_EXE};
+  const char *model = NULL;
+  int quiet = 0, verbose = 0;
+  char optstr[2048] = "";
+  size_t ol = 0;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    int r = common_opt(&co, argc, argv, &i);
+    if (r < 0) return 1;
+    if (r == 0) {
+      int needs = !strcmp(a, "-o") || !strcmp(a, "--out") || !strcmp(a, "--name") || !strcmp(a, "--target") || !strcmp(a, "--emit") ||
+                  !strcmp(a, "--cc") || !strcmp(a, "--cflags") || !strcmp(a, "--print-after") || !strcmp(a, "--weights-min");
+      if (needs && i + 1 >= argc) { fprintf(stderr, "smelt: error: %s needs a value\n", a); return 1; }
+      if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.out_dir = argv[++i];
+      else if (!strcmp(a, "--name")) o.name = argv[++i];
+      else if (!strcmp(a, "--target")) o.target = argv[++i];
+      else if (!strcmp(a, "--emit")) {
+        const char *e = argv[++i];
+        if (!strcmp(e, "exe")) o.emit = SMELT_EMIT_EXE;
+        else if (!strcmp(e, "lib")) o.emit = SMELT_EMIT_LIB;
+        else if (!strcmp(e, "c")) o.emit = SMELT_EMIT_C;
+        else { fprintf(stderr, "smelt: error: --emit %s: expected exe, lib or c\n", e); return 1; }
+      } else if (!strcmp(a, "--cc")) o.cc = argv[++i];
+      else if (!strcmp(a, "--cflags")) o.cflags = argv[++i];
+      else if (!strcmp(a, "--print-after")) o.print_after = argv[++i];
+      else if (!strcmp(a, "--weights-min")) o.weights_min = strtoll(argv[++i], NULL, 10);
+      else if (!strcmp(a, "--verify-each")) o.verify_each = 1;
+      else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
+      else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose++;
+      else if (a[0] == '-') { fprintf(stderr, "smelt: error: unknown option %s (see smelt build --help)\n", a); return 1; }
+      else if (!model) model = a;
+      else { fprintf(stderr, "smelt: error: more than one MODEL given (%s, %s)\n", model, a); return 1; }
+    }
+    if (a != model && ol < sizeof optstr - 1) ol += snprintf(optstr + ol, sizeof optstr - ol, "%s%s", ol ? " " : "", a);
+  }
+  if (!model || !o.out_dir) { fputs(usage_build, stderr); return 1; }
+  if (strcmp(o.target, "generic") && strcmp(o.target, "native")) {
+    fprintf(stderr, "smelt: error: --target %s: this build knows generic and native\n", o.target);
+    return 1;
+  }
+  if (o.print_after && strcmp(o.print_after, "all") && strcmp(o.print_after, "fold") && strcmp(o.print_after, "dce") && strcmp(o.print_after, "memplan")) {
+    fprintf(stderr, "smelt: error: --print-after %s: unknown pass (fold, dce, memplan, all)\n", o.print_after);
+    return 1;
+  }
+  o.load = (struct smelt_load_opts){co.dims, co.ndims, co.consts, co.nconsts};
+  o.options = optstr;
+  o.print_to = stdout;
+  smelt_ctx *cx = smelt_ctx_new();
+  if (!cx) { fprintf(stderr, "smelt: error: out of memory\n"); return 1; }
+  smelt_set_log(cx, log_cb, &verbose);
+  struct smelt_build_info info;
+  int rc = smelt_build(cx, model, &o, &info);
+  print_warnings(cx);
+  if (rc) { rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
+  if (!quiet) {
+    char a[32], w[32];
+    const char *kind = o.emit == SMELT_EMIT_EXE ? "executable" : o.emit == SMELT_EMIT_LIB ? "library" : "C sources";
+    fprintf(stderr, "smelt: %s -> %s/%s (%s, %s): %d kernels, weights %s, arena %s; %.2f s + cc %.2f s\n", model, o.out_dir,
+            o.emit == SMELT_EMIT_LIB ? "lib" : "", kind, o.target, info.nkernels, human(info.weight_bytes, w, sizeof w),
+            human(info.arena_bytes, a, sizeof a), info.t_compile, info.t_cc);
+  }
+  smelt_ctx_free(cx);
+  return 0;
+}
+
+static smelt_graph *load(smelt_ctx *cx, const char *model, struct common *co) {
+  struct smelt_load_opts lo = {co->dims, co->ndims, co->consts, co->nconsts};
+  return smelt_load_model(cx, model, &lo);
+}
+
+static int cmd_inspect(int argc, char **argv) {
+  if (wants_help(argc, argv)) { fputs(usage_inspect, stdout); return 0; }
+  struct common co = {0};
+  const char *model = NULL;
+  for (int i = 2; i < argc; i++) {
+    int r = common_opt(&co, argc, argv, &i);
+    if (r < 0) return 1;
+    if (r) continue;
+    if (argv[i][0] == '-') { fprintf(stderr, "smelt: error: unknown option %s (see smelt inspect --help)\n", argv[i]); return 1; }
+    if (model) { fprintf(stderr, "smelt: error: more than one MODEL given\n"); return 1; }
+    model = argv[i];
+  }
+  if (!model) { fputs(usage_inspect, stderr); return 1; }
+  smelt_ctx *cx = smelt_ctx_new();
+  smelt_graph *g = load(cx, model, &co);
+  print_warnings(cx);
+  if (!g) { int rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
+  char buf[256], hb[32];
+  printf("model %s (graph '%s', xxh3 %016llx)\n", model, g->name, (unsigned long long)g->source_hash);
+  for (int s = 0; s < g->nsyms; s++) printf("  dim %s <= %lld (dynamic)\n", g->syms[s].name, (long long)g->syms[s].max);
+  printf("inputs:\n");
+  for (int i = 0; i < g->ninputs; i++) {
+    const smelt_value *v = &g->values[g->inputs[i]];
+    printf("  %-24s %s%s\n", v->name, smelt_dtype_name(v->dt), smelt_shape_str(g, &v->shape, buf, sizeof buf));
+  }
+  printf("outputs:\n");
+  for (int i = 0; i < g->noutputs; i++) {
+    const smelt_value *v = &g->values[g->outputs[i]];
+    printf("  %-24s %s%s\n", v->name, smelt_dtype_name(v->dt), smelt_shape_str(g, &v->shape, buf, sizeof buf));
+  }
+  int hist[SMELT_OP_COUNT] = {0};
+  for (int i = 0; i < g->nnodes; i++) hist[g->nodes[i].op]++;
+  printf("ops (%d nodes as read):\n", g->nnodes);
+  for (int k = 0; k < SMELT_OP_COUNT; k++)
+    if (hist[k]) printf("  %-16s %d\n", smelt_op_info((smelt_op)k)->name, hist[k]);
+  int64_t params[SMELT_DT_COUNT] = {0}, bytes[SMELT_DT_COUNT] = {0}, tp = 0, tb = 0;
+  for (int v = 0; v < g->nvalues; v++) {
+    const smelt_value *val = &g->values[v];
+    if (val->kind != SMELT_V_CONST) continue;
+    int64_t e = smelt_shape_max_elems(g, &val->shape);
+    params[val->dt] += e;
+    bytes[val->dt] += (int64_t)val->c.nbytes;
+    tp += e;
+    tb += (int64_t)val->c.nbytes;
+  }
+  printf("parameters: %lld in %s\n", (long long)tp, human(tb, hb, sizeof hb));
+  for (int d = 0; d < SMELT_DT_COUNT; d++)
+    if (params[d]) printf("  %-5s %12lld  %s\n", smelt_dtype_name((smelt_dtype)d), (long long)params[d], human(bytes[d], hb, sizeof hb));
+  if (smelt_run_pipeline(cx, g, NULL)) { int rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
+  printf("after passes: %d nodes\n", g->nnodes);
+  printf("arena: %lld bytes (lower bound %lld, ratio %.2f)\n", (long long)g->plan->arena_bytes, (long long)g->plan->lower_bound,
+         g->plan->lower_bound ? (double)g->plan->arena_bytes / (double)g->plan->lower_bound : 1.0);
+  smelt_ctx_free(cx);
+  return 0;
+}
+
+static int cmd_dump(int argc, char **argv) {
+  if (wants_help(argc, argv)) { fputs(usage_dump, stdout); return 0; }
+  struct common co = {0};
+  const char *model = NULL;
+  int optimized = 0, all = 0;
+  for (int i = 2; i < argc; i++) {
+    int r = common_opt(&co, argc, argv, &i);
+    if (r < 0) return 1;
+    if (r) continue;
+    if (!strcmp(argv[i], "--optimized")) optimized = 1;
+    else if (!strcmp(argv[i], "--all-consts")) all = 1;
+    else if (argv[i][0] == '-') { fprintf(stderr, "smelt: error: unknown option %s (see smelt dump --help)\n", argv[i]); return 1; }
+    else if (model) { fprintf(stderr, "smelt: error: more than one MODEL given\n"); return 1; }
+    else model = argv[i];
+  }
+  if (!model) { fputs(usage_dump, stderr); return 1; }
+  smelt_ctx *cx = smelt_ctx_new();
+  smelt_graph *g = load(cx, model, &co);
+  print_warnings(cx);
+  if (!g || (optimized && smelt_run_pipeline(cx, g, NULL)) || smelt_print(g, stdout, all ? SMELT_PRINT_CONSTS : 0)) {
+    int rc = fail(cx, model);
+    smelt_ctx_free(cx);
+    return rc;
+  }
+  smelt_ctx_free(cx);
+  return 0;
+}
+
+static int cmd_eval(int argc, char **argv);
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    if (argc >= 3 && !strcmp(argv[1], "help")) {
+      const char *c = argv[2];
+      fputs(!strcmp(c, "build") ? usage_build : !strcmp(c, "inspect") ? usage_inspect : !strcmp(c, "dump") ? usage_dump : !strcmp(c, "eval") ? usage_eval : usage_main, stdout);
+      return 0;
+    }
+    fputs(usage_main, argc < 2 ? stderr : stdout);
+    return argc < 2;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) { printf("smelt %s\n", SMELT_VERSION); return 0; }
+  if (!strcmp(argv[1], "build")) return cmd_build(argc, argv);
+  if (!strcmp(argv[1], "inspect")) return cmd_inspect(argc, argv);
+  if (!strcmp(argv[1], "dump")) return cmd_dump(argc, argv);
+  if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
+  fprintf(stderr, "smelt: error: unknown command '%s' (see smelt --help)\n", argv[1]);
+  return 1;
+}
+
+#include "runtime/smelt_npy.h"
+
+static int cmd_eval(int argc, char **argv) {
+  if (wants_help(argc, argv)) { fputs(usage_eval, stdout); return 0; }
+  struct common co = {0};
+  const char *model = NULL, *outdir = NULL, *ins[64];
+  int nin = 0;
+  for (int i = 2; i < argc; i++) {
+    int r = common_opt(&co, argc, argv, &i);
+    if (r < 0) return 1;
+    if (r) continue;
+    if (!strcmp(argv[i], "-o") && i + 1 < argc) outdir = argv[++i];
+    else if (argv[i][0] == '-') { fprintf(stderr, "smelt: error: unknown option %s (see smelt eval --help)\n", argv[i]); return 1; }
+    else if (!model) model = argv[i];
+    else if (nin < 64) ins[nin++] = argv[i];
+  }
+  if (!model) { fputs(usage_eval, stderr); return 1; }
+  smelt_ctx *cx = smelt_ctx_new();
+  smelt_graph *g = load(cx, model, &co);
+  print_warnings(cx);
+  if (!g) { int rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
+  if (nin != g->ninputs) {
+    fprintf(stderr, "smelt: error: %s takes %d input(s), %d given\n", model, g->ninputs, nin);
+    smelt_ctx_free(cx);
+    return 1;
+  }
+  smelt_tensor in[64], out[64];
+  int rc = 0, loaded = 0, evaluated = 0;
+  for (; loaded < nin; loaded++)
+    if (smelt_read_tensor_file(cx, ins[loaded], &in[loaded])) { rc = fail(cx, ins[loaded]); break; }
+  if (!rc && g->noutputs > 64) { fprintf(stderr, "smelt: error: too many outputs\n"); rc = 1; }
+  if (!rc && smelt_eval(g, in, out)) rc = fail(cx, model);
+  else if (!rc) evaluated = 1;
+  if (!rc)
+    for (int k = 0; k < g->noutputs; k++) {
+      const smelt_value *v = &g->values[g->outputs[k]];
+      int64_t n = smelt_tensor_elems(&out[k]);
+      printf("%s [", v->name);
+      for (int j = 0; j < out[k].rank; j++) printf("%s%lld", j ? "," : "", (long long)out[k].dims[j]);
+      printf("]:");
+      for (int64_t e = 0; e < n && e < 10; e++) printf(" %.6g", smelt_tensor_getf(&out[k], e));
+      printf("%s\n", n > 10 ? " ..." : "");
+      if (outdir) {
+        char path[4096];
+        int off = snprintf(path, sizeof path, "%s/", outdir);
+        for (const char *c = v->name; *c && off < (int)sizeof path - 8; c++)
+          path[off++] = ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-' || *c == '.') ? *c : '_';
+        strcpy(path + off, ".npy");
+        if (smelt_npy_write(path, smelt_dtype_npy(v->dt), out[k].rank, out[k].dims, out[k].data, (size_t)n * smelt_dtype_bytes(v->dt))) {
+          fprintf(stderr, "smelt: error: %s: cannot write\n", path);
+          rc = 1;
+        }
+      }
+    }
+  if (evaluated)
+    for (int k = 0; k < g->noutputs; k++) smelt_tensor_free(&out[k]);
+  for (int k = 0; k < loaded; k++) smelt_tensor_free(&in[k]);
+  smelt_ctx_free(cx);
+  return rc;
+}

@@ -1,0 +1,12 @@
+/* compiler/read.h — the checkpoint readers.  Each treats its input as hostile and
+ * returns a verified graph or NULL with one diagnostic naming the file and place. */
+#ifndef SMELT_READ_H
+#define SMELT_READ_H
+
+#include "compiler/driver.h"
+
+smelt_graph *smelt_read_onnx(smelt_ctx *cx, const char *path, const struct smelt_load_opts *o);
+/* An ONNX TensorProto file (the conformance tests' .pb inputs and outputs). */
+int smelt_onnx_read_tensor_file(smelt_ctx *cx, const char *path, smelt_tensor *t);
+
+#endif

@@ -1,0 +1,458 @@
+/* ir/shape.c — shape and dtype inference, one function per shape class of ops.def.
+ *
+ * shape_<class>(g, node) checks the node's input dtypes/shapes and sets its outputs'.
+ * Dims may be symbolic: a symbol equals only itself, broadcasts against 1, and passes
+ * through ops that do not need its value at compile time; anything else is an error
+ * that names the symbol, so the user can fix it with --dim. */
+#include "ir.h"
+
+#include <string.h>
+
+#define V(i) (&g->values[n->in[i]])
+#define OUT(i) (&g->values[n->out[i]])
+
+static int fail(smelt_graph *g, const smelt_node *n, const char *msg) {
+  return smelt_errorf(g->cx, "node '%s' (%s): %s", n->name, smelt_op_info(n->op)->name, msg);
+}
+
+static const char *symname(const smelt_graph *g, smelt_dim d) {
+  return d.sym > 0 && d.sym <= g->nsyms ? g->syms[d.sym - 1].name : "?";
+}
+
+char *smelt_shape_str(const smelt_graph *g, const smelt_shape *s, char *buf, size_t n) {
+  size_t k = 0;
+  k += snprintf(buf + k, n - k, "[");
+  for (int i = 0; i < s->rank && k < n; i++) {
+    if (s->d[i].sym) k += snprintf(buf + k, n - k, "%s%s", i ? "," : "", g ? symname(g, s->d[i]) : "?");
+    else k += snprintf(buf + k, n - k, "%s%lld", i ? "," : "", (long long)s->d[i].n);
+  }
+  if (k < n) snprintf(buf + k, n - k, "]");
+  return buf;
+}
+
+int64_t smelt_shape_max_elems(const smelt_graph *g, const smelt_shape *s) {
+  int64_t e = 1;
+  for (int i = 0; i < s->rank; i++) {
+    int64_t d = s->d[i].sym ? g->syms[s->d[i].sym - 1].max : s->d[i].n;
+    if (d < 0) return SMELT_ERR;
+    if (d && e > ((int64_t)1 << 62) / d) return SMELT_ERR;
+    e *= d;
+  }
+  return e;
+}
+
+int smelt_shape_is_static(const smelt_shape *s) {
+  for (int i = 0; i < s->rank; i++)
+    if (s->d[i].sym) return 0;
+  return 1;
+}
+
+int smelt_shape_eq(const smelt_shape *a, const smelt_shape *b) {
+  if (a->rank != b->rank) return 0;
+  for (int i = 0; i < a->rank; i++)
+    if (!smelt_dim_eq(a->d[i], b->d[i])) return 0;
+  return 1;
+}
+
+void smelt_shape_resolve(const smelt_shape *s, const int64_t *symvals, int64_t *dims) {
+  for (int i = 0; i < s->rank; i++) dims[i] = s->d[i].sym ? symvals[s->d[i].sym - 1] : s->d[i].n;
+}
+
+/* The op's scalar formula must exist for the dtype class of its operands. */
+static int check_expr_dtype(smelt_graph *g, const smelt_node *n, smelt_dtype dt) {
+  const struct smelt_opinfo *oi = smelt_op_info(n->op);
+  const char *e = smelt_dtype_is_float(dt) ? oi->fexpr : oi->iexpr;
+  if (!strcmp(e, "0")) {
+    char m[96];
+    snprintf(m, sizeof m, "not defined for %s operands", smelt_dtype_name(dt));
+    return fail(g, n, m);
+  }
+  return 0;
+}
+
+static int shape_same(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = V(0)->shape;
+  return !strcmp(smelt_op_info(n->op)->kind, "softmax") ? (smelt_dtype_is_float(V(0)->dt) ? 0 : fail(g, n, "needs a float input"))
+                                                          : check_expr_dtype(g, n, V(0)->dt);
+}
+
+static int shape_same_bool(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  OUT(0)->dt = SMELT_DT_BOOL;
+  OUT(0)->shape = V(0)->shape;
+  return check_expr_dtype(g, n, V(0)->dt);
+}
+
+/* numpy broadcasting of inputs [first, first+count) into out */
+static int broadcast(smelt_graph *g, const smelt_node *n, int first, int count, smelt_shape *out) {
+  int rank = 0;
+  for (int i = first; i < first + count; i++)
+    if (V(i)->shape.rank > rank) rank = V(i)->shape.rank;
+  out->rank = rank;
+  for (int k = 0; k < rank; k++) {
+    smelt_dim d = smelt_dim_c(1);
+    for (int i = first; i < first + count; i++) {
+      const smelt_shape *s = &V(i)->shape;
+      int j = k - (rank - s->rank);
+      if (j < 0) continue;
+      smelt_dim e = s->d[j];
+      if (smelt_dim_is(e, 1)) continue;
+      if (smelt_dim_is(d, 1)) d = e;
+      else if (!smelt_dim_eq(d, e)) {
+        char a[128], b[128], m[300];
+        snprintf(m, sizeof m, "cannot broadcast shapes %s and %s", smelt_shape_str(g, &V(first)->shape, a, sizeof a),
+                 smelt_shape_str(g, s, b, sizeof b));
+        return fail(g, n, m);
+      }
+    }
+    out->d[k] = d;
+  }
+  return 0;
+}
+
+static int same_dtypes(smelt_graph *g, const smelt_node *n, int first, int count) {
+  for (int i = first + 1; i < first + count; i++)
+    if (V(i)->dt != V(first)->dt) {
+      char m[128];
+      snprintf(m, sizeof m, "operands have different dtypes (%s and %s)", smelt_dtype_name(V(first)->dt), smelt_dtype_name(V(i)->dt));
+      return fail(g, n, m);
+    }
+  return 0;
+}
+
+static int shape_broadcast(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  if (same_dtypes(g, n, 0, n->nin) || check_expr_dtype(g, n, V(0)->dt)) return SMELT_ERR;
+  OUT(0)->dt = V(0)->dt;
+  return broadcast(g, n, 0, n->nin, &OUT(0)->shape);
+}
+
+static int shape_compare(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  if (same_dtypes(g, n, 0, n->nin) || check_expr_dtype(g, n, V(0)->dt)) return SMELT_ERR;
+  OUT(0)->dt = SMELT_DT_BOOL;
+  return broadcast(g, n, 0, n->nin, &OUT(0)->shape);
+}
+
+static int shape_where(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  if (V(0)->dt != SMELT_DT_BOOL) return fail(g, n, "condition must be bool");
+  if (same_dtypes(g, n, 1, 2)) return SMELT_ERR;
+  OUT(0)->dt = V(1)->dt;
+  return broadcast(g, n, 0, 3, &OUT(0)->shape);
+}
+
+static int shape_cast(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  int64_t to = smelt_attr_i(n, "to");
+  if (to < 0 || to >= SMELT_DT_COUNT) return fail(g, n, "bad target dtype");
+  OUT(0)->dt = (smelt_dtype)to;
+  OUT(0)->shape = V(0)->shape;
+  return 0;
+}
+
+/* Normalizes axis a (may be negative) against rank r; SMELT_ERR if out of range. */
+static int norm_axis(int64_t a, int r) {
+  if (a < 0) a += r;
+  return a < 0 || a >= r ? SMELT_ERR : (int)a;
+}
+
+static int shape_reduce(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *s = &V(0)->shape;
+  const int64_t *axes;
+  int na = smelt_attr_ints_get(n, "axes", &axes);
+  int keep = (int)smelt_attr_i(n, "keepdims");
+  int red[SMELT_MAX_RANK] = {0};
+  for (int i = 0; i < na; i++) {
+    int a = norm_axis(axes[i], s->rank);
+    if (a < 0) return fail(g, n, "axis out of range");
+    red[a] = 1;
+  }
+  if (na == 0)
+    for (int i = 0; i < s->rank; i++) red[i] = 1;
+  if (check_expr_dtype(g, n, V(0)->dt)) return SMELT_ERR;
+  smelt_shape o = {0};
+  for (int i = 0; i < s->rank; i++) {
+    if (red[i] && s->d[i].sym) {
+      char m[128];
+      snprintf(m, sizeof m, "reducing over symbolic dim '%s' is not supported; fix it with --dim", symname(g, s->d[i]));
+      return fail(g, n, m);
+    }
+    if (!red[i]) o.d[o.rank++] = s->d[i];
+    else if (keep) o.d[o.rank++] = smelt_dim_c(1);
+  }
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+static int shape_argreduce(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *s = &V(0)->shape;
+  int a = norm_axis(smelt_attr_i(n, "axis"), s->rank);
+  if (a < 0) return fail(g, n, "axis out of range");
+  if (check_expr_dtype(g, n, V(0)->dt)) return SMELT_ERR;
+  smelt_shape o = {0};
+  for (int i = 0; i < s->rank; i++) {
+    if (i != a) o.d[o.rank++] = s->d[i];
+    else if (smelt_attr_i(n, "keepdims")) o.d[o.rank++] = smelt_dim_c(1);
+  }
+  OUT(0)->dt = SMELT_DT_I64;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+static int shape_matmul(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *a = &V(0)->shape, *b = &V(1)->shape;
+  if (a->rank < 2 || b->rank < 2) return fail(g, n, "operands need rank >= 2");
+  if (same_dtypes(g, n, 0, 2)) return SMELT_ERR;
+  if (V(0)->dt == SMELT_DT_BOOL) return fail(g, n, "bool operands");
+  int tb = (int)smelt_attr_i(n, "trans_b");
+  smelt_dim k1 = a->d[a->rank - 1], k2 = tb ? b->d[b->rank - 1] : b->d[b->rank - 2];
+  smelt_dim nn = tb ? b->d[b->rank - 2] : b->d[b->rank - 1];
+  if (!smelt_dim_eq(k1, k2)) return fail(g, n, "inner dimensions differ");
+  /* batch dims broadcast like elementwise operands */
+  int rank = a->rank > b->rank ? a->rank : b->rank;
+  smelt_shape o = {.rank = rank};
+  for (int k = 0; k < rank - 2; k++) {
+    int ja = k - (rank - a->rank), jb = k - (rank - b->rank);
+    smelt_dim da = ja >= 0 ? a->d[ja] : smelt_dim_c(1), db = jb >= 0 ? b->d[jb] : smelt_dim_c(1);
+    if (smelt_dim_is(da, 1)) o.d[k] = db;
+    else if (smelt_dim_is(db, 1) || smelt_dim_eq(da, db)) o.d[k] = da;
+    else return fail(g, n, "batch dimensions do not broadcast");
+  }
+  o.d[rank - 2] = a->d[a->rank - 2];
+  o.d[rank - 1] = nn;
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+/* Spatial output size of a window op; SMELT_ERR when the window does not fit. */
+static int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe, int ceil_mode) {
+  int64_t span = d * (k - 1) + 1, num = in + pb + pe - span;
+  if (num < 0 || s <= 0) return SMELT_ERR;
+  return (ceil_mode ? (num + s - 1) / s : num / s) + 1;
+}
+
+static int window_attrs(smelt_graph *g, const smelt_node *n, int nsp, const int64_t **k, const int64_t **s,
+                        const int64_t **p, const int64_t **d) {
+  int nk = k ? smelt_attr_ints_get(n, "kernel", k) : nsp;
+  if (smelt_attr_ints_get(n, "strides", s) != nsp || smelt_attr_ints_get(n, "pads", p) != 2 * nsp ||
+      smelt_attr_ints_get(n, "dilations", d) != nsp || nk != nsp)
+    return fail(g, n, "strides/pads/dilations/kernel do not match the spatial rank");
+  for (int i = 0; i < nsp; i++)
+    if ((*s)[i] <= 0 || (*d)[i] <= 0 || (*p)[i] < 0 || (*p)[nsp + i] < 0 || (k && (*k)[i] <= 0))
+      return fail(g, n, "non-positive stride/dilation/kernel or negative pad");
+  return 0;
+}
+
+static int shape_conv(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape, *w = &V(1)->shape;
+  int nsp = x->rank - 2;
+  if (nsp < 1 || w->rank != x->rank) return fail(g, n, "input and weight need equal rank >= 3");
+  if (!smelt_dtype_is_float(V(0)->dt) && V(0)->dt != SMELT_DT_I32) return fail(g, n, "needs float or i32 operands");
+  if (same_dtypes(g, n, 0, n->nin)) return SMELT_ERR;
+  for (int i = 1; i < x->rank; i++)
+    if (x->d[i].sym) return fail(g, n, "only the batch dim may be symbolic");
+  for (int i = 0; i < w->rank; i++)
+    if (w->d[i].sym) return fail(g, n, "weight shape must be constant");
+  int64_t grp = smelt_attr_i(n, "group");
+  if (grp <= 0 || x->d[1].n % grp || w->d[0].n % grp || w->d[1].n * grp != x->d[1].n)
+    return fail(g, n, "channels do not match weight and group");
+  if (n->nin == 3 && (V(2)->shape.rank != 1 || !smelt_dim_is(V(2)->shape.d[0], w->d[0].n)))
+    return fail(g, n, "bias must be [M]");
+  const int64_t *s, *p, *d;
+  if (window_attrs(g, n, nsp, NULL, &s, &p, &d)) return SMELT_ERR;
+  smelt_shape o = {.rank = x->rank};
+  o.d[0] = x->d[0];
+  o.d[1] = w->d[0];
+  for (int i = 0; i < nsp; i++) {
+    int64_t v = window_out(x->d[2 + i].n, w->d[2 + i].n, s[i], d[i], p[i], p[nsp + i], 0);
+    if (v < 1) return fail(g, n, "kernel larger than the padded input");
+    o.d[2 + i] = smelt_dim_c(v);
+  }
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+static int shape_pool(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape;
+  int nsp = x->rank - 2;
+  if (nsp < 1) return fail(g, n, "input needs rank >= 3");
+  if (n->op != SMELT_OP_MAX_POOL && !smelt_dtype_is_float(V(0)->dt)) return fail(g, n, "needs a float input");
+  for (int i = 2; i < x->rank; i++)
+    if (x->d[i].sym) return fail(g, n, "spatial dims must be constant");
+  const int64_t *k, *s, *p, *d;
+  if (window_attrs(g, n, nsp, &k, &s, &p, &d)) return SMELT_ERR;
+  int ceil_mode = (int)smelt_attr_i(n, "ceil_mode");
+  smelt_shape o = *x;
+  for (int i = 0; i < nsp; i++) {
+    int64_t v = window_out(x->d[2 + i].n, k[i], s[i], d[i], p[i], p[nsp + i], ceil_mode);
+    if (v < 1) return fail(g, n, "window larger than the padded input");
+    /* with ceil_mode the last window must start inside the input or its begin pad */
+    if (ceil_mode && (v - 1) * s[i] >= x->d[2 + i].n + p[i]) v--;
+    o.d[2 + i] = smelt_dim_c(v);
+  }
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+/* The builder set output 0's shape; check it is a legal reshape/broadcast of input 0. */
+static int shape_given(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape, *o = &OUT(0)->shape;
+  OUT(0)->dt = V(0)->dt;
+  if (n->op == SMELT_OP_RESHAPE) {
+    /* element counts must agree: equal constant products and equal symbol multisets */
+    int64_t cx = 1, co = 1;
+    int sx[64] = {0}, so[64] = {0};
+    for (int i = 0; i < x->rank; i++) {
+      if (x->d[i].sym) sx[x->d[i].sym & 63]++;
+      else cx *= x->d[i].n;
+    }
+    for (int i = 0; i < o->rank; i++) {
+      if (o->d[i].sym) so[o->d[i].sym & 63]++;
+      else co *= o->d[i].n;
+    }
+    if (cx != co || memcmp(sx, so, sizeof sx)) return fail(g, n, "reshape changes the element count");
+    return 0;
+  }
+  /* Expand: x broadcasts to o */
+  if (x->rank > o->rank) return fail(g, n, "cannot expand to a lower rank");
+  for (int i = 0; i < x->rank; i++) {
+    smelt_dim a = x->d[i], b = o->d[o->rank - x->rank + i];
+    if (!smelt_dim_is(a, 1) && !smelt_dim_eq(a, b)) return fail(g, n, "input does not broadcast to the output shape");
+  }
+  return 0;
+}
+
+static int shape_transpose(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape;
+  const int64_t *perm;
+  int np = smelt_attr_ints_get(n, "perm", &perm);
+  if (np != x->rank) return fail(g, n, "perm does not match the rank");
+  int seen[SMELT_MAX_RANK] = {0};
+  smelt_shape o = {.rank = x->rank};
+  for (int i = 0; i < np; i++) {
+    if (perm[i] < 0 || perm[i] >= np || seen[perm[i]]++) return fail(g, n, "perm is not a permutation");
+    o.d[i] = x->d[perm[i]];
+  }
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+static int shape_concat(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape;
+  int a = norm_axis(smelt_attr_i(n, "axis"), x->rank);
+  if (a < 0) return fail(g, n, "axis out of range");
+  if (same_dtypes(g, n, 0, n->nin)) return SMELT_ERR;
+  smelt_shape o = *x;
+  int64_t total = 0;
+  for (int i = 0; i < n->nin; i++) {
+    const smelt_shape *s = &V(i)->shape;
+    if (s->rank != x->rank) return fail(g, n, "operands differ in rank");
+    for (int k = 0; k < x->rank; k++)
+      if (k != a && !smelt_dim_eq(s->d[k], x->d[k])) return fail(g, n, "operands differ off the concat axis");
+    if (s->d[a].sym) {
+      if (n->nin != 1) return fail(g, n, "cannot concatenate along a symbolic dim");
+    } else total += s->d[a].n;
+  }
+  if (!x->d[a].sym) o.d[a] = smelt_dim_c(total);
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+static int shape_slice(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape;
+  const int64_t *st, *en, *sp;
+  if (smelt_attr_ints_get(n, "starts", &st) != x->rank || smelt_attr_ints_get(n, "ends", &en) != x->rank ||
+      smelt_attr_ints_get(n, "steps", &sp) != x->rank)
+    return fail(g, n, "starts/ends/steps must give every axis");
+  smelt_shape o = *x;
+  for (int i = 0; i < x->rank; i++) {
+    if (sp[i] == 0) return fail(g, n, "zero step");
+    if (x->d[i].sym) {
+      if (st[i] != 0 || sp[i] != 1 || en[i] < INT64_MAX / 2) return fail(g, n, "only full slices of symbolic dims are supported");
+      continue;
+    }
+    int64_t d = x->d[i].n;
+    if (sp[i] > 0 ? (st[i] < 0 || st[i] > d || en[i] < 0 || en[i] > d) : (st[i] < -1 || st[i] >= d || en[i] < -1 || en[i] >= d))
+      if (!(sp[i] < 0 && d == 0)) return fail(g, n, "starts/ends not clamped to the dims");
+    int64_t len = sp[i] > 0 ? (en[i] - st[i] + sp[i] - 1) / sp[i] : (st[i] - en[i] - sp[i] - 1) / -sp[i];
+    o.d[i] = smelt_dim_c(len > 0 ? len : 0);
+  }
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+static int shape_gather(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape, *ix = &V(1)->shape;
+  int a = norm_axis(smelt_attr_i(n, "axis"), x->rank);
+  if (a < 0) return fail(g, n, "axis out of range");
+  if (V(1)->dt != SMELT_DT_I64 && V(1)->dt != SMELT_DT_I32) return fail(g, n, "indices must be i32 or i64");
+  if (x->rank + ix->rank - 1 > SMELT_MAX_RANK) return fail(g, n, "result rank too large");
+  smelt_shape o = {0};
+  for (int i = 0; i < a; i++) o.d[o.rank++] = x->d[i];
+  for (int i = 0; i < ix->rank; i++) o.d[o.rank++] = ix->d[i];
+  for (int i = a + 1; i < x->rank; i++) o.d[o.rank++] = x->d[i];
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+static int shape_pad(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape;
+  const int64_t *p;
+  if (smelt_attr_ints_get(n, "pads", &p) != 2 * x->rank) return fail(g, n, "pads must give begin and end for every axis");
+  const char *mode = smelt_attr_s(n, "mode");
+  if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "edge")) return fail(g, n, "unknown pad mode");
+  smelt_shape o = *x;
+  for (int i = 0; i < x->rank; i++) {
+    if (p[i] == 0 && p[x->rank + i] == 0) continue;
+    if (x->d[i].sym) return fail(g, n, "cannot pad a symbolic dim");
+    int64_t v = x->d[i].n + p[i] + p[x->rank + i];
+    if (v < 0) return fail(g, n, "negative padded size");
+    if (strcmp(mode, "constant") && (p[i] < 0 || p[x->rank + i] < 0)) return fail(g, n, "negative pads need constant mode");
+    if (!strcmp(mode, "reflect") && (p[i] >= x->d[i].n || p[x->rank + i] >= x->d[i].n)) return fail(g, n, "reflect pad wider than the dim");
+    if (!strcmp(mode, "edge") && x->d[i].n == 0) return fail(g, n, "edge pad of an empty dim");
+    o.d[i] = smelt_dim_c(v);
+  }
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+typedef int (*shape_fn)(smelt_graph *, int);
+static const shape_fn shape_tab[] = {
+#define OP(id, name, nimin, nimax, nomin, nomax, attrs, shape, kind, flags, fe, ie) shape_##shape,
+#include "ops.def"
+#undef OP
+};
+
+int smelt_shape_infer(smelt_graph *g, int node) {
+  smelt_node *n = &g->nodes[node];
+  for (int i = 0; i < n->nin; i++)
+    for (int k = 0; k < V(i)->shape.rank; k++)
+      if (!V(i)->shape.d[k].sym && V(i)->shape.d[k].n < 0) return fail(g, n, "negative dim");
+  if (shape_tab[n->op](g, node)) return SMELT_ERR;
+  for (int o = 0; o < n->nout; o++)
+    if (n->out[o] >= 0 && smelt_shape_max_elems(g, &OUT(o)->shape) < 0) return fail(g, n, "output too large");
+  return 0;
+}

@@ -1,0 +1,122 @@
+/* passes/memplan.c — memory planning: liveness over the node schedule and greedy
+ * offset assignment into one arena.
+ *
+ * Expects: a verified graph in its final schedule.
+ * Guarantees: g->plan gives every value written by a kernel into the arena an
+ * offset (64-byte aligned) such that no two values live at the same time overlap;
+ * graph inputs and outputs live in the caller's buffers, constants in the model's
+ * data, and outputs of OPF_VIEW ops (Reshape) share their input's bytes unless they
+ * are graph outputs.  Values are placed largest first at the lowest offset that
+ * fits, which in practice stays close to the lower bound reported beside it. */
+#include "passes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ALIGN 64
+
+int smelt_is_output(const smelt_graph *g, int v) {
+  for (int i = 0; i < g->noutputs; i++)
+    if (g->outputs[i] == v) return 1;
+  return 0;
+}
+
+struct item { int v; int64_t start, end, size, off; };
+
+static int by_size(const void *a, const void *b) {
+  const struct item *x = a, *y = b;
+  if (x->size != y->size) return x->size > y->size ? -1 : 1;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g) {
+  int nv = g->nvalues;
+  struct smelt_plan *p = smelt_alloc(cx, sizeof *p);
+  if (!p) return SMELT_ERR;
+  p->offset = smelt_alloc(cx, sizeof(int64_t) * (nv + 1));
+  p->alias = smelt_alloc(cx, sizeof(int) * (nv + 1));
+  p->size = smelt_alloc(cx, sizeof(int64_t) * (nv + 1));
+  int64_t *start = smelt_alloc(cx, sizeof(int64_t) * (nv + 1)), *end = smelt_alloc(cx, sizeof(int64_t) * (nv + 1));
+  char *isout = smelt_alloc(cx, (size_t)nv + 1);
+  if (!p->offset || !p->alias || !p->size || !start || !end || !isout) return SMELT_ERR;
+  for (int i = 0; i < g->noutputs; i++) isout[g->outputs[i]] = 1;
+  for (int v = 0; v < nv; v++) {
+    p->offset[v] = -1;
+    p->alias[v] = -1;
+    start[v] = end[v] = -1;
+    int64_t e = smelt_shape_max_elems(g, &g->values[v].shape);
+    if (e < 0) return smelt_errorf(cx, "memplan: value '%s' is too large", g->values[v].name);
+    p->size[v] = (e * smelt_dtype_bytes(g->values[v].dt) + ALIGN - 1) / ALIGN * ALIGN;
+  }
+  /* views share their input's storage (followed to the root) */
+  for (int ni = 0; ni < g->nnodes; ni++) {
+    const smelt_node *n = &g->nodes[ni];
+    if (n->dead || !(smelt_op_flags(n->op) & OPF_VIEW) || isout[n->out[0]]) continue;
+    int r = n->in[0];
+    while (p->alias[r] >= 0) r = p->alias[r];
+    p->alias[n->out[0]] = r;
+  }
+  /* live ranges of arena roots, over node positions */
+  for (int ni = 0; ni < g->nnodes; ni++) {
+    const smelt_node *n = &g->nodes[ni];
+    if (n->dead) continue;
+    for (int k = 0; k < n->nout; k++) {
+      int v = n->out[k];
+      if (v >= 0 && p->alias[v] < 0) start[v] = end[v] = ni;
+    }
+    for (int k = 0; k < n->nin; k++) {
+      int r = n->in[k];
+      while (p->alias[r] >= 0) r = p->alias[r];
+      if (end[r] < ni) end[r] = ni;
+    }
+  }
+  /* values viewed by graph outputs are read at the end of the run only through the
+   * copy their view node makes, so no extension is needed */
+  struct item *it = malloc(sizeof *it * (nv + 1));
+  if (!it) return smelt_errorf(cx, "out of memory");
+  int ni = 0;
+  for (int v = 0; v < nv; v++) {
+    const smelt_value *val = &g->values[v];
+    if (val->kind != SMELT_V_NODE || isout[v] || p->alias[v] >= 0 || start[v] < 0) continue;
+    it[ni++] = (struct item){v, start[v], end[v], p->size[v], 0};
+  }
+  qsort(it, ni, sizeof *it, by_size);
+  int64_t total = 0;
+  /* place each item at the lowest offset not overlapping a placed, time-overlapping item */
+  int64_t (*iv)[2] = malloc(sizeof *iv * (ni + 1));
+  if (!iv) { free(it); return smelt_errorf(cx, "out of memory"); }
+  for (int i = 0; i < ni; i++) {
+    int nb = 0;
+    for (int j = 0; j < i; j++)
+      if (it[j].start <= it[i].end && it[i].start <= it[j].end) { iv[nb][0] = it[j].off; iv[nb][1] = it[j].off + it[j].size; nb++; }
+    /* sort blocking intervals by offset (insertion sort: nb is small in practice) */
+    for (int a = 1; a < nb; a++)
+      for (int b = a; b > 0 && iv[b][0] < iv[b - 1][0]; b--) {
+        int64_t t0 = iv[b][0], t1 = iv[b][1];
+        iv[b][0] = iv[b - 1][0]; iv[b][1] = iv[b - 1][1];
+        iv[b - 1][0] = t0; iv[b - 1][1] = t1;
+      }
+    int64_t off = 0;
+    for (int b = 0; b < nb; b++) {
+      if (iv[b][0] - off >= it[i].size) break;
+      if (iv[b][1] > off) off = iv[b][1];
+    }
+    it[i].off = off;
+    p->offset[it[i].v] = off;
+    if (off + it[i].size > total) total = off + it[i].size;
+  }
+  /* lower bound: the most bytes live at any one node */
+  int64_t lb = 0;
+  for (int t = 0; t < g->nnodes; t++) {
+    int64_t live = 0;
+    for (int i = 0; i < ni; i++)
+      if (it[i].start <= t && t <= it[i].end) live += it[i].size;
+    if (live > lb) lb = live;
+  }
+  free(iv);
+  free(it);
+  p->arena_bytes = total;
+  p->lower_bound = lb;
+  g->plan = p;
+  return 0;
+}

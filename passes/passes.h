@@ -1,0 +1,34 @@
+/* passes/passes.h — the pass interface and the passes' entry points.
+ *
+ * A pass rewrites a graph in place and keeps the reference interpreter's results
+ * (within the tolerance its file states).  compiler/driver.c lists the pipeline. */
+#ifndef SMELT_PASSES_H
+#define SMELT_PASSES_H
+
+#include "ir/ir.h"
+
+struct smelt_pass {
+  const char *name;
+  int (*run)(smelt_ctx *cx, smelt_graph *g);
+};
+
+/* Memory plan: where each value lives at run time. */
+struct smelt_plan {
+  int64_t *offset;      /* per value: byte offset in the arena, or -1 (input, output, constant, view) */
+  int *alias;           /* per value: the value whose bytes it views (OPF_VIEW ops), or -1 */
+  int64_t *size;        /* per value: bytes reserved (symbols at their bounds) */
+  int64_t arena_bytes;  /* total arena size */
+  int64_t lower_bound;  /* largest sum of simultaneously live arena values */
+};
+
+int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g);
+int smelt_pass_dce(smelt_ctx *cx, smelt_graph *g);
+/* Folds node ni when all its inputs are constants (through the reference
+ * interpreter); returns 1 if folded, 0 if not foldable, SMELT_ERR on error. */
+int smelt_fold_node(smelt_graph *g, int ni);
+int smelt_pass_fold(smelt_ctx *cx, smelt_graph *g);
+
+/* Is v a graph output? */
+int smelt_is_output(const smelt_graph *g, int v);
+
+#endif

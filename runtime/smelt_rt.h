@@ -1,0 +1,69 @@
+/* runtime/smelt_rt.h — the part of the runtime compiled into every generated model.
+ *
+ * Header-only and static, so several models can live in one program (or one
+ * translation unit) without clashing.  C99; builds freestanding with
+ * SMELT_FREESTANDING (no stdio, no heap: the model itself never allocates).
+ *
+ * It defines the error codes every generated function returns (0 or negative), the
+ * model descriptor the generated executables' main() walks, and small helpers the
+ * kernels share. */
+#ifndef SMELT_RT_H
+#define SMELT_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+#include "smelt_scalar.h"
+
+#define SMELT_OK 0
+#define SMELT_E_NULL (-1)       /* a required pointer was NULL */
+#define SMELT_E_ARENA (-2)      /* arena too small or misaligned */
+#define SMELT_E_NOT_INIT (-3)   /* ctx not initialized with NAME_init */
+#define SMELT_E_DIM (-4)        /* dimension value out of its bounds */
+#define SMELT_E_INDEX (-5)      /* an index input was out of range */
+#define SMELT_E_ARG (-6)        /* other bad argument */
+
+static inline const char *smelt_rt_strerror(int err) {
+  switch (err) {
+  case SMELT_OK: return "ok";
+  case SMELT_E_NULL: return "a required pointer is NULL";
+  case SMELT_E_ARENA: return "arena too small or not 16-byte aligned";
+  case SMELT_E_NOT_INIT: return "context not initialized";
+  case SMELT_E_DIM: return "dimension value outside its bounds";
+  case SMELT_E_INDEX: return "index out of range in an input";
+  case SMELT_E_ARG: return "bad argument";
+  default: return "unknown error";
+  }
+}
+
+/* Describes one input or output for generic drivers (the executables' main). */
+struct smelt_io_desc {
+  const char *name;      /* as in the source model */
+  const char *npy;       /* numpy dtype descriptor, e.g. "<f4" */
+  int elem_bytes;
+  int rank;
+  int64_t dims[8];       /* the value, or the symbol's bound when dimsym >= 0 */
+  int dimsym[8];         /* -1, or the index of the symbol this dim follows */
+};
+
+struct smelt_model_desc {
+  const char *name;
+  int nin, nout, ndims;
+  const struct smelt_io_desc *in, *out;
+  const char *const *dim_names;
+  const int64_t *dim_max;
+  size_t arena_bytes, ctx_bytes;
+  int (*init)(void *ctx, void *arena, size_t arena_bytes);
+  int (*set_dim)(void *ctx, int dim, int64_t value);
+  int (*run)(void *ctx, void *const *inputs, void *const *outputs);
+  const char *(*strerror)(int err);
+};
+
+#if defined(__GNUC__)
+#define SM_ALIGN(n) __attribute__((aligned(n)))
+#else
+#define SM_ALIGN(n)
+#endif
+
+#endif
