@@ -44,6 +44,9 @@ double smelt_tensor_getf(const smelt_tensor *t, int64_t i) {
   return (smelt_dtype_flags(t->dt) & DTF_SIGNED) ? (double)v : (double)(uint64_t)v;
 }
 
+void smelt_tensor_setf(smelt_tensor *t, int64_t i, double v) { ev_setf(t, i, v); }
+void smelt_tensor_seti(smelt_tensor *t, int64_t i, int64_t v) { ev_seti(t, i, v); }
+
 int64_t ev_geti(const smelt_tensor *t, int64_t i) {
   if (smelt_dtype_is_float(t->dt)) return sm_sat_s(ev_getf(t, i), INT64_MIN, INT64_MAX);
   switch (t->dt) {

@@ -57,12 +57,24 @@ struct smelt_ctx {
   char *err;
   char **warns; int nwarns, cap_warns;
   smelt_log_fn log; void *log_user;
+  struct cleanup { void (*fn)(void *); void *p; struct cleanup *next; } *cleanups;
 };
+
+void smelt_ctx_on_free(smelt_ctx *cx, void (*fn)(void *), void *p) {
+  if (!p) return;
+  struct cleanup *c = malloc(sizeof *c);
+  if (!c) return; /* out of memory: leak p rather than free what constants still point into */
+  c->fn = fn;
+  c->p = p;
+  c->next = cx->cleanups;
+  cx->cleanups = c;
+}
 
 smelt_ctx *smelt_ctx_new(void) { return calloc(1, sizeof(smelt_ctx)); }
 
 void smelt_ctx_free(smelt_ctx *cx) {
   if (!cx) return;
+  for (struct cleanup *c = cx->cleanups, *n; c; c = n) { n = c->next; c->fn(c->p); free(c); }
   for (struct chunk *c = cx->chunks, *n; c; c = n) { n = c->next; free(c); }
   free(cx->err);
   for (int i = 0; i < cx->nwarns; i++) free(cx->warns[i]);

@@ -76,6 +76,8 @@ int smelt_op_lookup(const char *name, smelt_op *out); /* by text name; 0 or SMEL
 typedef struct smelt_ctx smelt_ctx;
 smelt_ctx *smelt_ctx_new(void);
 void smelt_ctx_free(smelt_ctx *cx);
+/* Registers fn(p) to run when the ctx is freed (decoded files, mappings). */
+void smelt_ctx_on_free(smelt_ctx *cx, void (*fn)(void *), void *p);
 void *smelt_alloc(smelt_ctx *cx, size_t bytes);           /* zeroed, 16-aligned, never NULL-checked by callers: aborts the compilation via error state instead */
 char *smelt_strdup(smelt_ctx *cx, const char *s);
 char *smelt_strndup(smelt_ctx *cx, const char *s, size_t n);
@@ -254,5 +256,7 @@ int smelt_eval(const smelt_graph *g, const smelt_tensor *inputs, smelt_tensor *o
 int smelt_eval_node(const smelt_graph *g, const smelt_node *n, const smelt_tensor *in, smelt_tensor *out);
 void smelt_tensor_free(smelt_tensor *t);
 double smelt_tensor_getf(const smelt_tensor *t, int64_t i); /* element i as a double */
+void smelt_tensor_setf(smelt_tensor *t, int64_t i, double v);  /* rounds; integers saturate */
+void smelt_tensor_seti(smelt_tensor *t, int64_t i, int64_t v); /* integers truncate to the width */
 
 #endif

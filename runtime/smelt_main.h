@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <sys/stat.h>
 
 static double smelt_now(void) {
   struct timespec ts;
@@ -70,6 +72,7 @@ static int smelt_main(int argc, char **argv, const struct smelt_model_desc *m) {
   }
   if (np != m->nin) { fprintf(stderr, "%s: expected %d input file(s), got %d (try --help)\n", argv[0], m->nin, np); return 1; }
   if (repeat < 1) repeat = 1;
+  if (outdir && mkdir(outdir, 0777) && errno != EEXIST) { fprintf(stderr, "%s: cannot create %s\n", argv[0], outdir); return 1; }
   struct smelt_npy *ins = calloc((size_t)m->nin + 1, sizeof *ins);
   void **inp = calloc((size_t)m->nin + 1, sizeof *inp), **outp = calloc((size_t)m->nout + 1, sizeof *outp);
   int64_t *symv = calloc((size_t)m->ndims + 1, sizeof *symv);

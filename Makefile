@@ -1,0 +1,75 @@
+# Makefile — the two commands (DEVELOPERS.md): `make demo` and `make test` work on a
+# fresh Debian 12 machine.  A thin wrapper over CMake: it installs missing Debian
+# packages first (apt-get as root; otherwise it prints the exact command and stops).
+#
+#   make               build build/smelt
+#   make demo          compile the shipped digit classifier and classify held-out digits
+#   make test          the whole ctest suite (unit, ir, golden, conformance, e2e, fuzz)
+#   make test-sanitize the suite with ASan+UBSan on smelt and on the generated code
+#   make conformance-report   rewrite tests/conformance/REPORT.md
+#   make update-golden / update-expected   refresh checked-in golden files / the pass list
+
+BUILD     ?= build
+BUILD_SAN ?= build-san
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+
+# Debian packages: build tools, the libraries smelt links, ONNX's proto and test data,
+# clang for the fuzz harnesses, numpy/onnx/sklearn only to regenerate fixtures.
+PACKAGES := build-essential cmake ninja-build pkg-config libprotobuf-c-dev protobuf-c-compiler \
+            libxxhash-dev libcjson-dev libonnx-dev libonnx-testdata clang libclang-rt-dev
+LLVM_PKG := llvm-dev
+
+.PHONY: all deps configure demo test test-sanitize conformance-report update-golden update-expected clean
+
+all: $(BUILD)/smelt
+
+deps:
+	@missing=""; \
+	for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if ! ls /usr/bin/llvm-config* >/dev/null 2>&1; then missing="$$missing $(LLVM_PKG)"; fi; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "smelt needs these Debian packages; run:"; \
+	    echo "  sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+configure: $(BUILD)/build.ninja
+
+$(BUILD)/smelt: deps configure FORCE
+	cmake --build $(BUILD) -j $(JOBS)
+
+FORCE:
+
+demo: all
+	@sh samples/digits/demo.sh $(BUILD)
+
+test: all
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-sanitize: deps
+	cmake -S . -B $(BUILD_SAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSMELT_SANITIZE=ON >/dev/null
+	cmake --build $(BUILD_SAN) -j $(JOBS)
+	cd $(BUILD_SAN) && ctest --output-on-failure -j $(JOBS)
+
+conformance-report: all
+	$(BUILD)/tests/conformance --work $(BUILD)/conformance-work --report tests/conformance/REPORT.md
+
+update-expected: all
+	$(BUILD)/tests/conformance --work $(BUILD)/conformance-work --report tests/conformance/REPORT.md \
+	  --expected tests/conformance/expected_pass.txt --update-expected
+
+update-golden: all
+	SMELT_UPDATE_GOLDEN=1 sh -c 'cd $(BUILD) && ctest -L golden --output-on-failure'
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)
