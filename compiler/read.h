@@ -8,5 +8,8 @@
 smelt_graph *smelt_read_onnx(smelt_ctx *cx, const char *path, const struct smelt_load_opts *o);
 /* An ONNX TensorProto file (the conformance tests' .pb inputs and outputs). */
 int smelt_onnx_read_tensor_file(smelt_ctx *cx, const char *path, smelt_tensor *t);
+/* The ONNX operator types the reader lowers, in dispatch order, each once: stores up
+ * to max names (static strings) and returns how many there are. */
+int smelt_onnx_ops(const char **names, int max);
 
 #endif

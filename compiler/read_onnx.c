@@ -459,12 +459,27 @@ static int add_graph_input(onnx_rd *r, const Onnx__ValueInfoProto *vi, int *dim_
 }
 
 /* ---- dispatch -------------------------------------------------------------------------------- */
+/* Every lowering table (one per onnx_lower_*.c), in lookup order: find_lowering() and
+ * smelt_onnx_ops() (`smelt ops`) both walk this one list. */
+static const struct on_lowering *const lowering_tables[] = {on_lower_elemwise, on_lower_tensor, on_lower_nn, on_lower_quant};
+#define NTABLES (sizeof lowering_tables / sizeof *lowering_tables)
+
 static const struct on_lowering *find_lowering(const char *op) {
-  const struct on_lowering *tabs[] = {on_lower_elemwise, on_lower_tensor, on_lower_nn, on_lower_quant};
-  for (size_t t = 0; t < sizeof tabs / sizeof *tabs; t++)
-    for (const struct on_lowering *l = tabs[t]; l->op; l++)
+  for (size_t t = 0; t < NTABLES; t++)
+    for (const struct on_lowering *l = lowering_tables[t]; l->op; l++)
       if (!strcmp(l->op, op)) return l;
   return NULL;
+}
+
+int smelt_onnx_ops(const char **names, int max) {
+  int n = 0;
+  for (size_t t = 0; t < NTABLES; t++)
+    for (const struct on_lowering *l = lowering_tables[t]; l->op; l++)
+      if (find_lowering(l->op) == l) { /* the entry the reader dispatches to */
+        if (n < max) names[n] = l->op;
+        n++;
+      }
+  return n;
 }
 
 static int lower_node(onnx_rd *r, const Onnx__NodeProto *n) {
