@@ -3,6 +3,7 @@
  * failure and exits 1 (user error) — never crashes on any input. */
 #define _POSIX_C_SOURCE 200809L
 #include "compiler/driver.h"
+#include "compiler/read.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ static const char *usage_main =
     "  inspect MODEL         inputs, outputs, op histogram, parameters, arena size\n"
     "  dump MODEL            print the IR in its text form\n"
     "  eval MODEL IN.npy...  run the reference interpreter on inputs\n"
+    "  ops                   the IR operators and the ONNX operators smelt reads\n"
     "\n"
     "MODEL is an ONNX file (.onnx) or smelt IR text.  `smelt COMMAND --help` describes\n"
     "each command; `smelt --version` prints the version.\n";
@@ -65,6 +67,14 @@ static const char *usage_eval =
     "\n"
     "Runs MODEL with the reference interpreter (slow, exact: the oracle every backend\n"
     "is tested against) and prints each output; -o DIR writes DIR/<output>.npy.\n";
+
+static const char *usage_ops =
+    "usage: smelt ops [--ir | --onnx] [--markdown]\n"
+    "\n"
+    "Prints the IR operator table (ir/ops.def: inputs, attributes, meaning) and the\n"
+    "ONNX operators the ONNX reader lowers, with the IR ops each becomes.  --ir or\n"
+    "--onnx prints one of the two; --markdown prints Markdown tables (the ONNX table\n"
+    "only, unless --ir is given), as in README.md.\n";
 
 static void log_cb(void *user, int level, const char *msg) {
   int verbose = *(int *)user;
@@ -293,13 +303,201 @@ static int cmd_dump(int argc, char **argv) {
   return 0;
 }
 
+/* ---- smelt ops -------------------------------------------------------------------- */
+
+/* A formula from ops.def for display: the casts (T) and (U) dropped, P(name) -> name. */
+static void clean_expr(const char *e, char *out, size_t n) {
+  size_t k = 0;
+  while (*e && k + 1 < n) {
+    if (!strncmp(e, "(T)", 3) || !strncmp(e, "(U)", 3)) { e += 3; continue; }
+    if (!strncmp(e, "P(", 2)) {
+      const char *c = strchr(e, ')');
+      if (c) {
+        for (e += 2; e < c && k + 1 < n; e++) out[k++] = *e;
+        e = c + 1;
+        continue;
+      }
+    }
+    out[k++] = *e++;
+  }
+  out[k] = 0;
+}
+
+/* Splits "SM_RED(init, acc, fin)" at its top-level commas; 0 on success. */
+static int split_red(const char *e, char parts[3][128]) {
+  if (strncmp(e, "SM_RED(", 7)) return -1;
+  e += 7;
+  int depth = 0, p = 0;
+  size_t k = 0;
+  for (; *e; e++) {
+    if (*e == '(') depth++;
+    if (*e == ')' && depth-- == 0) break;
+    if (*e == ',' && depth == 0) {
+      parts[p][k] = 0;
+      if (++p == 3) return -1;
+      k = 0;
+      while (e[1] == ' ') e++;
+      continue;
+    }
+    if (k < 127) parts[p][k++] = *e;
+  }
+  parts[p][k] = 0;
+  return p == 2 ? 0 : -1;
+}
+
+/* What an IR op computes, in a line: from a few words for the structural ops, else
+ * from its ops.def formula, else its kernel class. */
+static const char *op_meaning(const struct smelt_opinfo *oi, char *buf, size_t n) {
+  static const struct { const char *op, *what; } words[] = {
+      {"Round", "round half to even"},
+      {"Max", "max(x, y), NaN if either is"},
+      {"Min", "min(x, y), NaN if either is"},
+      {"Mod", "x mod y; integers take the sign of the divisor (Python's %)"},
+      {"FMod", "fmod(x, y): the sign of the dividend (C's %)"},
+      {"Shl", "x << y (0 when y >= the bit width)"},
+      {"Shr", "x >> y, logical (0 when y >= the bit width)"},
+      {"Where", "c ? x : y for inputs c, x, y, numpy broadcast"},
+      {"Cast", "convert to dtype `to`; out-of-range float to integer saturates"},
+      {"ArgMax", "index of the largest element along axis"},
+      {"ArgMin", "index of the smallest element along axis"},
+      {"Softmax", "exp(x - max) / sum(exp(x - max)) along axis"},
+      {"LogSoftmax", "x - max - log(sum(exp(x - max))) along axis"},
+      {"MatMul", "Y[..,m,n] = sum_k A[..,m,k] B[..,k,n] (B[..,n,k] with trans_b); batch dims broadcast"},
+      {"Conv", "X[N,C,d..] convolved with W[M,C/group,k..] (+ B[M]); pads are begins then ends"},
+      {"MaxPool", "max over each window"},
+      {"AveragePool", "mean over each window"},
+      {"Reshape", "the same elements in the output's shape"},
+      {"Expand", "broadcast to the output's shape"},
+      {"Transpose", "permute the dims by perm"},
+      {"Concat", "join the inputs along axis"},
+      {"Slice", "starts / ends / steps on every axis (already clamped)"},
+      {"Gather", "take entries along axis at the indices (negative counts from the end)"},
+      {"Pad", "pads (begins then ends) with mode constant | reflect | edge"},
+  };
+  for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+    if (!strcmp(words[i].op, oi->name)) return words[i].what;
+  int has_f = strcmp(oi->fexpr, "0") != 0, has_i = strcmp(oi->iexpr, "0") != 0;
+  char parts[3][128], e[512];
+  if ((has_f || has_i) && !split_red(has_f ? oi->fexpr : oi->iexpr, parts)) {
+    char init[128], acc[128], fin[128];
+    clean_expr(parts[0], init, sizeof init);
+    clean_expr(parts[1], acc, sizeof acc);
+    clean_expr(parts[2], fin, sizeof fin);
+    snprintf(buf, n, "reduce over axes: a = %s, then a = %s per element x; result %s%s", init, acc, fin,
+             strstr(fin, "/ n") ? " (n: elements reduced)" : "");
+    return buf;
+  }
+  if (has_f || has_i) {
+    clean_expr(has_f ? oi->fexpr : oi->iexpr, e, sizeof e);
+    snprintf(buf, n, "%s%s", e, !has_f ? " (integers, bool)" : !has_i ? " (floats)" : "");
+    return buf;
+  }
+  snprintf(buf, n, "kernel class %s", oi->kind);
+  return buf;
+}
+
+static const char *arity(int lo, int hi, char *buf, size_t n) {
+  if (hi < 0) snprintf(buf, n, "%d+", lo);
+  else if (hi != lo) snprintf(buf, n, "%d-%d", lo, hi);
+  else snprintf(buf, n, "%d", lo);
+  return buf;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* The IR ops an ONNX operator becomes: its row in onnx_notes.c, else the IR op of the
+ * same name, else unknown. */
+static const char *onnx_ir(const char *op, const char **note) {
+  const struct smelt_onnx_note *n = smelt_onnx_note(op);
+  smelt_op id;
+  *note = n ? n->note : NULL;
+  if (n && n->ir) return n->ir;
+  if (!smelt_op_lookup(op, &id)) return smelt_op_info(id)->name;
+  return NULL;
+}
+
+static const char *compile_time_note =
+    "Operands that ONNX passes as tensors but that decide a shape (Reshape's shape, Slice's\n"
+    "starts, reduction axes, Pad's pads, ...) must be known at compile time: constants, or\n"
+    "graph inputs frozen with --const NAME=FILE.";
+
+static int cmd_ops(int argc, char **argv) {
+  if (wants_help(argc, argv)) { fputs(usage_ops, stdout); return 0; }
+  int md = 0, ir = 0, onnx = 0;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--markdown")) md = 1;
+    else if (!strcmp(argv[i], "--ir")) ir = 1;
+    else if (!strcmp(argv[i], "--onnx")) onnx = 1;
+    else { fprintf(stderr, "smelt: error: unknown argument %s (see smelt ops --help)\n", argv[i]); return 1; }
+  }
+  if (!ir && !onnx) { onnx = 1; ir = !md; }
+  char a[32], b[32], m[640];
+  if (ir) {
+    if (md) {
+      printf("| IR op | inputs | attributes | meaning |\n|---|---|---|---|\n");
+    } else {
+      printf("IR operators (ir/ops.def): %d\n", SMELT_OP_COUNT);
+      printf("meaning: a formula over the inputs x, y, or what the op does; ONNX semantics unless noted\n");
+      printf("attribute types: i int, f float, is ints, fs floats, s string, t dtype; =default\n\n");
+    }
+    for (int k = 0; k < SMELT_OP_COUNT; k++) {
+      const struct smelt_opinfo *oi = smelt_op_info((smelt_op)k);
+      arity(oi->nin_min, oi->nin_max, a, sizeof a);
+      if (oi->nout_max != 1) snprintf(a + strlen(a), sizeof a - strlen(a), " -> %s", arity(oi->nout_min, oi->nout_max, b, sizeof b));
+      const char *what = op_meaning(oi, m, sizeof m);
+      if (md) {
+        printf("| %s | %s | %s%s%s | ", oi->name, a, *oi->attrs ? "`" : "", oi->attrs, *oi->attrs ? "`" : "");
+        for (const char *c = what; *c; c++) printf(*c == '|' ? "\\|" : "%c", *c);
+        printf(" |\n");
+      } else {
+        printf("  %-16s %-6s %s\n", oi->name, a, what);
+        if (*oi->attrs) printf("  %-16s %-6s attributes: %s\n", "", "", oi->attrs);
+      }
+    }
+    if (onnx) printf("\n");
+  }
+  if (onnx) {
+    int n = smelt_onnx_ops(NULL, 0);
+    const char **names = malloc(sizeof *names * (size_t)(n ? n : 1));
+    if (!names) { fprintf(stderr, "smelt: error: out of memory\n"); return 1; }
+    smelt_onnx_ops(names, n);
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    if (md) {
+      /* the 1:1 operators in one paragraph, the others in a table */
+      printf("%d ONNX operators (domain `ai.onnx`). These become the IR op of the same name:\n", n);
+      int first = 1;
+      for (int i = 0; i < n; i++) {
+        const char *note, *irs = onnx_ir(names[i], &note);
+        if (irs && !note && !strcmp(irs, names[i])) { printf("%s`%s`", first ? "" : ", ", names[i]); first = 0; }
+      }
+      printf(".\n\nThe others:\n\n| ONNX op | IR ops | notes |\n|---|---|---|\n");
+      for (int i = 0; i < n; i++) {
+        const char *note, *irs = onnx_ir(names[i], &note);
+        if (irs && !note && !strcmp(irs, names[i])) continue;
+        printf("| %s | %s | %s |\n", names[i], irs ? irs : "", note ? note : "");
+      }
+      printf("\n%s\n", compile_time_note);
+    } else {
+      printf("ONNX operators the reader lowers (compiler/onnx_lower_*.c): %d\n\n", n);
+      for (int i = 0; i < n; i++) {
+        const char *note, *irs = onnx_ir(names[i], &note);
+        printf("  %-26s -> %s\n", names[i], irs ? irs : "?");
+        if (note) printf("  %-26s    %s\n", "", note);
+      }
+      printf("\n%s\n", compile_time_note);
+    }
+    free(names);
+  }
+  return 0;
+}
+
 static int cmd_eval(int argc, char **argv);
 
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
     if (argc >= 3 && !strcmp(argv[1], "help")) {
       const char *c = argv[2];
-      fputs(!strcmp(c, "build") ? usage_build : !strcmp(c, "inspect") ? usage_inspect : !strcmp(c, "dump") ? usage_dump : !strcmp(c, "eval") ? usage_eval : usage_main, stdout);
+      fputs(!strcmp(c, "build") ? usage_build : !strcmp(c, "inspect") ? usage_inspect : !strcmp(c, "dump") ? usage_dump : !strcmp(c, "eval") ? usage_eval : !strcmp(c, "ops") ? usage_ops : usage_main, stdout);
       return 0;
     }
     fputs(usage_main, argc < 2 ? stderr : stdout);
@@ -310,6 +508,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "inspect")) return cmd_inspect(argc, argv);
   if (!strcmp(argv[1], "dump")) return cmd_dump(argc, argv);
   if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
+  if (!strcmp(argv[1], "ops")) return cmd_ops(argc, argv);
   fprintf(stderr, "smelt: error: unknown command '%s' (see smelt --help)\n", argv[1]);
   return 1;
 }
