@@ -156,6 +156,7 @@ static int cmd_build(int argc, char **argv) {
   size_t ol = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
+    int i0 = i;
     int r = common_opt(&co, argc, argv, &i);
     if (r < 0) return 1;
     if (r == 0) {
@@ -182,7 +183,11 @@ static int cmd_build(int argc, char **argv) {
       else if (!model) model = a;
       else { fprintf(stderr, "smelt: error: more than one MODEL given (%s, %s)\n", model, a); return 1; }
     }
-    if (a != model && ol < sizeof optstr - 1) ol += snprintf(optstr + ol, sizeof optstr - ol, "%s%s", ol ? " " : "", a);
+    /* the options that shape the output, with their values, are recorded in NAME.h
+     * (not the output directory or verbosity: the same build anywhere gives the same files) */
+    int shapes = a != model && strcmp(a, "-o") && strcmp(a, "--out") && strcmp(a, "-q") && strcmp(a, "--quiet") && strcmp(a, "-v") && strcmp(a, "--verbose");
+    for (int k = i0; k <= i && shapes && ol < sizeof optstr - 1; k++)
+      ol += snprintf(optstr + ol, sizeof optstr - ol, "%s%s", ol ? " " : "", argv[k]);
   }
   if (!model || !o.out_dir) { fputs(usage_build, stderr); return 1; }
   if (strcmp(o.target, "generic") && strcmp(o.target, "native")) {
@@ -206,8 +211,9 @@ static int cmd_build(int argc, char **argv) {
   if (!quiet) {
     char a[32], w[32];
     const char *kind = o.emit == SMELT_EMIT_EXE ? "executable" : o.emit == SMELT_EMIT_LIB ? "library" : "C sources";
-    fprintf(stderr, "smelt: %s -> %s/%s (%s, %s): %d kernels, weights %s, arena %s; %.2f s + cc %.2f s\n", model, o.out_dir,
-            o.emit == SMELT_EMIT_LIB ? "lib" : "", kind, o.target, info.nkernels, human(info.weight_bytes, w, sizeof w),
+    fprintf(stderr, "smelt: %s -> %s/%s%s%s (%s, %s): %d kernels, weights %s, arena %s; %.2f s + cc %.2f s\n", model, o.out_dir,
+            o.emit == SMELT_EMIT_LIB ? "lib" : "", info.name, o.emit == SMELT_EMIT_LIB ? ".a" : o.emit == SMELT_EMIT_C ? ".c" : "",
+            kind, o.target, info.nkernels, human(info.weight_bytes, w, sizeof w),
             human(info.arena_bytes, a, sizeof a), info.t_compile, info.t_cc);
   }
   smelt_ctx_free(cx);
