@@ -31,35 +31,38 @@ static unsigned char arena_storage[digits_ARENA_BYTES + 15];
 
 struct shown { int index, pred, label; const float *pixels; };
 
-/* Prints up to PER_ROW digits side by side: a caption, then 8 rows of 8 pixels,
- * each pixel two characters wide so the digit keeps its aspect ratio. */
+/* Prints one line of text, without trailing blanks. */
+static void put_line(char *line, int len) {
+  while (len > 0 && line[len - 1] == ' ') len--;
+  printf("%.*s\n", len, line);
+}
+
+/* Prints up to PER_ROW digits side by side: two caption lines, then 8 rows of 8
+ * pixels, each pixel two characters wide so the digit keeps its aspect ratio. */
 static void print_row(const struct shown *s, int n) {
   static const char shades[] = " .:-=+*#%@";
   const int nshades = (int)sizeof shades - 1;
-  for (int k = 0; k < n; k++) {
-    char cap[64];
-    snprintf(cap, sizeof cap, "#%d: pred %d", s[k].index, s[k].pred);
-    printf("%-*s", CELL, cap);
-  }
-  printf("\n");
-  for (int k = 0; k < n; k++) {
-    char cap[64];
-    snprintf(cap, sizeof cap, "     true %d%s", s[k].label, s[k].pred == s[k].label ? "" : "  WRONG");
-    printf("%-*s", CELL, cap);
-  }
-  printf("\n");
-  for (int y = 0; y < 8; y++) {
+  char line[PER_ROW * CELL + 1];
+  for (int row = 0; row < 10; row++) {
+    memset(line, ' ', sizeof line);
     for (int k = 0; k < n; k++) {
-      printf("|");
-      for (int x = 0; x < 8; x++) {
-        float v = s[k].pixels[y * 8 + x];
-        int c = (int)(v * (float)(nshades - 1) + 0.5f);
-        c = c < 0 ? 0 : c >= nshades ? nshades - 1 : c;
-        printf("%c%c", shades[c], shades[c]);
+      char *cell = line + k * CELL, text[CELL + 1];
+      int len;
+      if (row == 0) len = snprintf(text, sizeof text, "#%d: pred %d", s[k].index, s[k].pred);
+      else if (row == 1) len = snprintf(text, sizeof text, "     true %d%s", s[k].label, s[k].pred == s[k].label ? "" : "  WRONG");
+      else {
+        text[0] = '|';
+        for (int x = 0; x < 8; x++) {
+          int c = (int)(s[k].pixels[(row - 2) * 8 + x] * (float)(nshades - 1) + 0.5f);
+          c = c < 0 ? 0 : c >= nshades ? nshades - 1 : c;
+          text[1 + 2 * x] = text[2 + 2 * x] = shades[c];
+        }
+        text[17] = '|';
+        len = 18;
       }
-      printf("|%*s", CELL - 18, "");
+      memcpy(cell, text, (size_t)(len < CELL ? len : CELL - 1));
     }
-    printf("\n");
+    put_line(line, n * CELL);
   }
   printf("\n");
 }

@@ -24,6 +24,6 @@ echo "\$ cc -I $OUT -I runtime samples/digits/classify.c -L $OUT -ldigits -lm -o
 ${CC:-cc} -std=c99 -O2 -Wall -Wextra ${SMELT_CFLAGS:-} -I "$OUT" -I "$ROOT/runtime" \
   "$HERE/classify.c" -L "$OUT" -ldigits -lm -o "$OUT/classify"
 
-echo "\$ $OUT/classify samples/digits/test_digits.npy samples/digits/test_labels.npy $*"
+echo "\$ $OUT/classify samples/digits/test_digits.npy samples/digits/test_labels.npy${*:+ $*}"
 echo
 "$OUT/classify" "$HERE/test_digits.npy" "$HERE/test_labels.npy" "$@"
