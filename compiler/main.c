@@ -5,9 +5,11 @@
 #include "compiler/driver.h"
 #include "compiler/read.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *usage_main =
@@ -66,7 +68,8 @@ static const char *usage_eval =
     "usage: smelt eval MODEL IN.npy... [-o DIR] [--dim ...] [--const ...]\n"
     "\n"
     "Runs MODEL with the reference interpreter (slow, exact: the oracle every backend\n"
-    "is tested against) and prints each output; -o DIR writes DIR/<output>.npy.\n";
+    "is tested against) and prints each output; -o DIR writes DIR/<output>.npy\n"
+    "(DIR is created if missing).\n";
 
 static const char *usage_ops =
     "usage: smelt ops [--ir | --onnx] [--markdown]\n"
@@ -536,6 +539,10 @@ static int cmd_eval(int argc, char **argv) {
     else if (nin < 64) ins[nin++] = argv[i];
   }
   if (!model) { fputs(usage_eval, stderr); return 1; }
+  if (outdir && mkdir(outdir, 0777) && errno != EEXIST) {
+    fprintf(stderr, "smelt: error: %s: cannot create directory: %s\n", outdir, strerror(errno));
+    return 1;
+  }
   smelt_ctx *cx = smelt_ctx_new();
   smelt_graph *g = load(cx, model, &co);
   print_warnings(cx);
