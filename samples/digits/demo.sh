@@ -11,6 +11,8 @@ BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT=$BUILD/demo
+# run from the checkout's root (as make does): short paths in what is printed
+[ "$(pwd -P)" = "$(cd "$ROOT" && pwd -P)" ] && HERE=samples/digits
 if [ ! -x "$BUILD/smelt" ]; then
   echo "demo.sh: $BUILD/smelt not found (run make first)" >&2
   exit 1
