@@ -428,7 +428,7 @@ static const char *onnx_ir(const char *op, const char **note) {
 static const char *compile_time_note =
     "Operands that ONNX passes as tensors but that decide a shape (Reshape's shape, Slice's\n"
     "starts, reduction axes, Pad's pads, ...) must be known at compile time: constants, or\n"
-    "graph inputs frozen with --const NAME=FILE.";
+    "graph inputs frozen with ";
 
 static int cmd_ops(int argc, char **argv) {
   if (wants_help(argc, argv)) { fputs(usage_ops, stdout); return 0; }
@@ -473,8 +473,12 @@ static int cmd_ops(int argc, char **argv) {
     qsort(names, (size_t)n, sizeof *names, cmp_str);
     if (md) {
       /* the 1:1 operators in one paragraph, the others in a table */
-      printf("%d ONNX operators (domain `ai.onnx`). These become the IR op of the same name:\n", n);
-      int first = 1;
+      int same = 0, first = 1;
+      for (int i = 0; i < n; i++) {
+        const char *note, *irs = onnx_ir(names[i], &note);
+        same += irs && !note && !strcmp(irs, names[i]);
+      }
+      printf("smelt reads %d ONNX operators (domain `ai.onnx`). These %d become the IR op of the same name:\n", n, same);
       for (int i = 0; i < n; i++) {
         const char *note, *irs = onnx_ir(names[i], &note);
         if (irs && !note && !strcmp(irs, names[i])) { printf("%s`%s`", first ? "" : ", ", names[i]); first = 0; }
@@ -485,7 +489,7 @@ static int cmd_ops(int argc, char **argv) {
         if (irs && !note && !strcmp(irs, names[i])) continue;
         printf("| %s | %s | %s |\n", names[i], irs ? irs : "", note ? note : "");
       }
-      printf("\n%s\n", compile_time_note);
+      printf("\n%s`--const NAME=FILE`.\n", compile_time_note);
     } else {
       printf("ONNX operators the reader lowers (compiler/onnx_lower_*.c): %d\n\n", n);
       for (int i = 0; i < n; i++) {
@@ -493,7 +497,7 @@ static int cmd_ops(int argc, char **argv) {
         printf("  %-26s -> %s\n", names[i], irs ? irs : "?");
         if (note) printf("  %-26s    %s\n", "", note);
       }
-      printf("\n%s\n", compile_time_note);
+      printf("\n%s--const NAME=FILE.\n", compile_time_note);
     }
     free(names);
   }
