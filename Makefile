@@ -8,6 +8,7 @@
 #   make test-sanitize the suite with ASan+UBSan on smelt and on the generated code
 #   make conformance-report   rewrite tests/conformance/REPORT.md
 #   make update-golden / update-expected   refresh checked-in golden files / the pass list
+#   make readme-ops    regenerate README.md's operator table from `smelt ops --markdown`
 
 BUILD     ?= build
 BUILD_SAN ?= build-san
@@ -19,7 +20,7 @@ PACKAGES := build-essential cmake ninja-build pkg-config libprotobuf-c-dev proto
             libxxhash-dev libcjson-dev libonnx-dev libonnx-testdata clang libclang-rt-dev
 LLVM_PKG := llvm-dev
 
-.PHONY: all deps configure demo test test-sanitize conformance-report update-golden update-expected clean
+.PHONY: all deps configure demo test test-sanitize conformance-report update-golden update-expected readme-ops clean
 
 all: $(BUILD)/smelt
 
@@ -70,6 +71,15 @@ update-expected: all
 
 update-golden: all
 	SMELT_UPDATE_GOLDEN=1 sh -c 'cd $(BUILD) && ctest -L golden --output-on-failure'
+
+# Replaces the lines between the smelt-ops:begin and smelt-ops:end markers of README.md.
+readme-ops: all
+	$(BUILD)/smelt ops --markdown > $(BUILD)/readme-ops.md
+	awk -v gen=$(BUILD)/readme-ops.md ' \
+	  /<!-- smelt-ops:end/ { skip = 0 } \
+	  !skip { print } \
+	  /<!-- smelt-ops:begin/ { while ((getline line < gen) > 0) print line; skip = 1 }' README.md > README.md.tmp
+	grep -q '<!-- smelt-ops:end' README.md.tmp && mv README.md.tmp README.md || { rm -f README.md.tmp; echo "README.md: smelt-ops markers missing" >&2; exit 1; }
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)
