@@ -101,17 +101,20 @@ struct common {
   struct smelt_dimopt dims[64];
   struct smelt_constopt consts[64];
   int ndims, nconsts;
+  char dim_names[64][128], const_names[64][256]; /* the names point here: nothing to free */
 };
 
 static int parse_dim(struct common *c, const char *arg) {
   const char *eq = strstr(arg, "<=");
   int fixed = !eq;
   if (!eq) eq = strchr(arg, '=');
-  if (!eq || eq == arg || c->ndims == 64) return -1;
+  if (!eq || eq == arg || eq - arg >= (long)sizeof c->dim_names[0] || c->ndims == 64) return -1;
   char *end;
   long long v = strtoll(eq + (fixed ? 1 : 2), &end, 10);
   if (*end || v < 1 || v > ((long long)1 << 40)) return -1;
-  c->dims[c->ndims].name = strndup(arg, (size_t)(eq - arg));
+  memcpy(c->dim_names[c->ndims], arg, (size_t)(eq - arg));
+  c->dim_names[c->ndims][eq - arg] = 0;
+  c->dims[c->ndims].name = c->dim_names[c->ndims];
   c->dims[c->ndims].value = v;
   c->dims[c->ndims].fixed = fixed;
   c->ndims++;
@@ -129,8 +132,13 @@ static int common_opt(struct common *c, int argc, char **argv, int *i) {
     return 1;
   }
   const char *eq = strchr(v, '=');
-  if (!eq || eq == v || !eq[1] || c->nconsts == 64) { fprintf(stderr, "smelt: error: --const %s: expected NAME=FILE\n", v); return -1; }
-  c->consts[c->nconsts].name = strndup(v, (size_t)(eq - v));
+  if (!eq || eq == v || !eq[1] || eq - v >= (long)sizeof c->const_names[0] || c->nconsts == 64) {
+    fprintf(stderr, "smelt: error: --const %s: expected NAME=FILE\n", v);
+    return -1;
+  }
+  memcpy(c->const_names[c->nconsts], v, (size_t)(eq - v));
+  c->const_names[c->nconsts][eq - v] = 0;
+  c->consts[c->nconsts].name = c->const_names[c->nconsts];
   c->consts[c->nconsts].file = eq + 1;
   c->nconsts++;
   return 1;
