@@ -16,10 +16,11 @@
 #define RNN_STACK_MAX (256 * 1024) /* bytes of gate temporaries a kernel may put on the stack */
 
 /* The activation's formula applied to the expression v, with A and B replaced by
- * the node's values in type T. */
+ * the node's values in type T; parenthesized, so it is one operand. */
 static const char *act_text(struct cg *c, int act, double alpha, double beta, const char *v) {
   const char *f = smelt_rnn_act_formula(act);
   struct sbuf b = {0};
+  sb_puts(&b, "(");
   for (const char *p = f; *p;) {
     if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_') {
       const char *q = p;
@@ -34,6 +35,7 @@ static const char *act_text(struct cg *c, int act, double alpha, double beta, co
       sb_printf(&b, "%c", *p++);
     }
   }
+  sb_puts(&b, ")");
   const char *r = b.p ? smelt_strdup(c->cx, b.p) : "0";
   sb_free(&b);
   return r;
