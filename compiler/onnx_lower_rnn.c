@@ -5,13 +5,23 @@
  * defaults, or one direction's list repeated for bidirectional), every activation
  * gets its alpha and beta (ONNX hands them out in order to the functions that take
  * them, the rest keep their defaults), absent optional inputs are recorded in the
- * `optin` bits instead of being materialized, and a constant sequence_lens that
- * covers every sequence is dropped.  IR outputs are Y_h, Y, Y_c (Y may be absent). */
+ * `optin` bits instead of being materialized, and so are all-zero constant biases,
+ * initial states and peepholes, and a constant sequence_lens that covers every
+ * sequence.  IR outputs are Y_h, Y, Y_c (Y may be absent). */
 #include "compiler/onnx.h"
 #include "ir/rnn.h"
 
 #include <math.h>
 #include <string.h>
+
+/* a constant whose bytes are all zero: the same as the absent optional input */
+static int zero_const(onnx_rd *r, int v) {
+  const smelt_value *c = on_const_val(r, v);
+  if (!c) return 0;
+  for (uint64_t i = 0; i < c->c.nbytes; i++)
+    if (((const unsigned char *)c->c.data)[i]) return 0;
+  return 1;
+}
 
 static int lower_rnn(onnx_rd *r, int op) {
   int cell = op == SMELT_OP_RNN ? SMELT_RNN_CELL_RNN : op == SMELT_OP_GRU ? SMELT_RNN_CELL_GRU : SMELT_RNN_CELL_LSTM;
@@ -72,6 +82,7 @@ static int lower_rnn(onnx_rd *r, int op) {
         if (full) continue;
       }
     }
+    if (k != 1 && zero_const(r, v)) continue; /* zero biases, states or peepholes */
     in[nin++] = v;
     optin |= 1 << k;
   }
