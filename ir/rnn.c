@@ -73,9 +73,11 @@ static int parse_acts(const smelt_node *n, struct smelt_rnn *r, char *err, size_
       for (int i = 0; i < r->nacts; i++) r->act[d * r->nacts + i] = defaults[r->cell][i];
   } else {
     for (const char *p = s;; k++) {
-      size_t len = strcspn(p, ",");
-      int a = smelt_rnn_act_lookup(p, len);
-      if (a < 0) return bad(err, errn, "unknown activation '%.*s'", (int)len, p);
+      while (*p == ' ') p++;
+      size_t len = strcspn(p, ","), end = len;
+      while (end > 0 && p[end - 1] == ' ') end--;
+      int a = smelt_rnn_act_lookup(p, end);
+      if (a < 0) return bad(err, errn, "unknown activation '%.*s'", (int)end, p);
       if (k >= want) return bad(err, errn, "activations lists more than %d functions", want);
       r->act[k] = a;
       if (!p[len]) break;
