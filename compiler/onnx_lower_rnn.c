@@ -49,8 +49,10 @@ static int lower_rnn(onnx_rd *r, int op) {
   int nal = on_att_floats(r, "activation_alpha", &al), nbe = on_att_floats(r, "activation_beta", &be), ial = 0, ibe = 0;
   for (int i = 0; i < (na ? na : nacts); i++) {
     if (na) {
-      act[i] = smelt_rnn_act_lookup((const char *)aa->strings[i].data, aa->strings[i].len);
-      if (act[i] < 0) return on_err(r, "unknown activation '%.*s'", (int)aa->strings[i].len, (const char *)aa->strings[i].data);
+      const char *nm = aa->strings[i].data ? (const char *)aa->strings[i].data : "";
+      int len = aa->strings[i].data && aa->strings[i].len < 64 ? (int)aa->strings[i].len : 0;
+      act[i] = smelt_rnn_act_lookup(nm, (size_t)len);
+      if (act[i] < 0) return on_err(r, "unknown activation '%.*s'", len, nm);
     } else act[i] = defaults[cell][i];
     int ua, ub;
     smelt_rnn_act_params(act[i], &ua, &ub, &alpha[i], &beta[i]);
