@@ -5,6 +5,7 @@
  * through ops that do not need its value at compile time; anything else is an error
  * that names the symbol, so the user can fix it with --dim. */
 #include "ir.h"
+#include "rnn.h"
 
 #include <string.h>
 
@@ -436,6 +437,27 @@ static int shape_pad(smelt_graph *g, int ni) {
   }
   OUT(0)->dt = V(0)->dt;
   OUT(0)->shape = o;
+  return 0;
+}
+
+/* RNN / GRU / LSTM: the rules live in smelt_rnn_describe (ir/rnn.c).  Outputs: Y_h,
+ * Y (may be absent), and Y_c for LSTM. */
+static int shape_rnn(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  struct smelt_rnn r;
+  char m[200];
+  if (smelt_rnn_describe(g, n, &r, m, sizeof m)) return fail(g, n, m);
+  smelt_dim D = smelt_dim_c(r.ndir), S = smelt_dim_c(r.seq), H = smelt_dim_c(r.hidden), N = r.batch;
+  smelt_shape st = {.rank = 3, .d = {D, N, H}}, y = {.rank = 4, .d = {S, D, N, H}};
+  if (r.layout) {
+    st = (smelt_shape){.rank = 3, .d = {N, D, H}};
+    y = (smelt_shape){.rank = 4, .d = {N, S, D, H}};
+  }
+  for (int o = 0; o < n->nout; o++) {
+    if (n->out[o] < 0) continue;
+    OUT(o)->dt = V(0)->dt;
+    OUT(o)->shape = o == 1 ? y : st;
+  }
   return 0;
 }
 

@@ -5,6 +5,7 @@
  *
  *   conformance [--data DIR] [--work DIR] [--report FILE] [--expected FILE]
  *               [--update-expected] [--filter SUBSTR] [--jobs N] [--batch N]
+ *               [--dir MODEL_DIR] [--exe] [--require-pass] [--dim NAME=V|NAME<=V]...
  *
  * Speed: models are read, evaluated and emitted in-process; the C of ~40 models is
  * compiled as one translation unit (the runtime headers are include-guarded and
@@ -198,6 +199,8 @@ static char *slurp_text(const char *path) {
 
 /* ---- per-test work: read, evaluate, emit ------------------------------------------------- */
 static int use_exe; /* --exe: each model built by smelt_build into its own executable */
+static struct smelt_dimopt dimopts[16]; /* --dim NAME=V | NAME<=V, for every model */
+static int ndimopts;
 
 static void prepare(struct test *t, const char *work) {
   char model[700], innames[MAXIO][128], onames[MAXIO][128];
@@ -214,7 +217,7 @@ static void prepare(struct test *t, const char *work) {
   for (int attempt = 0; attempt < MAXIO; attempt++) {
     smelt_ctx_free(cx);
     cx = smelt_ctx_new();
-    struct smelt_load_opts lo = {NULL, 0, consts, nconsts};
+    struct smelt_load_opts lo = {dimopts, ndimopts, consts, nconsts};
     g = smelt_load_model(cx, model, &lo);
     if (g) break;
     /* a shape operand that is a graph input: freeze it from the first data set */
@@ -296,7 +299,7 @@ static void prepare(struct test *t, const char *work) {
   for (int o = 0; o < g->noutputs; o++) t->out_names[o] = strdup(g->values[g->outputs[o]].name);
   char outdir[700];
   snprintf(outdir, sizeof outdir, "%s/%s", work, t->cname);
-  struct smelt_build_opts bo = {.load = {NULL, 0, consts, nconsts}, .out_dir = outdir, .name = t->cname, .target = "generic", .emit = use_exe ? SMELT_EMIT_EXE : SMELT_EMIT_C};
+  struct smelt_build_opts bo = {.load = {dimopts, ndimopts, consts, nconsts}, .out_dir = outdir, .name = t->cname, .target = "generic", .emit = use_exe ? SMELT_EMIT_EXE : SMELT_EMIT_C};
   struct smelt_build_info info;
   smelt_ctx_free(cx);
   cx = smelt_ctx_new();
@@ -377,7 +380,12 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--dir") && i + 1 < argc) single = argv[++i];
     else if (!strcmp(argv[i], "--exe")) use_exe = 1;
     else if (!strcmp(argv[i], "--require-pass")) require = 1;
-    else { fprintf(stderr, "usage: conformance [--data DIR] [--work DIR] [--report FILE] [--expected FILE] [--update-expected] [--filter S] [--jobs N] [--batch N] [--dir MODEL_DIR] [--exe] [--require-pass]\n"); return 2; }
+    else if (!strcmp(argv[i], "--dim") && i + 1 < argc && ndimopts < 16 && strchr(argv[i + 1], '=')) {
+      char *a = argv[++i], *eq = strchr(a, '=');
+      int le = eq > a && eq[-1] == '<';
+      dimopts[ndimopts++] = (struct smelt_dimopt){strndup(a, (size_t)(eq - a - le)), atoll(eq + 1), !le};
+    }
+    else { fprintf(stderr, "usage: conformance [--data DIR] [--work DIR] [--report FILE] [--expected FILE] [--update-expected] [--filter S] [--jobs N] [--batch N] [--dir MODEL_DIR] [--exe] [--require-pass] [--dim NAME=V|NAME<=V]\n"); return 2; }
   }
   char *names[4096];
   int nn = 0;
