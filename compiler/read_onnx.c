@@ -128,9 +128,9 @@ int on_tensor(smelt_ctx *cx, const char *where, const char *dir, const Onnx__Ten
   if (!d) return SMELT_ERR;
   size_t have = 0;
   switch (*dt) {
-  case SMELT_DT_F32: have = t->n_float_data; if (have == ne) memcpy(d, t->float_data, *nbytes); break;
-  case SMELT_DT_F64: have = t->n_double_data; if (have == ne) memcpy(d, t->double_data, *nbytes); break;
-  case SMELT_DT_I64: have = t->n_int64_data; if (have == ne) memcpy(d, t->int64_data, *nbytes); break;
+  case SMELT_DT_F32: have = t->n_float_data; if (have == ne && ne) memcpy(d, t->float_data, *nbytes); break;
+  case SMELT_DT_F64: have = t->n_double_data; if (have == ne && ne) memcpy(d, t->double_data, *nbytes); break;
+  case SMELT_DT_I64: have = t->n_int64_data; if (have == ne && ne) memcpy(d, t->int64_data, *nbytes); break;
   case SMELT_DT_U32: case SMELT_DT_U64:
     have = t->n_uint64_data;
     if (have == ne)
