@@ -303,6 +303,10 @@ static int shape_pool(smelt_graph *g, int ni) {
   }
   OUT(0)->dt = V(0)->dt;
   OUT(0)->shape = o;
+  if (n->nout > 1 && n->out[1] >= 0) { /* MaxPool's indices */
+    OUT(1)->dt = SMELT_DT_I64;
+    OUT(1)->shape = o;
+  }
   return 0;
 }
 
