@@ -98,5 +98,6 @@ typedef int (*on_lower_fn)(onnx_rd *r, int arg);
 struct on_lowering { const char *op; on_lower_fn fn; int arg; };
 /* Each onnx_lower_*.c exports its table, ending with {NULL}. */
 extern const struct on_lowering on_lower_elemwise[], on_lower_tensor[], on_lower_nn[], on_lower_quant[];
+extern const struct on_lowering on_lower_nn2[];
 
 #endif

@@ -460,7 +460,7 @@ static int add_graph_input(onnx_rd *r, const Onnx__ValueInfoProto *vi, int *dim_
 
 /* ---- dispatch -------------------------------------------------------------------------------- */
 static const struct on_lowering *find_lowering(const char *op) {
-  const struct on_lowering *tabs[] = {on_lower_elemwise, on_lower_tensor, on_lower_nn, on_lower_quant};
+  const struct on_lowering *tabs[] = {on_lower_elemwise, on_lower_tensor, on_lower_nn, on_lower_quant, on_lower_nn2};
   for (size_t t = 0; t < sizeof tabs / sizeof *tabs; t++)
     for (const struct on_lowering *l = tabs[t]; l->op; l++)
       if (!strcmp(l->op, op)) return l;
