@@ -96,6 +96,7 @@ int eval_resize(const smelt_graph *g, const smelt_node *n, const smelt_tensor *i
   const smelt_tensor *X = &in[0];
   int r = X->rank, T[SMELT_MAX_RANK];
   int64_t *idx[SMELT_MAX_RANK] = {0}, xs[SMELT_MAX_RANK], total = smelt_tensor_elems(out), combos = 1;
+  int isf = smelt_dtype_is_float(X->dt);
   double *w[SMELT_MAX_RANK] = {0};
   unsigned char *ext[SMELT_MAX_RANK] = {0};
   int rc = 0;
@@ -112,7 +113,8 @@ int eval_resize(const smelt_graph *g, const smelt_node *n, const smelt_tensor *i
   smelt_tensor ev = {.dt = X->dt, .rank = 0};
   unsigned char eb[16];
   ev.data = eb;
-  ev_setf(&ev, 0, smelt_attr_f(n, "extrapolation_value"));
+  if (isf) ev_setf(&ev, 0, smelt_attr_f(n, "extrapolation_value"));
+  else ev_seti(&ev, 0, (int64_t)smelt_attr_f(n, "extrapolation_value"));
   size_t b = (size_t)smelt_dtype_bytes(X->dt);
   int64_t oi[SMELT_MAX_RANK] = {0};
   for (int64_t o = 0; o < total && !rc; o++) {
@@ -127,16 +129,19 @@ int eval_resize(const smelt_graph *g, const smelt_node *n, const smelt_tensor *i
       double acc = 0;
       for (int64_t c = 0; c < combos; c++) {
         int64_t rem = c, off = 0;
+        int t[SMELT_MAX_RANK];
         double wt = 1;
         for (int a = r - 1; a >= 0; a--) {
-          int t = (int)(rem % T[a]);
+          t[a] = (int)(rem % T[a]);
           rem /= T[a];
-          off += idx[a][oi[a] * T[a] + t] * xs[a];
-          wt *= w[a][oi[a] * T[a] + t];
         }
-        acc += wt * ev_getf(X, off);
+        for (int a = 0; a < r; a++) { /* the weights' product in axis order, as the C kernels do */
+          off += idx[a][oi[a] * T[a] + t[a]] * xs[a];
+          if (T[a] > 1) wt *= w[a][oi[a] * T[a] + t[a]];
+        }
+        acc += wt * (isf ? ev_getf(X, off) : (double)ev_geti(X, off));
       }
-      ev_setf(out, o, acc);
+      ev_setf(out, o, isf ? acc : nearbyint(acc)); /* integers: rounded half to even, saturated */
     }
     for (int a = r - 1; a >= 0; a--) {
       if (++oi[a] < out->dims[a]) break;

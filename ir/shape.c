@@ -467,7 +467,7 @@ static int shape_resize(smelt_graph *g, int ni) {
   if (!one_of(mode, modes)) return fail(g, n, "unknown mode");
   if (!one_of(cm, coords)) return fail(g, n, "unknown coordinate transformation mode");
   if (!one_of(smelt_attr_s(n, "nearest_mode"), nearest)) return fail(g, n, "unknown nearest_mode");
-  if (strcmp(mode, "nearest") && !smelt_dtype_is_float(V(0)->dt)) return fail(g, n, "linear and cubic resize need a float input");
+  if (strcmp(mode, "nearest") && V(0)->dt == SMELT_DT_BOOL) return fail(g, n, "linear and cubic resize of bool");
   if (!strcmp(cm, "tf_crop_and_resize") && (!roi || roi->n != 2 * r)) return fail(g, n, "tf_crop_and_resize needs a roi");
   smelt_shape o = {.rank = r};
   for (int i = 0; i < r; i++) {

@@ -37,6 +37,19 @@ static void table(struct cg *c, const char *type, const char *name, const int64_
 static const char *index_type(int64_t maxv) { return maxv <= 2147483647 ? "int32_t" : "int64_t"; }
 
 /* ---- resize ------------------------------------------------------------------------------ */
+/* a double rounded half to even and saturated to integer type dt, like the interpreter */
+static const char *int_round(struct cg *c, smelt_dtype dt, const char *e) {
+  static const struct { smelt_dtype dt; const char *lo, *hi; } lim[] = {
+      {SMELT_DT_I8, "INT8_MIN", "INT8_MAX"}, {SMELT_DT_I16, "INT16_MIN", "INT16_MAX"}, {SMELT_DT_I32, "INT32_MIN", "INT32_MAX"},
+      {SMELT_DT_I64, "INT64_MIN", "INT64_MAX"}, {SMELT_DT_U8, "0", "UINT8_MAX"}, {SMELT_DT_U16, "0", "UINT16_MAX"},
+      {SMELT_DT_U32, "0", "UINT32_MAX"}, {SMELT_DT_U64, "0", "UINT64_MAX"}};
+  for (unsigned i = 0; i < sizeof lim / sizeof *lim; i++)
+    if (lim[i].dt == dt)
+      return (smelt_dtype_flags(dt) & DTF_SIGNED) ? smelt_sprintf(c->cx, "(%s)sm_sat_s(nearbyint(%s), %s, %s)", cg_ctype(dt), e, lim[i].lo, lim[i].hi)
+                                                  : smelt_sprintf(c->cx, "(%s)sm_sat_u(nearbyint(%s), %s)", cg_ctype(dt), e, lim[i].hi);
+  return e;
+}
+
 /* Axis a is copied through when every output index reads exactly input index o. */
 static int taps_identity(int64_t in, int64_t out, int T, const int64_t *idx, const double *w, const unsigned char *ext) {
   if (in != out) return 0;
@@ -58,8 +71,8 @@ int emit_resize(struct cg *c, const smelt_node *n) {
   const smelt_shape *xs = &X->shape, *ys = &Y->shape;
   int r = xs->rank, T[SMELT_MAX_RANK], anyext = 0, multi = 0;
   smelt_dtype dt = X->dt;
-  int dbl = dt == SMELT_DT_F64, isf = smelt_dtype_is_float(dt);
-  const char *W = cg_comptype(dt);
+  int isf = smelt_dtype_is_float(dt), dbl = dt == SMELT_DT_F64 || !isf;
+  const char *W = isf ? cg_comptype(dt) : "double"; /* integers interpolate in double */
   const int64_t *sizes;
   smelt_attr_ints_get(n, "sizes", &sizes);
   /* kind of each axis: 0 copied through, 1 one tap (nearest), 2 several taps */
@@ -135,7 +148,7 @@ int emit_resize(struct cg *c, const smelt_node *n) {
       CG_OUT(c);
       cg_line(c, "}");
     }
-    cg_line(c, "y0[yo++] = %s;", cg_store(c, dt, "acc"));
+    cg_line(c, "y0[yo++] = %s;", isf ? cg_store(c, dt, "acc") : int_round(c, dt, "acc"));
   }
   for (int a = 0; a < r; a++) {
     CG_OUT(c);
