@@ -158,6 +158,68 @@ int emit_resize(struct cg *c, const smelt_node *n) {
 }
 
 /* ---- transposed convolution -------------------------------------------------------------- */
+/* f32 / f64: scatter.  For each input channel and kernel position, the input plane is
+ * added (times the weight) into the output positions it reaches, a strided axpy
+ * over the rows of the plane; lo<a>[k]..hi<a>[k] bound the input positions whose
+ * output lies inside along axis a, so no test runs in the loops. */
+static void convt_scatter(struct cg *c, const smelt_node *n, const int64_t *st, const int64_t *pd, const int64_t *dl) {
+  const smelt_value *X = cg_in(c, n, 0), *Wv = cg_in(c, n, 1), *Y = cg_out(c, n, 0);
+  const smelt_shape *xs = &X->shape, *ws = &Wv->shape, *ys = &Y->shape;
+  int nsp = xs->rank - 2;
+  smelt_dtype dt = X->dt;
+  for (int a = 0; a < nsp; a++) {
+    int64_t in = xs->d[2 + a].n, k = ws->d[2 + a].n, out = ys->d[2 + a].n;
+    int64_t *lo = smelt_alloc(c->cx, sizeof(int64_t) * k), *hi = smelt_alloc(c->cx, sizeof(int64_t) * k);
+    if (!lo || !hi) return;
+    for (int64_t kk = 0; kk < k; kk++) {
+      int64_t off = kk * dl[a] - pd[a]; /* output = i * stride + off */
+      int64_t l = off >= 0 ? 0 : (-off + st[a] - 1) / st[a], h = out - off <= 0 ? 0 : (out - off + st[a] - 1) / st[a];
+      lo[kk] = l < in ? l : in;
+      hi[kk] = h < in ? h : in;
+      if (hi[kk] < lo[kk]) hi[kk] = lo[kk];
+    }
+    table(c, index_type(in), smelt_sprintf(c->cx, "lo%d", a), lo, NULL, 0, k);
+    table(c, index_type(in), smelt_sprintf(c->cx, "hi%d", a), hi, NULL, 0, k);
+  }
+  int64_t grp = smelt_attr_i(n, "group"), C = xs->d[1].n, M = ys->d[1].n, Cg = C / grp, Mg = M / grp;
+  const char *xch = cg_elems(c, xs, 2, xs->rank), *ych = cg_elems(c, ys, 2, ys->rank), *wch = cg_elems(c, ws, 2, ws->rank);
+  const char *T = cg_ctype(dt);
+  cg_line(c, "for (int64_t nb = 0; nb < %s; nb++)", cg_dim(c, xs->d[0]));
+  cg_line(c, "for (int64_t m = 0; m < %lld; m++) {", (long long)M);
+  CG_IN(c);
+  cg_line(c, "const int64_t gi = m / %lld, mi = m %% %lld;", (long long)Mg, (long long)Mg);
+  cg_line(c, "%s *ym = y0 + (nb * %lld + m) * %s;", T, (long long)M, ych);
+  cg_line(c, "for (int64_t i = 0; i < %s; i++) ym[i] = %s;", ych, n->nin > 2 ? "x2[m]" : "0");
+  cg_line(c, "for (int64_t ci = 0; ci < %lld; ci++) {", (long long)Cg);
+  CG_IN(c);
+  cg_line(c, "const %s *xc = x0 + (nb * %lld + gi * %lld + ci) * %s;", T, (long long)C, (long long)Cg, xch);
+  cg_line(c, "const %s *wc = x1 + ((gi * %lld + ci) * %lld + mi) * %s;", T, (long long)Cg, (long long)Mg, wch);
+  for (int a = 0; a < nsp; a++) {
+    cg_line(c, "for (int64_t k%d = 0; k%d < %lld; k%d++) {", a, a, (long long)ws->d[2 + a].n, a);
+    CG_IN(c);
+  }
+  const char *wk = "0";
+  for (int a = 0; a < nsp; a++) wk = smelt_sprintf(c->cx, "%s + %s", wk, cg_mul(c, smelt_sprintf(c->cx, "k%d", a), cg_elems(c, ws, 3 + a, ws->rank)));
+  cg_line(c, "const %s wv = wc[%s];", T, wk);
+  const char *yo = "0", *xo = "0";
+  for (int a = 0; a < nsp; a++) {
+    cg_line(c, "for (int64_t i%d = lo%d[k%d]; i%d < hi%d[k%d]; i%d++) {", a, a, a, a, a, a, a);
+    CG_IN(c);
+    const char *pos = smelt_sprintf(c->cx, "(i%d * %lld + k%d * %lld - %lld)", a, (long long)st[a], a, (long long)dl[a], (long long)pd[a]);
+    cg_line(c, "const int64_t yo%d = %s + %s, xo%d = %s + %s;", a, yo, cg_mul(c, pos, cg_elems(c, ys, 3 + a, ys->rank)), a, xo,
+            cg_mul(c, smelt_sprintf(c->cx, "i%d", a), cg_elems(c, xs, 3 + a, xs->rank)));
+    yo = smelt_sprintf(c->cx, "yo%d", a);
+    xo = smelt_sprintf(c->cx, "xo%d", a);
+  }
+  cg_line(c, "ym[%s] += wv * xc[%s];", yo, xo);
+  for (int a = 0; a < 2 * nsp + 2; a++) {
+    CG_OUT(c);
+    cg_line(c, "}");
+  }
+}
+
+/* other floats: gather.  Per axis, n<a>[o] (input offset, kernel offset) pairs reach
+ * output o; the sum runs in float and is rounded once. */
 int emit_conv_transpose(struct cg *c, const smelt_node *n) {
   const smelt_value *X = cg_in(c, n, 0), *Wv = cg_in(c, n, 1), *Y = cg_out(c, n, 0);
   const smelt_shape *xs = &X->shape, *ws = &Wv->shape, *ys = &Y->shape;
@@ -167,9 +229,12 @@ int emit_conv_transpose(struct cg *c, const smelt_node *n) {
   smelt_attr_ints_get(n, "pads", &pd);
   smelt_attr_ints_get(n, "dilations", &dl);
   smelt_dtype dt = X->dt;
+  if (dt == SMELT_DT_F32 || dt == SMELT_DT_F64) {
+    convt_scatter(c, n, st, pd, dl);
+    return smelt_failed(c->cx) ? SMELT_ERR : 0;
+  }
   int64_t grp = smelt_attr_i(n, "group"), C = xs->d[1].n, M = ys->d[1].n, Cg = C / grp, Mg = M / grp;
   int64_t maxc[SMELT_MAX_RANK];
-  /* per axis: cnt[o] pairs (input offset, kernel offset) reaching output o */
   for (int a = 0; a < nsp; a++) {
     int64_t in = xs->d[2 + a].n, k = ws->d[2 + a].n, out = ys->d[2 + a].n;
     int64_t xst = 1, wst = 1;
@@ -197,7 +262,6 @@ int emit_conv_transpose(struct cg *c, const smelt_node *n) {
     table(c, index_type(in * xst), smelt_sprintf(c->cx, "xi%d", a), xo, NULL, 0, out * maxc[a]);
     table(c, index_type(k * wst), smelt_sprintf(c->cx, "ki%d", a), ko, NULL, 0, out * maxc[a]);
   }
-  const char *at = smelt_dtype_is_float(dt) && dt != SMELT_DT_F64 ? "float" : "double";
   const char *xch = cg_elems(c, xs, 2, xs->rank), *ych = cg_elems(c, ys, 2, ys->rank), *wch = cg_elems(c, ws, 2, ws->rank);
   cg_line(c, "for (int64_t nb = 0; nb < %s; nb++)", cg_dim(c, xs->d[0]));
   cg_line(c, "for (int64_t m = 0; m < %lld; m++) {", (long long)M);
@@ -211,7 +275,7 @@ int emit_conv_transpose(struct cg *c, const smelt_node *n) {
     cg_line(c, "for (int64_t o%d = 0; o%d < %lld; o%d++) {", a, a, (long long)ys->d[2 + a].n, a);
     CG_IN(c);
   }
-  cg_line(c, "%s acc = %s;", at, n->nin > 2 ? cg_load(c, dt, "x2[m]") : "0");
+  cg_line(c, "float acc = %s;", n->nin > 2 ? cg_load(c, dt, "x2[m]") : "0");
   cg_line(c, "for (int64_t ci = 0; ci < %lld; ci++) {", (long long)Cg);
   CG_IN(c);
   cg_line(c, "const %s *xc = xg + ci * %s, *wc = wg + ci * %s;", cg_ctype(dt), xch, cg_mul(c, smelt_sprintf(c->cx, "%lld", (long long)Mg), wch));
