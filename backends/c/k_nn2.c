@@ -4,8 +4,9 @@
  * Resize and ConvTranspose are specialized at compile time into per-axis tables
  * (static const arrays inside the kernel): for resize, the input indices and
  * weights of every output index (ir/nn2.h); for the transposed convolution, the
- * (input position, kernel position) pairs that reach every output position, so the
- * kernel gathers instead of scattering and never tests strides at run time. */
+ * input range each kernel position scatters into the output (f32/f64), or the
+ * (input, kernel) pairs that reach each output position (half types, which gather
+ * to round once), so no stride or bounds test runs in the loops. */
 #include "cgen.h"
 #include "ir/nn2.h"
 
