@@ -1,6 +1,7 @@
 /* compiler/onnx_lower_nn.c — ONNX neural-network operators: MatMul, Gemm, Conv,
- * pooling (MaxPool, AveragePool, global pools), BatchNormalization, reductions,
- * ArgMax/ArgMin, Softmax/LogSoftmax, LayerNormalization, InstanceNormalization,
+ * pooling (AveragePool, global pools; MaxPool is in onnx_lower_nn2.c),
+ * BatchNormalization, reductions, ArgMax/ArgMin, Softmax/LogSoftmax,
+ * LayerNormalization, InstanceNormalization,
  * LRN, MeanVarianceNormalization and the two loss functions.
  *
  * Normalizations and losses are lowered to elementwise ops and reductions (the
@@ -131,8 +132,6 @@ static int lower_pool(onnx_rd *r, int op) {
   if (nk != xs->rank - 2) return on_err(r, "kernel_shape must give every spatial dim");
   struct window w;
   if (window(r, xs, k, &w)) return SMELT_ERR;
-  if (op == SMELT_OP_MAX_POOL && on_has_out(r, 1)) return on_err(r, "the Indices output of MaxPool is not supported yet");
-  if (op == SMELT_OP_MAX_POOL && on_att_i(r, "storage_order", 0)) return on_err(r, "storage_order=1 is not supported");
   smelt_attr a[6];
   window_attrs(r, &w, a, 1);
   a[4] = smelt_attr_int("ceil_mode", on_att_i(r, "ceil_mode", 0));
@@ -397,7 +396,7 @@ static int lower_sce(onnx_rd *r, int arg) {
 
 const struct on_lowering on_lower_nn[] = {
     {"MatMul", lower_matmul, 0}, {"Gemm", lower_gemm, 0}, {"Conv", lower_conv, 0},
-    {"MaxPool", lower_pool, SMELT_OP_MAX_POOL}, {"AveragePool", lower_pool, SMELT_OP_AVG_POOL},
+    {"AveragePool", lower_pool, SMELT_OP_AVG_POOL},
     {"GlobalAveragePool", lower_global_pool, SMELT_OP_REDUCE_MEAN}, {"GlobalMaxPool", lower_global_pool, SMELT_OP_REDUCE_MAX},
     {"BatchNormalization", lower_batchnorm, 0},
     {"ReduceSum", lower_reduce, SMELT_OP_REDUCE_SUM}, {"ReduceMean", lower_reduce, SMELT_OP_REDUCE_MEAN},

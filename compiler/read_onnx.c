@@ -128,9 +128,9 @@ int on_tensor(smelt_ctx *cx, const char *where, const char *dir, const Onnx__Ten
   if (!d) return SMELT_ERR;
   size_t have = 0;
   switch (*dt) {
-  case SMELT_DT_F32: have = t->n_float_data; if (have == ne) memcpy(d, t->float_data, *nbytes); break;
-  case SMELT_DT_F64: have = t->n_double_data; if (have == ne) memcpy(d, t->double_data, *nbytes); break;
-  case SMELT_DT_I64: have = t->n_int64_data; if (have == ne) memcpy(d, t->int64_data, *nbytes); break;
+  case SMELT_DT_F32: have = t->n_float_data; if (have == ne && ne) memcpy(d, t->float_data, *nbytes); break;
+  case SMELT_DT_F64: have = t->n_double_data; if (have == ne && ne) memcpy(d, t->double_data, *nbytes); break;
+  case SMELT_DT_I64: have = t->n_int64_data; if (have == ne && ne) memcpy(d, t->int64_data, *nbytes); break;
   case SMELT_DT_U32: case SMELT_DT_U64:
     have = t->n_uint64_data;
     if (have == ne)
@@ -461,7 +461,7 @@ static int add_graph_input(onnx_rd *r, const Onnx__ValueInfoProto *vi, int *dim_
 /* ---- dispatch -------------------------------------------------------------------------------- */
 /* Every lowering table (one per onnx_lower_*.c), in lookup order: find_lowering() and
  * smelt_onnx_ops() (`smelt ops`) both walk this one list. */
-static const struct on_lowering *const lowering_tables[] = {on_lower_elemwise, on_lower_tensor, on_lower_nn, on_lower_quant, on_lower_rnn};
+static const struct on_lowering *const lowering_tables[] = {on_lower_elemwise, on_lower_tensor, on_lower_nn, on_lower_quant, on_lower_rnn, on_lower_nn2};
 #define NTABLES (sizeof lowering_tables / sizeof *lowering_tables)
 
 static const struct on_lowering *find_lowering(const char *op) {

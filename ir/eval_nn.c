@@ -106,13 +106,14 @@ int eval_pool(const smelt_graph *g, const smelt_node *n, const smelt_tensor *in,
   int64_t xs[SMELT_MAX_RANK], os[SMELT_MAX_RANK];
   ev_strides(X->dims, X->rank, xs);
   ev_strides(out->dims, out->rank, os);
-  int isf = smelt_dtype_is_float(X->dt);
+  int isf = smelt_dtype_is_float(X->dt), colmajor = smelt_attr_i(n, "storage_order") != 0;
+  smelt_tensor *ind = n->nout > 1 && out[1].data ? &out[1] : NULL; /* MaxPool's indices */
   for (int64_t b = 0; b < X->dims[0]; b++)
     for (int64_t c = 0; c < X->dims[1]; c++) {
       int64_t oi[SMELT_MAX_RANK] = {0};
       do {
         double acc = ismax ? -INFINITY : 0;
-        int64_t imax = INT64_MIN, cnt = 0, padcnt = 0;
+        int64_t imax = INT64_MIN, cnt = 0, padcnt = 0, amax = -1;
         int64_t ki[SMELT_MAX_RANK] = {0};
         do {
           int64_t xo = b * xs[0] + c * xs[1], inside = 1, inpad = 1;
@@ -125,13 +126,21 @@ int eval_pool(const smelt_graph *g, const smelt_node *n, const smelt_tensor *in,
           padcnt += inpad;
           if (!inside) continue;
           cnt++;
-          if (!isf) { int64_t v = ev_geti(X, xo); if (v > imax) imax = v; continue; }
+          int64_t at = xo; /* flat index of the position, for MaxPool's indices */
+          if (colmajor) {
+            at = b * xs[0] + c * xs[1];
+            for (int k = nsp - 1; k >= 0; k--) at = at + (oi[k] * st[k] - pd[k] + ki[k] * dl[k]) * (xs[1] / xs[2 + k] / X->dims[2 + k]);
+          }
+          if (amax < 0) amax = at;
+          if (!isf) { int64_t v = ev_geti(X, xo); if (v > imax) { imax = v; amax = at; } continue; }
           double v = ev_getf(X, xo);
-          if (ismax) { if (v > acc || isnan(v)) acc = v; }
+          if (ismax) { if (v > acc || (isnan(v) && !isnan(acc))) { acc = v; amax = at; } }
           else acc += v;
         } while (next_index(ki, kk, nsp));
         int64_t o = b * os[0] + c * os[1];
         for (int k = 0; k < nsp; k++) o += oi[k] * os[2 + k];
+        if (ind) ((int64_t *)ind->data)[o] = amax;
+        if (!out[0].data) continue;
         if (!isf) ev_seti(out, o, imax);
         else ev_setf(out, o, ismax ? acc : acc / (double)(incl ? padcnt : cnt ? cnt : 1));
       } while (next_index(oi, out->dims + 2, nsp));

@@ -304,6 +304,10 @@ static int shape_pool(smelt_graph *g, int ni) {
   }
   OUT(0)->dt = V(0)->dt;
   OUT(0)->shape = o;
+  if (n->nout > 1 && n->out[1] >= 0) { /* MaxPool's indices */
+    OUT(1)->dt = SMELT_DT_I64;
+    OUT(1)->shape = o;
+  }
   return 0;
 }
 
@@ -458,6 +462,124 @@ static int shape_rnn(smelt_graph *g, int ni) {
     OUT(o)->dt = V(0)->dt;
     OUT(o)->shape = o == 1 ? y : st;
   }
+  return 0;
+}
+
+/* ---- resize / transposed conv / pooling extras ---------------------------------- */
+static int one_of(const char *s, const char *const *list) {
+  for (; *list; list++)
+    if (!strcmp(s, *list)) return 1;
+  return 0;
+}
+
+static int shape_resize(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape;
+  int r = x->rank;
+  const int64_t *sz;
+  const smelt_attr *sc = smelt_node_attr(n, "scales"), *roi = smelt_node_attr(n, "roi");
+  if (r < 1) return fail(g, n, "input needs rank >= 1");
+  if (smelt_attr_ints_get(n, "sizes", &sz) != r || !sc || sc->n != r) return fail(g, n, "sizes and scales must give every axis");
+  if (roi && roi->n != 0 && roi->n != 2 * r) return fail(g, n, "roi must be empty or give the starts and ends of every axis");
+  static const char *const modes[] = {"nearest", "linear", "cubic", NULL};
+  static const char *const coords[] = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
+                                       "tf_half_pixel_for_nn", "tf_crop_and_resize", NULL};
+  static const char *const nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple", NULL};
+  const char *mode = smelt_attr_s(n, "mode"), *cm = smelt_attr_s(n, "coord");
+  if (!one_of(mode, modes)) return fail(g, n, "unknown mode");
+  if (!one_of(cm, coords)) return fail(g, n, "unknown coordinate transformation mode");
+  if (!one_of(smelt_attr_s(n, "nearest_mode"), nearest)) return fail(g, n, "unknown nearest_mode");
+  if (strcmp(mode, "nearest") && V(0)->dt == SMELT_DT_BOOL) return fail(g, n, "linear and cubic resize of bool");
+  if (!strcmp(cm, "tf_crop_and_resize") && (!roi || roi->n != 2 * r)) return fail(g, n, "tf_crop_and_resize needs a roi");
+  smelt_shape o = {.rank = r};
+  for (int i = 0; i < r; i++) {
+    double s = sc->fs[i];
+    if (!(s > 0 && s < 1e12)) return fail(g, n, "scales must be positive");
+    if (sz[i] == -1) { /* unchanged axis: any length, identity mapping */
+      if (s != 1 || !strncmp(cm, "tf_", 3)) return fail(g, n, "an unchanged axis (size -1) needs scale 1 and a coordinate mode that maps it onto itself");
+      o.d[i] = x->d[i];
+      continue;
+    }
+    if (sz[i] < 0) return fail(g, n, "negative output size");
+    if (x->d[i].sym) {
+      char m[160];
+      snprintf(m, sizeof m, "cannot resize along symbolic dim '%s'; fix it with --dim", symname(g, x->d[i]));
+      return fail(g, n, m);
+    }
+    if (x->d[i].n == 0 && sz[i] != 0) return fail(g, n, "cannot resize an empty axis to a non-empty one");
+    o.d[i] = smelt_dim_c(sz[i]);
+  }
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+static int shape_conv_transpose(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape, *w = &V(1)->shape;
+  int nsp = x->rank - 2;
+  if (nsp < 1 || w->rank != x->rank) return fail(g, n, "input and weight need equal rank >= 3");
+  if (!smelt_dtype_is_float(V(0)->dt)) return fail(g, n, "needs float operands");
+  if (same_dtypes(g, n, 0, n->nin)) return SMELT_ERR;
+  for (int i = 1; i < x->rank; i++)
+    if (x->d[i].sym) return fail(g, n, "only the batch dim may be symbolic");
+  for (int i = 0; i < w->rank; i++)
+    if (w->d[i].sym) return fail(g, n, "weight shape must be constant");
+  int64_t grp = smelt_attr_i(n, "group");
+  if (grp <= 0 || x->d[1].n % grp || w->d[0].n != x->d[1].n) return fail(g, n, "weight must be [C, M/group, k...] with C divisible by group");
+  int64_t M = w->d[1].n * grp;
+  if (n->nin == 3 && (V(2)->shape.rank != 1 || !smelt_dim_is(V(2)->shape.d[0], M))) return fail(g, n, "bias must be [M]");
+  const int64_t *s, *p, *d;
+  if (smelt_attr_ints_get(n, "strides", &s) != nsp || smelt_attr_ints_get(n, "pads", &p) != 2 * nsp ||
+      smelt_attr_ints_get(n, "dilations", &d) != nsp)
+    return fail(g, n, "strides/pads/dilations do not match the spatial rank");
+  smelt_shape o = {.rank = x->rank};
+  o.d[0] = x->d[0];
+  o.d[1] = smelt_dim_c(M);
+  for (int i = 0; i < nsp; i++) {
+    int64_t in = x->d[2 + i].n, k = w->d[2 + i].n;
+    if (s[i] <= 0 || d[i] <= 0 || s[i] > (1 << 20) || d[i] > (1 << 20) || p[i] < -(1 << 20) || p[i] > (1 << 20) ||
+        p[nsp + i] < -(1 << 20) || p[nsp + i] > (1 << 20) || k > (1 << 20))
+      return fail(g, n, "strides and dilations must be positive, pads sane");
+    int64_t v = s[i] * (in - 1) + d[i] * (k - 1) + 1 - p[i] - p[nsp + i];
+    if (in < 1 || k < 1 || v < 1) return fail(g, n, "empty input, kernel or output");
+    o.d[2 + i] = smelt_dim_c(v);
+  }
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+static int shape_max_unpool(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape, *ix = &V(1)->shape;
+  const int64_t *sh;
+  int r = smelt_attr_ints_get(n, "shape", &sh);
+  if (V(1)->dt != SMELT_DT_I64 && V(1)->dt != SMELT_DT_I32) return fail(g, n, "indices must be i32 or i64");
+  if (!smelt_shape_is_static(x) || !smelt_shape_eq(x, ix)) return fail(g, n, "X and indices need the same static shape");
+  if (r < 1 || r > SMELT_MAX_RANK) return fail(g, n, "bad output shape");
+  smelt_shape o = {.rank = r};
+  for (int i = 0; i < r; i++) {
+    if (sh[i] < 0) return fail(g, n, "negative output dim");
+    o.d[i] = smelt_dim_c(sh[i]);
+  }
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+static int shape_det(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape;
+  if (x->rank < 2) return fail(g, n, "input needs rank >= 2");
+  if (!smelt_dtype_is_float(V(0)->dt)) return fail(g, n, "needs a float input");
+  smelt_dim a = x->d[x->rank - 2], b = x->d[x->rank - 1];
+  if (a.sym || b.sym || a.n != b.n) return fail(g, n, "matrices must be square with static dims");
+  if (a.n > 64) return fail(g, n, "matrices larger than 64x64 are not supported");
+  smelt_shape o = *x;
+  o.rank -= 2;
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
   return 0;
 }
 

@@ -152,16 +152,18 @@ int emit_pool(struct cg *c, const smelt_node *n) {
   smelt_attr_ints_get(n, "dilations", &w.dl);
   smelt_dtype dt = X->dt;
   int ismax = n->op == SMELT_OP_MAX_POOL, incl = !ismax && smelt_attr_i(n, "count_include_pad");
-  int isf = smelt_dtype_is_float(dt);
+  int isf = smelt_dtype_is_float(dt), ind = ismax && n->nout > 1 && n->out[1] >= 0; /* MaxPool's indices */
   const char *xch = cg_elems(c, &X->shape, 2, X->shape.rank), *ych = cg_elems(c, &Y->shape, 2, Y->shape.rank);
   cg_line(c, "for (int64_t nc = 0; nc < %s; nc++) {", cg_mul(c, cg_dim(c, X->shape.d[0]), cg_dim(c, X->shape.d[1])));
   CG_IN(c);
   cg_line(c, "const %s *xc = x0 + nc * %s;", cg_ctype(dt), xch);
   cg_line(c, "%s *yc = y0 + nc * %s;", cg_ctype(dt), ych);
+  if (ind) cg_line(c, "int64_t *ic = y1 + nc * %s;", ych);
   win_open_out(c, &w);
   const char *T = isf ? "double" : acc_type(dt);
   cg_line(c, "%s acc = %s;", T, ismax ? (isf ? "-INFINITY" : ((smelt_dtype_flags(dt) & DTF_SIGNED) ? "INT64_MIN" : "0")) : "0");
   cg_line(c, "int64_t cnt = 0;");
+  if (ind) cg_line(c, "int64_t am = -1;");
   win_open_kernel(c, &w, incl);
   if (incl) {
     /* count positions inside input + pads; read only those inside the input */
@@ -176,11 +178,23 @@ int emit_pool(struct cg *c, const smelt_node *n) {
   } else {
     cg_line(c, "const %s v = %s;", T, cg_load(c, dt, smelt_sprintf(c->cx, "xc[%s]", win_off(c, &X->shape, "p"))));
     cg_line(c, "cnt++;");
-    if (ismax) cg_line(c, isf ? "if (v > acc || v != v) acc = v;" : "if (v > acc) acc = v;");
+    if (ind) {
+      /* flat index in X: row-major, or spatial dims column-major with storage_order 1 */
+      const char *at = win_off(c, &X->shape, "p");
+      if (smelt_attr_i(n, "storage_order")) {
+        at = "0";
+        for (int i = 0; i < w.nsp; i++)
+          at = smelt_sprintf(c->cx, "%s + %s", at, cg_mul(c, smelt_sprintf(c->cx, "p%d", i), cg_elems(c, &X->shape, 2, 2 + i)));
+      }
+      cg_line(c, "const int64_t at = nc * %s + %s;", xch, at);
+      cg_line(c, "if (am < 0) am = at;");
+      cg_line(c, isf ? "if (v > acc || (v != v && acc == acc)) { acc = v; am = at; }" : "if (v > acc) { acc = v; am = at; }");
+    } else if (ismax) cg_line(c, isf ? "if (v > acc || v != v) acc = v;" : "if (v > acc) acc = v;");
     else cg_line(c, "acc += v;");
   }
   win_close(c, w.nsp);
   cg_line(c, "yc[%s] = %s;", win_off(c, &Y->shape, "o"), cg_store(c, dt, ismax ? "acc" : "acc / (double)(cnt ? cnt : 1)"));
+  if (ind) cg_line(c, "ic[%s] = am;", win_off(c, &Y->shape, "o"));
   win_close(c, w.nsp);
   CG_OUT(c);
   cg_line(c, "}");
