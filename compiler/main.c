@@ -389,6 +389,15 @@ static const char *op_meaning(const struct smelt_opinfo *oi, char *buf, size_t n
       {"Concat", "join the inputs along axis"},
       {"Slice", "starts / ends / steps on every axis (already clamped)"},
       {"Gather", "take entries along axis at the indices (negative counts from the end)"},
+      {"GatherElements", "Y[i] = X[i with i[axis] = I[i]]: the output has the indices' shape"},
+      {"ScatterElements", "Y = X, then Y[i with i[axis] = I[i]] = U[i] (or combined by reduction) for every i"},
+      {"GatherND", "the slices of X named by the index tuples in the last dim of I (after batch_dims shared dims)"},
+      {"ScatterND", "Y = X, then the slices named by the index tuples of I take U (or combine by reduction)"},
+      {"Trilu", "keep the upper (j - i >= k) or lower (j - i <= k) triangle of each matrix, zero the rest"},
+      {"CumSum", "running sum along axis (exclusive: without the element itself; reverse: from the end)"},
+      {"OneHot", "a new axis of size depth: values[1] where it equals the index, values[0] elsewhere"},
+      {"TopK", "the k largest (smallest) along axis, sorted, and their int64 indices"},
+      {"ReverseSequence", "reverse the first L[b] steps along time_axis of each batch b"},
       {"Pad", "pads (begins then ends) with mode constant | reflect | edge"},
   };
   for (size_t i = 0; i < sizeof words / sizeof *words; i++)

@@ -100,5 +100,6 @@ struct on_lowering { const char *op; on_lower_fn fn; int arg; };
 extern const struct on_lowering on_lower_elemwise[], on_lower_tensor[], on_lower_nn[], on_lower_quant[];
 extern const struct on_lowering on_lower_rnn[];
 extern const struct on_lowering on_lower_nn2[];
+extern const struct on_lowering on_lower_gather[];
 
 #endif

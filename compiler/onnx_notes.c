@@ -71,6 +71,19 @@ static const struct smelt_onnx_note notes[] = {
     {"QLinearMatMul", "MatMul, Cast, Sub, Mul, Div, Round, Add, Clip", "int32 accumulation, requantized in float with ONNX's rounding"},
     {"QLinearConv", "Conv, Cast, Sub, Mul, Div, Round, Add, Clip", "int32 accumulation, requantized in float with ONNX's rounding"},
     {"DynamicQuantizeLinear", "ReduceMin, ReduceMax, Min, Max, Sub, Div, Neg, Round, Add, Clip, Cast", "uint8, scale and zero point from the data's range"},
+    /* ---- index operators (onnx_lower_gather.c) ---- */
+    {"GatherElements", "GatherElements", "negative indices count from the end; an index out of range is a run-time error (SMELT_E_INDEX)"},
+    {"ScatterElements", "ScatterElements", "reduction none / add / mul / min / max, updates applied in index order; an index out of range is a run-time error"},
+    {"Scatter", "ScatterElements", "the deprecated name of ScatterElements (opsets 9-10)"},
+    {"GatherND", "GatherND", "batch_dims; the last dim of the indices must be static; an index out of range is a run-time error"},
+    {"ScatterND", "ScatterND", "reduction none / add / mul / min / max; the last dim of the indices must be static"},
+    {"Trilu", "Trilu", "k known at compile time"},
+    {"CumSum", "CumSum", "axis known at compile time; floats accumulate in double"},
+    {"OneHot", "OneHot (+ Cast)", "depth known at compile time; values may be computed at run time; non-integer indices are cast to int64"},
+    {"TopK", "TopK", "K known at compile time and a static axis dim; always sorted, ties lower index first, NaN counts as the largest"},
+    {"Hardmax", "ArgMax, OneHot (+ Reshape)", "before opset 13: the input is flattened to 2-D at axis; a static axis dim"},
+    {"ReverseSequence", "ReverseSequence", "sequence_lens may be computed at run time; a length above the time dim is a run-time error"},
+    {"Compress", "Gather (+ Reshape)", "the condition must be known at compile time (a constant or --const); a run-time condition would make the output's shape depend on data"},
     {NULL, NULL, NULL},
 };
 

@@ -461,7 +461,8 @@ static int add_graph_input(onnx_rd *r, const Onnx__ValueInfoProto *vi, int *dim_
 /* ---- dispatch -------------------------------------------------------------------------------- */
 /* Every lowering table (one per onnx_lower_*.c), in lookup order: find_lowering() and
  * smelt_onnx_ops() (`smelt ops`) both walk this one list. */
-static const struct on_lowering *const lowering_tables[] = {on_lower_elemwise, on_lower_tensor, on_lower_nn, on_lower_quant, on_lower_rnn, on_lower_nn2};
+static const struct on_lowering *const lowering_tables[] = {on_lower_elemwise, on_lower_tensor, on_lower_nn, on_lower_quant, on_lower_rnn,
+                                                            on_lower_nn2, on_lower_gather};
 #define NTABLES (sizeof lowering_tables / sizeof *lowering_tables)
 
 static const struct on_lowering *find_lowering(const char *op) {

@@ -583,6 +583,165 @@ static int shape_det(smelt_graph *g, int ni) {
   return 0;
 }
 
+/* ---- gather / scatter / index ops --------------------------------------------------- */
+static int is_index_dt(smelt_dtype dt) { return dt == SMELT_DT_I64 || dt == SMELT_DT_I32; }
+
+static int check_reduction(smelt_graph *g, const smelt_node *n, smelt_dtype dt) {
+  const char *r = smelt_attr_s(n, "reduction");
+  if (strcmp(r, "none") && strcmp(r, "add") && strcmp(r, "mul") && strcmp(r, "min") && strcmp(r, "max"))
+    return fail(g, n, "reduction must be none, add, mul, min or max");
+  if (strcmp(r, "none") && dt == SMELT_DT_BOOL) return fail(g, n, "reductions need numeric operands");
+  return 0;
+}
+
+/* GatherElements / ScatterElements: indices of X's rank, no larger than X off the axis */
+static int elements_indices(smelt_graph *g, const smelt_node *n, int *axis) {
+  const smelt_shape *x = &V(0)->shape, *ix = &V(1)->shape;
+  if (x->rank < 1) return fail(g, n, "needs an input of rank >= 1");
+  int a = norm_axis(smelt_attr_i(n, "axis"), x->rank);
+  if (a < 0) return fail(g, n, "axis out of range");
+  if (!is_index_dt(V(1)->dt)) return fail(g, n, "indices must be i32 or i64");
+  if (ix->rank != x->rank) return fail(g, n, "indices must have the input's rank");
+  for (int k = 0; k < x->rank; k++) {
+    if (k == a || smelt_dim_eq(ix->d[k], x->d[k])) continue;
+    if (ix->d[k].sym || x->d[k].sym || ix->d[k].n > x->d[k].n) return fail(g, n, "indices larger than the input off the axis");
+  }
+  *axis = a;
+  return 0;
+}
+
+static int shape_gather_elements(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  int a;
+  if (elements_indices(g, n, &a)) return SMELT_ERR;
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = V(1)->shape;
+  return 0;
+}
+
+static int shape_scatter_elements(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  int a;
+  if (elements_indices(g, n, &a)) return SMELT_ERR;
+  if (V(2)->dt != V(0)->dt) return fail(g, n, "updates must have the input's dtype");
+  if (!smelt_shape_eq(&V(2)->shape, &V(1)->shape)) return fail(g, n, "updates must have the indices' shape");
+  if (check_reduction(g, n, V(0)->dt)) return SMELT_ERR;
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = V(0)->shape;
+  return 0;
+}
+
+/* GatherND / ScatterND: the length m of an index tuple (last dim of the indices) */
+static int nd_tuple(smelt_graph *g, const smelt_node *n, int b, int64_t *m) {
+  const smelt_shape *x = &V(0)->shape, *ix = &V(1)->shape;
+  if (!is_index_dt(V(1)->dt)) return fail(g, n, "indices must be i32 or i64");
+  if (x->rank < 1 || ix->rank < 1) return fail(g, n, "input and indices need rank >= 1");
+  smelt_dim last = ix->d[ix->rank - 1];
+  if (last.sym) return fail(g, n, "the last dim of the indices must be constant");
+  if (last.n < 1 || last.n > x->rank - b) return fail(g, n, "index tuples longer than the input's rank");
+  *m = last.n;
+  return 0;
+}
+
+static int shape_gather_nd(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape, *ix = &V(1)->shape;
+  int64_t b = smelt_attr_i(n, "batch_dims"), m;
+  if (b < 0 || b >= x->rank || b >= ix->rank) return fail(g, n, "batch_dims must be below both ranks");
+  if (nd_tuple(g, n, (int)b, &m)) return SMELT_ERR;
+  for (int k = 0; k < b; k++)
+    if (!smelt_dim_eq(x->d[k], ix->d[k])) return fail(g, n, "batch dims of input and indices differ");
+  if (ix->rank - 1 + x->rank - b - m > SMELT_MAX_RANK) return fail(g, n, "result rank too large");
+  smelt_shape o = {0};
+  for (int k = 0; k < ix->rank - 1; k++) o.d[o.rank++] = ix->d[k];
+  for (int k = (int)(b + m); k < x->rank; k++) o.d[o.rank++] = x->d[k];
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+static int shape_scatter_nd(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape, *ix = &V(1)->shape, *u = &V(2)->shape;
+  int64_t m;
+  if (nd_tuple(g, n, 0, &m)) return SMELT_ERR;
+  if (V(2)->dt != V(0)->dt) return fail(g, n, "updates must have the input's dtype");
+  if (check_reduction(g, n, V(0)->dt)) return SMELT_ERR;
+  smelt_shape e = {0};
+  if (ix->rank - 1 + x->rank - m > SMELT_MAX_RANK) return fail(g, n, "updates rank too large");
+  for (int k = 0; k < ix->rank - 1; k++) e.d[e.rank++] = ix->d[k];
+  for (int k = (int)m; k < x->rank; k++) e.d[e.rank++] = x->d[k];
+  if (!smelt_shape_eq(u, &e)) return fail(g, n, "updates must have shape indices[:-1] + input[m:]");
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = *x;
+  return 0;
+}
+
+static int shape_trilu(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  if (V(0)->shape.rank < 2) return fail(g, n, "needs an input of rank >= 2");
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = V(0)->shape;
+  return 0;
+}
+
+static int shape_cumsum(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  if (norm_axis(smelt_attr_i(n, "axis"), V(0)->shape.rank) < 0) return fail(g, n, "axis out of range");
+  if (V(0)->dt == SMELT_DT_BOOL) return fail(g, n, "needs a numeric input");
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = V(0)->shape;
+  return 0;
+}
+
+static int shape_one_hot(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *ix = &V(0)->shape, *v = &V(1)->shape;
+  if (!is_index_dt(V(0)->dt)) return fail(g, n, "indices must be i32 or i64");
+  if (v->rank != 1 || !smelt_dim_is(v->d[0], 2)) return fail(g, n, "values must be [off, on]");
+  int64_t depth = smelt_attr_i(n, "depth");
+  if (depth < 0) return fail(g, n, "negative depth");
+  if (ix->rank + 1 > SMELT_MAX_RANK) return fail(g, n, "result rank too large");
+  int a = norm_axis(smelt_attr_i(n, "axis"), ix->rank + 1);
+  if (a < 0) return fail(g, n, "axis out of range");
+  smelt_shape o = {.rank = ix->rank + 1};
+  for (int k = 0, j = 0; k < o.rank; k++) o.d[k] = k == a ? smelt_dim_c(depth) : ix->d[j++];
+  OUT(0)->dt = V(1)->dt;
+  OUT(0)->shape = o;
+  return 0;
+}
+
+static int shape_top_k(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape;
+  int a = norm_axis(smelt_attr_i(n, "axis"), x->rank);
+  if (a < 0) return fail(g, n, "axis out of range");
+  if (V(0)->dt == SMELT_DT_BOOL) return fail(g, n, "needs a numeric input");
+  if (x->d[a].sym) return fail(g, n, "the axis dim must be constant");
+  int64_t k = smelt_attr_i(n, "k");
+  if (k < 0 || k > x->d[a].n) return fail(g, n, "k must be between 0 and the axis dim");
+  smelt_shape o = *x;
+  o.d[a] = smelt_dim_c(k);
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = o;
+  OUT(1)->dt = SMELT_DT_I64;
+  OUT(1)->shape = o;
+  return 0;
+}
+
+static int shape_reverse_sequence(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape, *l = &V(1)->shape;
+  int64_t b = smelt_attr_i(n, "batch_axis"), t = smelt_attr_i(n, "time_axis");
+  if (x->rank < 2) return fail(g, n, "needs an input of rank >= 2");
+  if (b < 0 || b > 1 || t < 0 || t > 1 || b == t) return fail(g, n, "batch_axis and time_axis must be 0 and 1");
+  if (!is_index_dt(V(1)->dt)) return fail(g, n, "sequence lengths must be i32 or i64");
+  if (l->rank != 1 || !smelt_dim_eq(l->d[0], x->d[b])) return fail(g, n, "sequence lengths must be [batch]");
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = *x;
+  return 0;
+}
+
 typedef int (*shape_fn)(smelt_graph *, int);
 static const shape_fn shape_tab[] = {
 #define OP(id, name, nimin, nimax, nomin, nomax, attrs, shape, kind, flags, fe, ie) shape_##shape,
