@@ -5,7 +5,7 @@
  *
  *   conformance [--data DIR] [--work DIR] [--report FILE] [--expected FILE]
  *               [--update-expected] [--filter SUBSTR] [--jobs N] [--batch N]
- *               [--dir MODEL_DIR] [--exe] [--require-pass] [--dim NAME=V|NAME<=V]...
+ *               [--dir MODEL_DIR] [--exe] [--require-pass] [--weights-min BYTES] [--dim NAME=V|NAME<=V]...
  *
  * Speed: models are read, evaluated and emitted in-process; the C of ~40 models is
  * compiled as one translation unit (the runtime headers are include-guarded and
@@ -199,6 +199,7 @@ static char *slurp_text(const char *path) {
 
 /* ---- per-test work: read, evaluate, emit ------------------------------------------------- */
 static int use_exe; /* --exe: each model built by smelt_build into its own executable */
+static int64_t weights_min; /* --weights-min: constants at least this large go to NAME_weights.o */
 static struct smelt_dimopt dimopts[16]; /* --dim NAME=V | NAME<=V, for every model */
 static int ndimopts;
 
@@ -299,7 +300,7 @@ static void prepare(struct test *t, const char *work) {
   for (int o = 0; o < g->noutputs; o++) t->out_names[o] = strdup(g->values[g->outputs[o]].name);
   char outdir[700];
   snprintf(outdir, sizeof outdir, "%s/%s", work, t->cname);
-  struct smelt_build_opts bo = {.load = {dimopts, ndimopts, consts, nconsts}, .out_dir = outdir, .name = t->cname, .target = "generic", .emit = use_exe ? SMELT_EMIT_EXE : SMELT_EMIT_C};
+  struct smelt_build_opts bo = {.load = {dimopts, ndimopts, consts, nconsts}, .out_dir = outdir, .name = t->cname, .target = "generic", .emit = use_exe ? SMELT_EMIT_EXE : SMELT_EMIT_C, .weights_min = weights_min};
   struct smelt_build_info info;
   smelt_ctx_free(cx);
   cx = smelt_ctx_new();
@@ -379,13 +380,14 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--update-expected")) update = 1;
     else if (!strcmp(argv[i], "--dir") && i + 1 < argc) single = argv[++i];
     else if (!strcmp(argv[i], "--exe")) use_exe = 1;
+    else if (!strcmp(argv[i], "--weights-min") && i + 1 < argc) weights_min = atoll(argv[++i]);
     else if (!strcmp(argv[i], "--require-pass")) require = 1;
     else if (!strcmp(argv[i], "--dim") && i + 1 < argc && ndimopts < 16 && strchr(argv[i + 1], '=')) {
       char *a = argv[++i], *eq = strchr(a, '=');
       int le = eq > a && eq[-1] == '<';
       dimopts[ndimopts++] = (struct smelt_dimopt){strndup(a, (size_t)(eq - a - le)), atoll(eq + 1), !le};
     }
-    else { fprintf(stderr, "usage: conformance [--data DIR] [--work DIR] [--report FILE] [--expected FILE] [--update-expected] [--filter S] [--jobs N] [--batch N] [--dir MODEL_DIR] [--exe] [--require-pass] [--dim NAME=V|NAME<=V]\n"); return 2; }
+    else { fprintf(stderr, "usage: conformance [--data DIR] [--work DIR] [--report FILE] [--expected FILE] [--update-expected] [--filter S] [--jobs N] [--batch N] [--dir MODEL_DIR] [--exe] [--require-pass] [--weights-min BYTES] [--dim NAME=V|NAME<=V]\n"); return 2; }
   }
   char *names[4096];
   int nn = 0;
