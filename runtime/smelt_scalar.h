@@ -65,7 +65,7 @@ static inline int64_t sm_imod_s(int64_t x, int64_t y) { /* result has the sign o
   return r != 0 && ((r < 0) != (y < 0)) ? r + y : r;
 }
 static inline uint64_t sm_ipow_u(uint64_t b, int64_t e) { /* wraps; negative e truncates 1/b^-e */
-  if (e < 0) return b == 1 ? 1 : b == (uint64_t)-1 ? ((-e) & 1 ? (uint64_t)-1 : 1) : 0;
+  if (e < 0) return b == 1 ? 1 : b == (uint64_t)-1 ? ((uint64_t)e & 1 ? (uint64_t)-1 : 1) : 0; /* parity of -e is that of e */
   uint64_t r = 1;
   while (e) { if (e & 1) r *= b; b *= b; e >>= 1; }
   return r;
