@@ -71,12 +71,16 @@ static int check_expr_dtype(smelt_graph *g, const smelt_node *n, smelt_dtype dt)
   return 0;
 }
 
+static int norm_axis(int64_t a, int r);
+
 static int shape_same(smelt_graph *g, int ni) {
   smelt_node *n = &g->nodes[ni];
   OUT(0)->dt = V(0)->dt;
   OUT(0)->shape = V(0)->shape;
-  return !strcmp(smelt_op_info(n->op)->kind, "softmax") ? (smelt_dtype_is_float(V(0)->dt) ? 0 : fail(g, n, "needs a float input"))
-                                                          : check_expr_dtype(g, n, V(0)->dt);
+  if (strcmp(smelt_op_info(n->op)->kind, "softmax")) return check_expr_dtype(g, n, V(0)->dt);
+  if (!smelt_dtype_is_float(V(0)->dt)) return fail(g, n, "needs a float input");
+  if (norm_axis(smelt_attr_i(n, "axis"), V(0)->shape.rank) < 0) return fail(g, n, "axis out of range");
+  return 0;
 }
 
 static int shape_same_bool(smelt_graph *g, int ni) {
