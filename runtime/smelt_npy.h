@@ -64,9 +64,22 @@ static inline const char *smelt_npy_read(const char *path, struct smelt_npy *a) 
     a->elems *= d;
     p = e;
   }
-  int es = atoi(a->descr + 2);
-  if (es <= 0 || es > 8) { err = "unsupported dtype"; goto out; }
+  /* little-endian (or one-byte) bool, int, unsigned or float of a size smelt has */
+  char kind = a->descr[1];
+  int es = (int)strtol(a->descr + 2, &p, 10);
+  if (*p || (a->descr[0] != '<' && a->descr[0] != '|') || (a->descr[0] == '|' && es != 1) ||
+      !((kind == 'b' && es == 1) || ((kind == 'i' || kind == 'u') && (es == 1 || es == 2 || es == 4 || es == 8)) ||
+        (kind == 'f' && (es == 2 || es == 4 || es == 8)))) {
+    err = "unsupported dtype (smelt reads little-endian bool, int, uint and float arrays)";
+    goto out;
+  }
   size_t bytes = (size_t)a->elems * (size_t)es;
+  /* the data must be in the file before anything is allocated for it */
+  long pos = ftell(f);
+  if (pos >= 0 && !fseek(f, 0, SEEK_END)) {
+    long end = ftell(f);
+    if (end < pos || (unsigned long)(end - pos) < bytes || fseek(f, pos, SEEK_SET)) { err = "file shorter than its shape"; goto out; }
+  }
   a->data = malloc(bytes ? bytes : 1);
   if (!a->data) { err = "out of memory"; goto out; }
   if (fread(a->data, 1, bytes, f) != bytes) { err = "file shorter than its shape"; free(a->data); a->data = NULL; goto out; }
