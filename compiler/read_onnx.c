@@ -584,6 +584,7 @@ smelt_graph *smelt_read_onnx(smelt_ctx *cx, const char *path, const struct smelt
   for (size_t i = 0; i < gp->n_node; i++)
     if (lower_node(&r, gp->node[i])) goto done;
   if (bind_outputs(&r, gp)) goto done;
+  if (smelt_dedup_consts(r.g) < 0) goto done; /* folding may have made copies */
   smelt_graph_compact(r.g); /* drop what folding made dead */
   if (smelt_verify(r.g)) goto done;
   result = r.g;

@@ -27,6 +27,11 @@ int smelt_pass_dce(smelt_ctx *cx, smelt_graph *g);
  * interpreter); returns 1 if folded, 0 if not foldable, SMELT_ERR on error. */
 int smelt_fold_node(smelt_graph *g, int ni);
 int smelt_pass_fold(smelt_ctx *cx, smelt_graph *g);
+/* Points node inputs that name a constant identical (dtype, shape, bytes) to an
+ * earlier one at the earlier one; graph outputs keep their values.  The copies are
+ * unreferenced afterwards (smelt_graph_compact drops them).  Returns the number of
+ * constants merged, or SMELT_ERR. */
+int smelt_dedup_consts(smelt_graph *g);
 
 /* Is v a graph output? */
 int smelt_is_output(const smelt_graph *g, int v);
