@@ -222,4 +222,32 @@ static inline void t_show_diff(const char *what, const char *got, const char *ex
          (int)strcspn(b, "\n"), b);
 }
 
+/* Compares `got` with the checked-in file `expected`; with SMELT_UPDATE_GOLDEN=1 in
+ * the environment, rewrites the file instead (make update-golden).  Returns 1 when
+ * they match (or the file was updated). */
+static inline int t_golden(const char *expected, const char *got, size_t len) {
+  const char *up = getenv("SMELT_UPDATE_GOLDEN");
+  size_t el = 0;
+  char *exp = t_read_file(expected, &el);
+  if (up && !strcmp(up, "1")) {
+    if (exp && el == len && !memcmp(exp, got, len)) { free(exp); return 1; }
+    free(exp);
+    if (t_write_file(expected, got, len)) { printf("  cannot write %s\n", expected); return 0; }
+    printf("  updated %s\n", expected);
+    return 1;
+  }
+  if (!exp) { printf("  %s is missing (make update-golden writes it)\n", expected); return 0; }
+  int same = el == len && !memcmp(exp, got, len);
+  if (!same) {
+    char *g = malloc(len + 1);
+    memcpy(g, got, len);
+    g[len] = 0;
+    t_show_diff(expected, g, exp);
+    printf("  (if the change is intended: make update-golden, and review the diff)\n");
+    free(g);
+  }
+  free(exp);
+  return same;
+}
+
 #endif
