@@ -113,8 +113,13 @@ int emit_pad(struct cg *c, const smelt_node *n) {
     CG_IN(c);
     const char *d = cg_dim(c, xs->d[k]);
     cg_line(c, "int64_t q%d = i%d - %lld;", k, k, (long long)p[k]);
-    if (m == 1) cg_line(c, "if (q%d < 0) q%d = -q%d; if (q%d >= %s) q%d = 2 * (%s - 1) - q%d;", k, k, k, k, d, k, d, k);
-    else if (m == 2) cg_line(c, "if (q%d < 0) q%d = 0; if (q%d >= %s) q%d = %s - 1;", k, k, k, d, k, d);
+    if (m == 1) {
+      cg_line(c, "if (q%d < 0) q%d = -q%d;", k, k, k);
+      cg_line(c, "if (q%d >= %s) q%d = 2 * (%s - 1) - q%d;", k, d, k, d, k);
+    } else if (m == 2) {
+      cg_line(c, "if (q%d < 0) q%d = 0;", k, k);
+      cg_line(c, "if (q%d >= %s) q%d = %s - 1;", k, d, k, d);
+    }
   }
   const char *off = "0", *in = "1";
   for (int k = 0; k < r; k++) {
