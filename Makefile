@@ -70,7 +70,7 @@ update-expected: all
 	  --expected tests/conformance/expected_pass.txt --update-expected
 
 update-golden: all
-	SMELT_UPDATE_GOLDEN=1 sh -c 'cd $(BUILD) && ctest -L golden --output-on-failure'
+	SMELT_UPDATE_GOLDEN=1 sh -c 'cd $(BUILD) && ctest -L "golden|ir" --output-on-failure'
 
 # Replaces the lines between the smelt-ops:begin and smelt-ops:end markers of README.md.
 readme-ops: all

@@ -9,6 +9,7 @@
 #define SMELT_TESTUTIL_H
 
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
