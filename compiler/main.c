@@ -545,6 +545,9 @@ int main(int argc, char **argv) {
 
 #include "runtime/smelt_npy.h"
 
+#include <errno.h>
+#include <sys/stat.h>
+
 static int cmd_eval(int argc, char **argv) {
   if (wants_help(argc, argv)) { fputs(usage_eval, stdout); return 0; }
   struct common co = {0};
