@@ -578,8 +578,23 @@ static int cmd_eval(int argc, char **argv) {
   }
   smelt_tensor in[64], out[64];
   int rc = 0, loaded = 0, evaluated = 0;
-  for (; loaded < nin; loaded++)
+  for (; loaded < nin; loaded++) {
     if (smelt_read_tensor_file(cx, ins[loaded], &in[loaded])) { rc = fail(cx, ins[loaded]); break; }
+    /* an array that does not fit its input is the file's error, not the model's */
+    const smelt_value *v = &g->values[g->inputs[loaded]];
+    int fits = in[loaded].dt == v->dt && in[loaded].rank == v->shape.rank;
+    for (int k = 0; fits && k < v->shape.rank; k++)
+      fits = v->shape.d[k].sym ? in[loaded].dims[k] >= 0 && in[loaded].dims[k] <= g->syms[v->shape.d[k].sym - 1].max
+                               : in[loaded].dims[k] == v->shape.d[k].n;
+    if (!fits) {
+      char want[256];
+      fprintf(stderr, "smelt: error: %s: input '%s' needs %s%s, the file has %s of rank %d\n", ins[loaded], v->name, smelt_dtype_name(v->dt),
+              smelt_shape_str(g, &v->shape, want, sizeof want), smelt_dtype_name(in[loaded].dt), in[loaded].rank);
+      loaded++;
+      rc = 1;
+      break;
+    }
+  }
   if (!rc && g->noutputs > 64) { fprintf(stderr, "smelt: error: too many outputs\n"); rc = 1; }
   if (!rc && smelt_eval(g, in, out)) rc = fail(cx, model);
   else if (!rc) evaluated = 1;
