@@ -84,16 +84,30 @@ static void log_cb(void *user, int level, const char *msg) {
   if (level <= verbose) fprintf(stderr, "smelt: %s\n", msg);
 }
 
+/* Text from a checkpoint (names, op types) may hold any byte: control characters
+ * are printed as \xNN so every diagnostic stays one line. */
+static void put_text(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if (*p < 32 || *p == 127) fprintf(stderr, "\\x%02x", *p);
+    else fputc(*p, stderr);
+}
+
 static int fail(smelt_ctx *cx, const char *model) {
   const char *m = smelt_error_msg(cx);
   if (!m) m = "failed";
-  if (model && strncmp(m, model, strlen(model))) fprintf(stderr, "smelt: error: %s: %s\n", model, m);
-  else fprintf(stderr, "smelt: error: %s\n", m);
+  fputs("smelt: error: ", stderr);
+  if (model && strncmp(m, model, strlen(model))) { put_text(model); fputs(": ", stderr); }
+  put_text(m);
+  fputc('\n', stderr);
   return 1;
 }
 
 static void print_warnings(smelt_ctx *cx) {
-  for (int i = 0; i < smelt_warning_count(cx); i++) fprintf(stderr, "smelt: warning: %s\n", smelt_warning(cx, i));
+  for (int i = 0; i < smelt_warning_count(cx); i++) {
+    fputs("smelt: warning: ", stderr);
+    put_text(smelt_warning(cx, i));
+    fputc('\n', stderr);
+  }
 }
 
 /* Options shared by every command that loads a model. */
