@@ -85,6 +85,17 @@ static const void *map_external(smelt_ctx *cx, const char *where, const char *di
   return (const char *)m + (off - base);
 }
 
+/* A decimal uint64 and nothing else (no sign, no spaces, no overflow). */
+static int parse_u64(const char *s, uint64_t *v) {
+  if (*s < '0' || *s > '9') return SMELT_ERR;
+  char *e;
+  errno = 0;
+  unsigned long long x = strtoull(s, &e, 10);
+  if (*e || errno) return SMELT_ERR;
+  *v = x;
+  return 0;
+}
+
 int on_tensor(smelt_ctx *cx, const char *where, const char *dir, const Onnx__TensorProto *t, smelt_dtype *dt, smelt_shape *s,
               const void **data, uint64_t *nbytes) {
   if (!t->has_data_type || on_dtype_from_onnx(t->data_type, dt))
@@ -104,15 +115,14 @@ int on_tensor(smelt_ctx *cx, const char *where, const char *dir, const Onnx__Ten
   *nbytes = ne * (uint64_t)es;
   if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
     const char *loc = "";
-    uint64_t off = 0, len = UINT64_MAX;
+    uint64_t off = 0, len = *nbytes;
     for (size_t i = 0; i < t->n_external_data; i++) {
       const Onnx__StringStringEntryProto *e = t->external_data[i];
       const char *k = str(e->key), *v = str(e->value);
       if (!strcmp(k, "location")) loc = v;
-      else if (!strcmp(k, "offset")) off = strtoull(v, NULL, 10);
-      else if (!strcmp(k, "length")) len = strtoull(v, NULL, 10);
+      else if ((!strcmp(k, "offset") && parse_u64(v, &off)) || (!strcmp(k, "length") && parse_u64(v, &len)))
+        return smelt_errorf(cx, "%s: tensor '%s' has external data %s '%s', not a number", where, str(t->name), k, v);
     }
-    if (len == UINT64_MAX) len = *nbytes;
     if (len != *nbytes) return smelt_errorf(cx, "%s: tensor '%s' external length %llu, its shape needs %llu bytes", where, str(t->name), (unsigned long long)len, (unsigned long long)*nbytes);
     *data = map_external(cx, where, dir, loc, off, len);
     return *data ? 0 : SMELT_ERR;
@@ -123,33 +133,32 @@ int on_tensor(smelt_ctx *cx, const char *where, const char *dir, const Onnx__Ten
     *data = t->raw_data.data ? (const void *)t->raw_data.data : "";
     return 0;
   }
-  /* typed fields: convert into an arena copy */
-  unsigned char *d = smelt_alloc(cx, *nbytes ? *nbytes : 1);
-  if (!d) return SMELT_ERR;
-  size_t have = 0;
-  switch (*dt) {
-  case SMELT_DT_F32: have = t->n_float_data; if (have == ne && ne) memcpy(d, t->float_data, *nbytes); break;
-  case SMELT_DT_F64: have = t->n_double_data; if (have == ne && ne) memcpy(d, t->double_data, *nbytes); break;
-  case SMELT_DT_I64: have = t->n_int64_data; if (have == ne && ne) memcpy(d, t->int64_data, *nbytes); break;
-  case SMELT_DT_U32: case SMELT_DT_U64:
-    have = t->n_uint64_data;
-    if (have == ne)
-      for (uint64_t i = 0; i < ne; i++) {
-        if (*dt == SMELT_DT_U32) { uint32_t v = (uint32_t)t->uint64_data[i]; memcpy(d + 4 * i, &v, 4); }
-        else memcpy(d + 8 * i, &t->uint64_data[i], 8);
-      }
-    break;
-  default: /* i32, i16, i8, u16, u8, bool, f16, bf16 travel in int32_data */
-    have = t->n_int32_data;
-    if (have == ne)
-      for (uint64_t i = 0; i < ne; i++) {
-        uint32_t v = (uint32_t)t->int32_data[i];
-        memcpy(d + (uint64_t)es * i, &v, (size_t)es); /* little-endian truncation */
-      }
-    break;
-  }
+  /* typed fields: counted against the shape first (the file holds them), then
+   * converted into an arena copy */
+  size_t have = *dt == SMELT_DT_F32 ? t->n_float_data : *dt == SMELT_DT_F64 ? t->n_double_data : *dt == SMELT_DT_I64 ? t->n_int64_data
+              : *dt == SMELT_DT_U32 || *dt == SMELT_DT_U64 ? t->n_uint64_data
+                                                           : t->n_int32_data; /* i32, i16, i8, u16, u8, bool, f16, bf16 */
   if (have != ne)
     return smelt_errorf(cx, "%s: tensor '%s' holds %zu values, its shape needs %llu", where, str(t->name), have, (unsigned long long)ne);
+  unsigned char *d = smelt_alloc(cx, *nbytes ? *nbytes : 1);
+  if (!d) return SMELT_ERR;
+  switch (*dt) {
+  case SMELT_DT_F32: if (ne) memcpy(d, t->float_data, *nbytes); break;
+  case SMELT_DT_F64: if (ne) memcpy(d, t->double_data, *nbytes); break;
+  case SMELT_DT_I64: if (ne) memcpy(d, t->int64_data, *nbytes); break;
+  case SMELT_DT_U32: case SMELT_DT_U64:
+    for (uint64_t i = 0; i < ne; i++) {
+      if (*dt == SMELT_DT_U32) { uint32_t v = (uint32_t)t->uint64_data[i]; memcpy(d + 4 * i, &v, 4); }
+      else memcpy(d + 8 * i, &t->uint64_data[i], 8);
+    }
+    break;
+  default:
+    for (uint64_t i = 0; i < ne; i++) {
+      uint32_t v = (uint32_t)t->int32_data[i];
+      memcpy(d + (uint64_t)es * i, &v, (size_t)es); /* little-endian truncation */
+    }
+    break;
+  }
   *data = d;
   return 0;
 }
