@@ -309,7 +309,9 @@ static int lower_slice(onnx_rd *r, int arg) {
     }
     st[a] = starts[i];
     en[a] = ends[i];
-    sp[a] = step;
+    /* a step past the dim picks the start element only, as a step of the dim does */
+    int64_t dm = s->d[a].n > 0 ? s->d[a].n : 1;
+    sp[a] = step > dm ? dm : step < -dm ? -dm : step;
     clamp_slice(s->d[a].n, step, &st[a], &en[a]);
   }
   return on_bind(r, 0, emit_slice(r, x, st, en, sp));

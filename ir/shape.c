@@ -32,14 +32,17 @@ char *smelt_shape_str(const smelt_graph *g, const smelt_shape *s, char *buf, siz
 }
 
 int64_t smelt_shape_max_elems(const smelt_graph *g, const smelt_shape *s) {
-  int64_t e = 1;
+  /* the product of the nonzero dims must fit too: code is generated over every
+   * prefix and suffix of the dims, whatever a zero elsewhere makes the count */
+  int64_t e = 1, zero = 0;
   for (int i = 0; i < s->rank; i++) {
     int64_t d = s->d[i].sym ? g->syms[s->d[i].sym - 1].max : s->d[i].n;
     if (d < 0) return SMELT_ERR;
-    if (d && e > ((int64_t)1 << 62) / d) return SMELT_ERR;
+    if (!d) { zero = 1; continue; }
+    if (e > ((int64_t)1 << 62) / d) return SMELT_ERR;
     e *= d;
   }
-  return e;
+  return zero ? 0 : e;
 }
 
 int smelt_shape_is_static(const smelt_shape *s) {
@@ -250,9 +253,13 @@ static int window_attrs(smelt_graph *g, const smelt_node *n, int nsp, const int6
   if (smelt_attr_ints_get(n, "strides", s) != nsp || smelt_attr_ints_get(n, "pads", p) != 2 * nsp ||
       smelt_attr_ints_get(n, "dilations", d) != nsp || nk != nsp)
     return fail(g, n, "strides/pads/dilations/kernel do not match the spatial rank");
-  for (int i = 0; i < nsp; i++)
+  const int64_t big = (int64_t)1 << 30; /* keeps d * (k - 1) + pads far from overflow */
+  for (int i = 0; i < nsp; i++) {
     if ((*s)[i] <= 0 || (*d)[i] <= 0 || (*p)[i] < 0 || (*p)[nsp + i] < 0 || (k && (*k)[i] <= 0))
       return fail(g, n, "non-positive stride/dilation/kernel or negative pad");
+    if ((*s)[i] > big || (*d)[i] > big || (*p)[i] > big || (*p)[nsp + i] > big || (k && (*k)[i] > big))
+      return fail(g, n, "stride/dilation/kernel/pad above 2^30");
+  }
   return 0;
 }
 
@@ -320,6 +327,7 @@ static int shape_given(smelt_graph *g, int ni) {
   smelt_node *n = &g->nodes[ni];
   const smelt_shape *x = &V(0)->shape, *o = &OUT(0)->shape;
   OUT(0)->dt = V(0)->dt;
+  if (smelt_shape_max_elems(g, o) < 0) return fail(g, n, "output too large");
   if (n->op == SMELT_OP_RESHAPE) {
     /* element counts must agree: equal constant products and equal symbol multisets */
     int64_t cx = 1, co = 1;
@@ -376,7 +384,7 @@ static int shape_concat(smelt_graph *g, int ni) {
       if (k != a && !smelt_dim_eq(s->d[k], x->d[k])) return fail(g, n, "operands differ off the concat axis");
     if (s->d[a].sym) {
       if (n->nin != 1) return fail(g, n, "cannot concatenate along a symbolic dim");
-    } else total += s->d[a].n;
+    } else if ((total += s->d[a].n) > ((int64_t)1 << 62)) return fail(g, n, "output too large");
   }
   if (!x->d[a].sym) o.d[a] = smelt_dim_c(total);
   OUT(0)->dt = V(0)->dt;
@@ -401,6 +409,7 @@ static int shape_slice(smelt_graph *g, int ni) {
     int64_t d = x->d[i].n;
     if (sp[i] > 0 ? (st[i] < 0 || st[i] > d || en[i] < 0 || en[i] > d) : (st[i] < -1 || st[i] >= d || en[i] < -1 || en[i] >= d))
       if (!(sp[i] < 0 && d == 0)) return fail(g, n, "starts/ends not clamped to the dims");
+    if (sp[i] > (d > 0 ? d : 1) || sp[i] < -(d > 0 ? d : 1)) return fail(g, n, "step larger than the dim (clamp it to the dim)");
     int64_t len = sp[i] > 0 ? (en[i] - st[i] + sp[i] - 1) / sp[i] : (st[i] - en[i] - sp[i] - 1) / -sp[i];
     o.d[i] = smelt_dim_c(len > 0 ? len : 0);
   }
@@ -435,6 +444,8 @@ static int shape_pad(smelt_graph *g, int ni) {
   smelt_shape o = *x;
   for (int i = 0; i < x->rank; i++) {
     if (p[i] == 0 && p[x->rank + i] == 0) continue;
+    if (p[i] > ((int64_t)1 << 48) || p[i] < -((int64_t)1 << 48) || p[x->rank + i] > ((int64_t)1 << 48) || p[x->rank + i] < -((int64_t)1 << 48))
+      return fail(g, n, "pad beyond 2^48");
     if (x->d[i].sym) return fail(g, n, "cannot pad a symbolic dim");
     int64_t v = x->d[i].n + p[i] + p[x->rank + i];
     if (v < 0) return fail(g, n, "negative padded size");
@@ -759,7 +770,12 @@ int smelt_shape_infer(smelt_graph *g, int node) {
     for (int k = 0; k < V(i)->shape.rank; k++)
       if (!V(i)->shape.d[k].sym && V(i)->shape.d[k].n < 0) return fail(g, n, "negative dim");
   if (shape_tab[n->op](g, node)) return SMELT_ERR;
-  for (int o = 0; o < n->nout; o++)
-    if (n->out[o] >= 0 && smelt_shape_max_elems(g, &OUT(o)->shape) < 0) return fail(g, n, "output too large");
+  /* at most 2^48 bytes (256 TiB) per value: far past any model, and sums of sizes
+   * stay far from overflowing */
+  for (int o = 0; o < n->nout; o++) {
+    if (n->out[o] < 0) continue;
+    int64_t e = smelt_shape_max_elems(g, &OUT(o)->shape);
+    if (e < 0 || e > ((int64_t)1 << 48) / smelt_dtype_bytes(OUT(o)->dt)) return fail(g, n, "output too large");
+  }
   return 0;
 }

@@ -45,7 +45,8 @@ int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g) {
     p->alias[v] = -1;
     start[v] = end[v] = -1;
     int64_t e = smelt_shape_max_elems(g, &g->values[v].shape);
-    if (e < 0) return smelt_errorf(cx, "memplan: value '%s' is too large", g->values[v].name);
+    if (e < 0 || e > ((int64_t)1 << 56) / smelt_dtype_bytes(g->values[v].dt))
+      return smelt_errorf(cx, "memplan: value '%s' is too large", g->values[v].name);
     p->size[v] = (e * smelt_dtype_bytes(g->values[v].dt) + ALIGN - 1) / ALIGN * ALIGN;
   }
   /* views share their input's storage (followed to the root) */
@@ -101,6 +102,7 @@ int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g) {
       if (iv[b][0] - off >= it[i].size) break;
       if (iv[b][1] > off) off = iv[b][1];
     }
+    if (off > ((int64_t)1 << 60)) { free(iv); free(it); return smelt_errorf(cx, "memplan: the arena would exceed 2^60 bytes"); }
     it[i].off = off;
     p->offset[it[i].v] = off;
     if (off + it[i].size > total) total = off + it[i].size;
