@@ -491,7 +491,7 @@ static int lower_constant(onnx_rd *r, int arg) {
   if ((a = on_att(r, "value_floats"))) {
     float *f = smelt_alloc(r->cx, sizeof(float) * (a->n_floats + 1));
     if (!f) return SMELT_ERR;
-    memcpy(f, a->floats, sizeof(float) * a->n_floats);
+    if (a->n_floats) memcpy(f, a->floats, sizeof(float) * a->n_floats);
     s.rank = 1;
     s.d[0] = smelt_dim_c((int64_t)a->n_floats);
     return on_bind(r, 0, on_const_tensor(r, SMELT_DT_F32, &s, f));

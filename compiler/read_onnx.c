@@ -306,7 +306,7 @@ int on_att_ints(onnx_rd *r, const char *name, int64_t **vals) {
   if (!a) return -1;
   *vals = smelt_alloc(r->cx, sizeof(int64_t) * (a->n_ints + 1));
   if (!*vals) return -1;
-  memcpy(*vals, a->ints, sizeof(int64_t) * a->n_ints);
+  if (a->n_ints) memcpy(*vals, a->ints, sizeof(int64_t) * a->n_ints);
   return a->n_ints > 64 ? -1 : (int)a->n_ints;
 }
 
@@ -499,6 +499,7 @@ static int lower_node(onnx_rd *r, const Onnx__NodeProto *n) {
   if (*dom && strcmp(dom, "ai.onnx")) return on_err(r, "operator domain '%s' is not supported", dom);
   const struct on_lowering *l = find_lowering(str(n->op_type));
   if (!l) return on_err(r, "unsupported ONNX operator '%s'", str(n->op_type));
+  if (!n->n_output) return on_err(r, "the node has no outputs"); /* every operator has one */
   for (int k = 0; k < (int)n->n_output; k++)
     if (on_has_out(r, k) && smelt_map_get(&r->names, n->output[k]) != -1)
       return on_err(r, "output '%s' is defined twice", n->output[k]);
