@@ -93,23 +93,36 @@ static int keyword(parser *ps, const char *kw) {
   return 0;
 }
 
-static int parse_i64(parser *ps, int64_t *v) {
+/* Copies the number-like token at p into buf (NUL-terminated, never past the end of
+ * the text), so strto* cannot read beyond it: the text need not end with a NUL. */
+static char *num_token(parser *ps, char *buf, size_t n) {
   skip_ws(ps);
-  char *e;
+  size_t k = 0;
+  while (ps->p + k < ps->end && k + 1 < n) {
+    char c = ps->p[k];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' || c == '-' || c == '.')) break;
+    k++;
+  }
+  memcpy(buf, ps->p, k);
+  buf[k] = 0;
+  return buf;
+}
+
+static int parse_i64(parser *ps, int64_t *v) {
+  char buf[128], *e, *t = num_token(ps, buf, sizeof buf);
   errno = 0;
-  long long x = strtoll(ps->p, &e, 10);
-  if (e == ps->p || e > ps->end || errno) return perr(ps, "expected an integer");
-  ps->p = e;
+  long long x = strtoll(t, &e, 10);
+  if (e == t || errno) return perr(ps, "expected an integer");
+  ps->p += e - t;
   *v = x;
   return 0;
 }
 
 static int parse_f64(parser *ps, double *v) {
-  skip_ws(ps);
-  char *e;
-  *v = strtod(ps->p, &e);
-  if (e == ps->p || e > ps->end) return perr(ps, "expected a number");
-  ps->p = e;
+  char buf[128], *e, *t = num_token(ps, buf, sizeof buf);
+  *v = strtod(t, &e);
+  if (e == t) return perr(ps, "expected a number");
+  ps->p += e - t;
   return 0;
 }
 
@@ -180,6 +193,8 @@ static int parse_const(parser *ps) {
     ps->g->values[v].c.hash = strtoull(h, NULL, 16);
   } else {
     if (expect(ps, '[')) return SMELT_ERR;
+    /* each element takes at least one character: bounds the allocation by the text */
+    if (ne > (int64_t)(ps->end - ps->p)) return perr(ps, "the constant has more elements than the text holds");
     size_t es = (size_t)smelt_dtype_bytes(dt);
     unsigned char *data = smelt_alloc(ps->cx, (size_t)ne * es + 1);
     if (!data) return SMELT_ERR;
@@ -193,12 +208,11 @@ static int parse_const(parser *ps) {
         else if (dt == SMELT_DT_F64) memcpy(d, &x, 8);
         else { uint16_t h = dt == SMELT_DT_F16 ? sm_f32_to_f16((float)x) : sm_f32_to_bf16((float)x); memcpy(d, &h, 2); }
       } else {
-        skip_ws(ps);
-        char *e;
+        char buf[128], *e, *t = num_token(ps, buf, sizeof buf);
         errno = 0;
-        uint64_t u = (smelt_dtype_flags(dt) & DTF_SIGNED) ? (uint64_t)strtoll(ps->p, &e, 10) : strtoull(ps->p, &e, 10);
-        if (e == ps->p || errno) return perr(ps, "expected an integer");
-        ps->p = e;
+        uint64_t u = (smelt_dtype_flags(dt) & DTF_SIGNED) ? (uint64_t)strtoll(t, &e, 10) : strtoull(t, &e, 10);
+        if (e == t || errno) return perr(ps, "expected an integer");
+        ps->p += e - t;
         /* little-endian truncation to the element width */
         for (size_t b = 0; b < es; b++) d[b] = (unsigned char)(u >> (8 * b));
       }
