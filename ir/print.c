@@ -68,9 +68,21 @@ static const char **value_names(const smelt_graph *g, smelt_ctx *tmp) {
   return smelt_failed(tmp) ? NULL : nm;
 }
 
+/* A symbol's name, quoted unless plain and not starting like a number (a dim). */
+static void print_sym(FILE *f, const char *s) {
+  if ((*s >= '0' && *s <= '9') || *s == '-') print_str(f, s);
+  else print_name(f, s);
+}
+
 static void print_type(FILE *f, const smelt_graph *g, const smelt_value *v) {
-  char buf[256];
-  fprintf(f, "%s%s", smelt_dtype_name(v->dt), smelt_shape_str(g, &v->shape, buf, sizeof buf));
+  fprintf(f, "%s[", smelt_dtype_name(v->dt));
+  for (int i = 0; i < v->shape.rank; i++) {
+    smelt_dim d = v->shape.d[i];
+    if (i) fputc(',', f);
+    if (d.sym) print_sym(f, g->syms[d.sym - 1].name);
+    else fprintf(f, "%lld", (long long)d.n);
+  }
+  fputc(']', f);
 }
 
 static void print_double(FILE *f, double x, int digits) {
@@ -150,7 +162,11 @@ int smelt_print(const smelt_graph *g, FILE *f, unsigned flags) {
   fprintf(f, "smelt-ir 1\ngraph ");
   print_str(f, g->name);
   fputc('\n', f);
-  for (int i = 0; i < g->nsyms; i++) fprintf(f, "sym %s <= %lld\n", g->syms[i].name, (long long)g->syms[i].max);
+  for (int i = 0; i < g->nsyms; i++) {
+    fputs("sym ", f);
+    print_sym(f, g->syms[i].name);
+    fprintf(f, " <= %lld\n", (long long)g->syms[i].max);
+  }
   for (int i = 0; i < g->ninputs; i++) {
     const smelt_value *v = &g->values[g->inputs[i]];
     fputs("input %", f);
