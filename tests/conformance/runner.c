@@ -56,6 +56,24 @@ struct test {
   char c_why[400], ref_why[400];
 };
 
+/* Bookkeeping that lives until the end of the run: freed at once by free_kept()
+ * (so leak checkers see a clean exit). */
+static void **kept;
+static size_t nkept, cap_kept;
+static void *keep(void *p) {
+  if (nkept == cap_kept) {
+    void **k = realloc(kept, sizeof *k * (cap_kept = cap_kept ? 2 * cap_kept : 256));
+    if (!k) return p;
+    kept = k;
+  }
+  kept[nkept++] = p;
+  return p;
+}
+static void free_kept(void) {
+  for (size_t i = 0; i < nkept; i++) free(kept[i]);
+  free(kept);
+}
+
 static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -297,7 +315,7 @@ static void prepare(struct test *t, const char *work) {
   else if (t->ref_why[0] && strncmp(t->ref_why, "eval:", 5)) t->ref_status = "fail";
   else t->ref_status = "fail";
   /* compile to C */
-  for (int o = 0; o < g->noutputs; o++) t->out_names[o] = strdup(g->values[g->outputs[o]].name);
+  for (int o = 0; o < g->noutputs; o++) t->out_names[o] = keep(strdup(g->values[g->outputs[o]].name));
   char outdir[700];
   snprintf(outdir, sizeof outdir, "%s/%s", work, t->cname);
   struct smelt_build_opts bo = {.load = {dimopts, ndimopts, consts, nconsts}, .out_dir = outdir, .name = t->cname, .target = "generic", .emit = use_exe ? SMELT_EMIT_EXE : SMELT_EMIT_C, .weights_min = weights_min};
@@ -345,14 +363,14 @@ static int write_batch(struct test **ts, int n, const char *work, int b, char *s
 }
 
 static const char **cc_argv(const char *src, const char *exe, const char *inc, const char *cflags) {
-  const char **av = calloc(64, sizeof *av);
+  const char **av = keep(calloc(64, sizeof *av));
   int n = 0;
   const char *cc = getenv("CC");
   av[n++] = cc && *cc ? cc : "cc";
   av[n++] = "-std=c99";
   av[n++] = "-O1";
   av[n++] = "-w";
-  char *cf = cflags ? strdup(cflags) : NULL;
+  char *cf = cflags ? keep(strdup(cflags)) : NULL;
   for (char *tok = cf ? strtok(cf, " ") : NULL; tok && n < 50; tok = strtok(NULL, " ")) av[n++] = tok;
   av[n++] = "-I";
   av[n++] = inc;
@@ -392,21 +410,21 @@ int main(int argc, char **argv) {
   char *names[4096];
   int nn = 0;
   if (single) { /* one model directory: DIR/model.onnx + DIR/test_data_set_* */
-    char *sd = strdup(single), *slash = strrchr(sd, '/');
-    if (!exists(single)) { printf("SKIPPED: %s is missing\n", single); return 77; }
+    char *sd = keep(strdup(single)), *slash = strrchr(sd, '/');
+    if (!exists(single)) { printf("SKIPPED: %s is missing\n", single); free_kept(); return 77; }
     if (slash && !slash[1]) { *slash = 0; slash = strrchr(sd, '/'); }
-    names[nn++] = slash ? strdup(slash + 1) : strdup(sd);
+    names[nn++] = keep(slash ? strdup(slash + 1) : strdup(sd));
     if (slash) { *slash = 0; data = sd; } else data = ".";
   } else {
     DIR *d = opendir(data);
-    if (!d) { printf("SKIPPED: %s is missing (install Debian's libonnx-testdata)\n", data); return 77; }
+    if (!d) { printf("SKIPPED: %s is missing (install Debian's libonnx-testdata)\n", data); free_kept(); return 77; }
     for (struct dirent *e; (e = readdir(d)) && nn < 4096;)
-      if (!strncmp(e->d_name, "test_", 5) && (!filter || strstr(e->d_name, filter))) names[nn++] = strdup(e->d_name);
+      if (!strncmp(e->d_name, "test_", 5) && (!filter || strstr(e->d_name, filter))) names[nn++] = keep(strdup(e->d_name));
     closedir(d);
   }
   qsort(names, (size_t)nn, sizeof *names, cmp_str);
   mkdir(work, 0777);
-  struct test *tests = calloc((size_t)nn + 1, sizeof *tests);
+  struct test *tests = keep(calloc((size_t)nn + 1, sizeof *tests));
   double t0 = now();
   for (int i = 0; i < nn; i++) {
     struct test *t = &tests[i];
@@ -421,13 +439,13 @@ int main(int argc, char **argv) {
   }
   double t1 = now();
   /* batch compile */
-  struct test **built = calloc((size_t)nn + 1, sizeof *built);
+  struct test **built = keep(calloc((size_t)nn + 1, sizeof *built));
   int nb = 0;
   for (int i = 0; i < nn; i++)
     if (tests[i].built) built[nb++] = &tests[i];
   int nbatch = use_exe ? 0 : (nb + bsize - 1) / bsize;
-  struct job *cj = calloc((size_t)nbatch + 1, sizeof *cj);
-  char (*srcs)[700] = calloc((size_t)nbatch + 1, 700), (*exes)[700] = calloc((size_t)nbatch + 1, 700), (*logs)[700] = calloc((size_t)nbatch + 1, 700);
+  struct job *cj = keep(calloc((size_t)nbatch + 1, sizeof *cj));
+  char (*srcs)[700] = keep(calloc((size_t)nbatch + 1, 700)), (*exes)[700] = keep(calloc((size_t)nbatch + 1, 700)), (*logs)[700] = keep(calloc((size_t)nbatch + 1, 700));
   char inc[700];
   snprintf(inc, sizeof inc, "%s/%s", work, nb ? built[0]->cname : "");
   const char *cflags = getenv("SMELT_CFLAGS");
@@ -445,8 +463,8 @@ int main(int argc, char **argv) {
   for (int b = 0; b < nbatch; b++) {
     if (!cj[b].status) continue;
     int n = nb - b * bsize < bsize ? nb - b * bsize : bsize;
-    struct job *sj = calloc((size_t)n, sizeof *sj);
-    char (*ss)[700] = calloc((size_t)n, 700), (*se)[700] = calloc((size_t)n, 700), (*sl)[700] = calloc((size_t)n, 700);
+    struct job *sj = keep(calloc((size_t)n, sizeof *sj));
+    char (*ss)[700] = keep(calloc((size_t)n, 700)), (*se)[700] = keep(calloc((size_t)n, 700)), (*sl)[700] = keep(calloc((size_t)n, 700));
     for (int i = 0; i < n; i++) {
       struct test *t = built[b * bsize + i];
       write_batch(&built[b * bsize + i], 1, work, 10000 + (int)(t - tests), ss[i], sizeof ss[i]);
@@ -469,13 +487,12 @@ int main(int argc, char **argv) {
         t->built = 0;
       }
     }
-    free(sj);
   }
   double t2 = now();
   /* run every data set */
   int maxruns = nb * MAXSETS + 1, nr = 0;
-  struct job *rj = calloc((size_t)maxruns, sizeof *rj);
-  struct { struct test *t; int set; char outdir[700]; } *rm = calloc((size_t)maxruns, sizeof *rm);
+  struct job *rj = keep(calloc((size_t)maxruns, sizeof *rj));
+  struct { struct test *t; int set; char outdir[700]; } *rm = keep(calloc((size_t)maxruns, sizeof *rm));
   for (int i = 0; i < nb; i++) {
     struct test *t = built[i];
     if (!t->built) continue;
@@ -483,15 +500,15 @@ int main(int argc, char **argv) {
       char paths[MAXIO][700];
       int n = write_inputs(t, s, work, paths);
       if (n < 0) { t->built = 0; t->c_status = "fail"; snprintf(t->c_why, sizeof t->c_why, "cannot write test inputs"); break; }
-      const char **av = calloc((size_t)n + 8, sizeof *av);
+      const char **av = keep(calloc((size_t)n + 8, sizeof *av));
       int k = 0;
-      char *exe = malloc(700);
+      char *exe = keep(malloc(700));
       if (use_exe) snprintf(exe, 700, "%s/%s/%s", work, t->cname, t->cname);
       else if (t->batch >= 0) snprintf(exe, 700, "%s", exes[t->batch]);
       else snprintf(exe, 700, "%s/single%d", work, -1 - t->batch);
       av[k++] = exe;
       if (!use_exe) av[k++] = t->cname;
-      for (int j = 0; j < n; j++) av[k++] = strdup(paths[j]);
+      for (int j = 0; j < n; j++) av[k++] = keep(strdup(paths[j]));
       snprintf(rm[nr].outdir, sizeof rm[nr].outdir, "%s/%s/out%d", work, t->cname, s);
       av[k++] = "-o";
       av[k++] = rm[nr].outdir;
@@ -499,7 +516,7 @@ int main(int argc, char **argv) {
       rm[nr].t = t;
       rm[nr].set = s;
       rj[nr].av = av;
-      char *log = malloc(700);
+      char *log = keep(malloc(700));
       snprintf(log, 700, "%s/%s/run%d.log", work, t->cname, s);
       rj[nr].log = log;
       nr++;
@@ -605,5 +622,6 @@ int main(int argc, char **argv) {
     if (f) fclose(f);
     if (missing) { printf("%d expected-pass tests no longer pass\n", missing); rc = 1; }
   }
+  free_kept();
   return rc;
 }
