@@ -152,6 +152,11 @@ static inline int t_list_dir(const char *dir, const char *suffix, char ***out) {
   return n;
 }
 
+static inline void t_free_list(char **v, int n) {
+  for (int i = 0; i < n; i++) free(v[i]);
+  free(v);
+}
+
 /* ---- running commands ------------------------------------------------------------------ */
 struct t_run {
   int exited, code;   /* normal exit and its status */

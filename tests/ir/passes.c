@@ -124,5 +124,6 @@ int main(int argc, char **argv) {
     run_case(dir, files[i]);
     printf("  %s: %s\n", files[i], t_failures == before ? "ok" : "FAILED");
   }
+  if (argc <= 2) t_free_list(files, n);
   return t_done("ir_passes");
 }

@@ -163,6 +163,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < nconsts; k++) { free((void *)consts[k].name); free((void *)consts[k].file); }
     smelt_ctx_free(cx);
   }
+  t_free_list(names, nn);
   printf("ir_roundtrip: %d of %d models loaded and round-tripped, %d of them evaluated, %.1f s\n", loaded, tried, evaluated, t_now() - t0);
   CHECK(loaded > 0, "no model loaded");
   return t_done("ir_roundtrip");
