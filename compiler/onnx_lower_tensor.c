@@ -92,7 +92,12 @@ static int reshape_target(onnx_rd *r, const smelt_shape *in, const smelt_dim *t,
   int64_t ci = 1, co = 1;
   int si[SMELT_MAX_RANK], so[SMELT_MAX_RANK], nsi = 0, nso = 0;
   for (int i = 0; i < in->rank; i++) { if (in->d[i].sym) si[nsi++] = in->d[i].sym; else ci *= in->d[i].n; }
-  for (int i = 0; i < n; i++) { if (i == infer) continue; if (out->d[i].sym) so[nso++] = out->d[i].sym; else co *= out->d[i].n; }
+  for (int i = 0; i < n; i++) {
+    if (i == infer) continue;
+    if (out->d[i].sym) so[nso++] = out->d[i].sym;
+    else if (out->d[i].n && co > ((int64_t)1 << 62) / out->d[i].n) return on_err(r, "the target shape is too large");
+    else co *= out->d[i].n;
+  }
   /* cancel common symbols */
   for (int a = 0; a < nsi; a++)
     for (int b = 0; b < nso; b++)
