@@ -67,10 +67,16 @@ static const void *map_external(smelt_ctx *cx, const char *where, const char *di
     return NULL;
   }
   char *p = smelt_sprintf(cx, "%s/%s", dir, loc);
-  int fd = open(p, O_RDONLY);
+  /* non-blocking: a FIFO named by a hostile model must not hang the open */
+  int fd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) { smelt_errorf(cx, "%s: external data file %s: %s", where, p, strerror(errno)); return NULL; }
   struct stat st;
-  if (fstat(fd, &st) || off > (uint64_t)st.st_size || len > (uint64_t)st.st_size - off) {
+  if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    close(fd);
+    smelt_errorf(cx, "%s: external data file %s is not a regular file", where, p);
+    return NULL;
+  }
+  if (off > (uint64_t)st.st_size || len > (uint64_t)st.st_size - off) {
     close(fd);
     smelt_errorf(cx, "%s: external data [%llu, +%llu) lies outside %s", where, (unsigned long long)off, (unsigned long long)len, p);
     return NULL;
