@@ -264,6 +264,8 @@ static void onnx_mutants(void) {
   MUTANT("ext_empty_location", 1, external(m, "", "0", "128"));
   MUTANT("ext_folder", 1, external(m, "sub", "0", "128"));
   MUTANT("ext_short_file", 1, external(m, "short.bin", "0", "128"));
+  MUTANT("ext_fifo", 1, external(m, "fifo.bin", "0", "128"));
+  MUTANT("ext_device", 1, external(m, "null.bin", "0", "128"));
   /* graph structure */
   MUTANT("cycle", 1, node(m, "mm")->input[0] = S("hb"));
   MUTANT("self_cycle", 1, node(m, "relu")->input[0] = S("hr"));
@@ -604,6 +606,10 @@ int main(int argc, char **argv) {
     t_write_file(p, pad, 144);
     snprintf(p, sizeof p, "%s/onnx/short.bin", work);
     t_write_file(p, pad, 100);
+    snprintf(p, sizeof p, "%s/onnx/fifo.bin", work); /* open() of a FIFO would block */
+    mkfifo(p, 0666);
+    snprintf(p, sizeof p, "%s/onnx/null.bin", work);
+    symlink("/dev/zero", p);
     arena_reset();
   }
   onnx_mutants();
