@@ -546,7 +546,7 @@ static void check_run(const struct kase *k, const char *const *av, const char *c
   struct t_run r;
   char st[64];
   nruns++;
-  if (t_run(av, work, 120, &r)) { CHECK(0, "%s: cannot run %s", k->path, cmd); return; }
+  if (t_run(av, work, 30, &r)) { CHECK(0, "%s: cannot run %s", k->path, cmd); return; }
   int must = k->must_fail == 2 ? is_build : k->must_fail;
   int ok = r.exited && ((r.code == 1 && must >= 0) || (r.code == 0 && must <= 0));
   if (ok && r.code == 1) {
