@@ -86,6 +86,15 @@ smelt_dtype on_dtype(onnx_rd *r, int v);
 const smelt_shape *on_shape(onnx_rd *r, int v);
 int on_norm_axis(onnx_rd *r, int64_t axis, int rank); /* SMELT_ERR with a diagnostic when out of range */
 
+/* ---- windows (Conv, ConvTranspose, pooling) ------------------------------------------ */
+/* kernel, strides, dilations and pads of a window op on input x (rank >= 3), from the
+ * node's strides / dilations / pads / auto_pad attributes; kernel[] gives the window
+ * sizes (from kernel_shape or the weight).  Errors name the bad attribute. */
+struct on_window { int nsp; int64_t k[SMELT_MAX_RANK], s[SMELT_MAX_RANK], d[SMELT_MAX_RANK], p[2 * SMELT_MAX_RANK]; };
+int on_window(onnx_rd *r, const smelt_shape *x, const int64_t *kernel, struct on_window *w);
+/* writes [kernel,] strides, pads, dilations as IR attributes; returns how many */
+int on_window_attrs(onnx_rd *r, const struct on_window *w, smelt_attr *a, int with_kernel);
+
 /* ---- tensors ----------------------------------------------------------------------- */
 /* Converts an ONNX TensorProto into dtype/shape/data (data may point into the proto
  * or the mapped external file; converted copies live in the ctx arena). */

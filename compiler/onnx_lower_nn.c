@@ -62,9 +62,7 @@ static int lower_gemm(onnx_rd *r, int arg) {
 }
 
 /* ---- windows: auto_pad and defaults ------------------------------------------------------- */
-struct window { int nsp; int64_t k[SMELT_MAX_RANK], s[SMELT_MAX_RANK], d[SMELT_MAX_RANK], p[2 * SMELT_MAX_RANK]; };
-
-static int window(onnx_rd *r, const smelt_shape *x, const int64_t *kernel, struct window *w) {
+int on_window(onnx_rd *r, const smelt_shape *x, const int64_t *kernel, struct on_window *w) {
   w->nsp = x->rank - 2;
   if (w->nsp < 1) return on_err(r, "input needs rank >= 3");
   int64_t *v;
@@ -98,12 +96,13 @@ static int window(onnx_rd *r, const smelt_shape *x, const int64_t *kernel, struc
   return 0;
 }
 
-static void window_attrs(onnx_rd *r, const struct window *w, smelt_attr *a, int with_kernel) {
+int on_window_attrs(onnx_rd *r, const struct on_window *w, smelt_attr *a, int with_kernel) {
   int k = 0;
   if (with_kernel) a[k++] = smelt_attr_ints(r->cx, "kernel", w->k, w->nsp);
   a[k++] = smelt_attr_ints(r->cx, "strides", w->s, w->nsp);
   a[k++] = smelt_attr_ints(r->cx, "pads", w->p, 2 * w->nsp);
   a[k++] = smelt_attr_ints(r->cx, "dilations", w->d, w->nsp);
+  return k;
 }
 
 static int lower_conv(onnx_rd *r, int arg) {
@@ -113,10 +112,10 @@ static int lower_conv(onnx_rd *r, int arg) {
   if (ws->rank != xs->rank || ws->rank < 3) return on_err(r, "weight rank must equal the input's (>= 3)");
   int64_t kern[SMELT_MAX_RANK];
   for (int i = 2; i < ws->rank; i++) kern[i - 2] = ws->d[i].n;
-  struct window win;
-  if (window(r, xs, kern, &win)) return SMELT_ERR;
+  struct on_window win;
+  if (on_window(r, xs, kern, &win)) return SMELT_ERR;
   smelt_attr a[4];
-  window_attrs(r, &win, a, 0);
+  on_window_attrs(r, &win, a, 0);
   a[3] = smelt_attr_int("group", on_att_i(r, "group", 1));
   int in[3] = {x, w, on_has_in(r, 2) ? on_in(r, 2) : -1};
   int nin = on_has_in(r, 2) ? 3 : 2;
@@ -130,10 +129,10 @@ static int lower_pool(onnx_rd *r, int op) {
   int nk = on_att_ints(r, "kernel_shape", &k);
   const smelt_shape *xs = on_shape(r, x);
   if (nk != xs->rank - 2) return on_err(r, "kernel_shape must give every spatial dim");
-  struct window w;
-  if (window(r, xs, k, &w)) return SMELT_ERR;
+  struct on_window w;
+  if (on_window(r, xs, k, &w)) return SMELT_ERR;
   smelt_attr a[6];
-  window_attrs(r, &w, a, 1);
+  on_window_attrs(r, &w, a, 1);
   a[4] = smelt_attr_int("ceil_mode", on_att_i(r, "ceil_mode", 0));
   int na = 5;
   if (op == SMELT_OP_AVG_POOL) a[na++] = smelt_attr_int("count_include_pad", on_att_i(r, "count_include_pad", 0));

@@ -200,61 +200,24 @@ static int lower_conv_transpose(onnx_rd *r, int arg) {
 }
 
 /* ---- pooling ----------------------------------------------------------------------------- */
-struct pwin { int nsp; int64_t k[SMELT_MAX_RANK], s[SMELT_MAX_RANK], d[SMELT_MAX_RANK], p[2 * SMELT_MAX_RANK]; };
-
 /* kernel_shape, strides, dilations, pads and auto_pad of a pooling node */
-static int pool_window(onnx_rd *r, const smelt_shape *x, struct pwin *w) {
-  w->nsp = x->rank - 2;
-  if (w->nsp < 1) return on_err(r, "input needs rank >= 3");
+static int pool_window(onnx_rd *r, const smelt_shape *x, struct on_window *w) {
+  if (x->rank < 3) return on_err(r, "input needs rank >= 3");
   int64_t *v;
   int n = on_att_ints(r, "kernel_shape", &v);
-  if (n != w->nsp) return on_err(r, "kernel_shape must give every spatial dim");
-  for (int i = 0; i < w->nsp; i++) {
-    w->k[i] = v[i];
-    w->s[i] = w->d[i] = 1;
-    w->p[i] = w->p[w->nsp + i] = 0;
-    if (x->d[2 + i].sym) return on_err(r, "spatial dims must be static; fix them with --dim");
-  }
-  if ((n = on_att_ints(r, "strides", &v)) >= 0) { if (n != w->nsp) return on_err(r, "strides has %d entries", n); memcpy(w->s, v, 8 * n); }
-  if ((n = on_att_ints(r, "dilations", &v)) >= 0) { if (n != w->nsp) return on_err(r, "dilations has %d entries", n); memcpy(w->d, v, 8 * n); }
-  if ((n = on_att_ints(r, "pads", &v)) >= 0) { if (n != 2 * w->nsp) return on_err(r, "pads has %d entries", n); memcpy(w->p, v, 8 * n); }
-  for (int i = 0; i < w->nsp; i++)
-    if (w->s[i] <= 0 || w->d[i] <= 0 || w->k[i] <= 0 || w->k[i] > (1 << 20) || w->s[i] > (1 << 20) || w->d[i] > (1 << 20) ||
-        w->p[i] < 0 || w->p[w->nsp + i] < 0 || w->p[i] > (1 << 20) || w->p[w->nsp + i] > (1 << 20))
-      return on_err(r, "kernel, strides, dilations and pads must be positive (pads >= 0) and sane");
-  const char *ap = on_att_s(r, "auto_pad", "NOTSET");
-  if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
-    for (int i = 0; i < w->nsp; i++) {
-      int64_t in = x->d[2 + i].n, out = (in + w->s[i] - 1) / w->s[i];
-      int64_t total = (out - 1) * w->s[i] + (w->k[i] - 1) * w->d[i] + 1 - in;
-      if (total < 0) total = 0;
-      int64_t lo = !strcmp(ap, "SAME_UPPER") ? total / 2 : total - total / 2;
-      w->p[i] = lo;
-      w->p[w->nsp + i] = total - lo;
-    }
-  } else if (!strcmp(ap, "VALID")) {
-    for (int i = 0; i < 2 * w->nsp; i++) w->p[i] = 0;
-  } else if (strcmp(ap, "NOTSET")) return on_err(r, "unknown auto_pad '%s'", ap);
-  return 0;
-}
-
-static int pool_attrs(onnx_rd *r, const struct pwin *w, smelt_attr *a) {
-  a[0] = smelt_attr_ints(r->cx, "kernel", w->k, w->nsp);
-  a[1] = smelt_attr_ints(r->cx, "strides", w->s, w->nsp);
-  a[2] = smelt_attr_ints(r->cx, "pads", w->p, 2 * w->nsp);
-  a[3] = smelt_attr_ints(r->cx, "dilations", w->d, w->nsp);
-  return 4;
+  if (n != x->rank - 2) return on_err(r, "kernel_shape must give every spatial dim");
+  return on_window(r, x, v, w);
 }
 
 static int lower_maxpool(onnx_rd *r, int arg) {
   int x = on_in(r, 0);
   if (x < 0) return SMELT_ERR;
-  struct pwin w;
+  struct on_window w;
   if (pool_window(r, on_shape(r, x), &w)) return SMELT_ERR;
   int64_t so = on_att_i(r, "storage_order", 0);
   if (so != 0 && so != 1) return on_err(r, "storage_order must be 0 or 1");
   smelt_attr a[6];
-  int na = pool_attrs(r, &w, a), ind = on_has_out(r, 1);
+  int na = on_window_attrs(r, &w, a, 1), ind = on_has_out(r, 1);
   a[na++] = smelt_attr_int("ceil_mode", on_att_i(r, "ceil_mode", 0));
   a[na++] = smelt_attr_int("storage_order", so);
   int y = on_emit_n(r, SMELT_OP_MAX_POOL, &x, 1, a, na, ind ? 2 : 1, NULL);
@@ -283,10 +246,10 @@ static int lower_lppool(onnx_rd *r, int arg) {
   int64_t p = on_att_i(r, "p", 2);
   if (p < 1 || p > 64) return on_err(r, "p must be a small positive integer");
   if (on_att_i(r, "ceil_mode", 0)) return on_err(r, "ceil_mode is not supported for LpPool");
-  struct pwin w;
+  struct on_window w;
   if (pool_window(r, on_shape(r, x), &w)) return SMELT_ERR;
   smelt_attr a[6];
-  int na = pool_attrs(r, &w, a);
+  int na = on_window_attrs(r, &w, a, 1);
   a[na++] = smelt_attr_int("ceil_mode", 0);
   a[na++] = smelt_attr_int("count_include_pad", 1);
   int64_t ksz = 1;
@@ -320,7 +283,7 @@ static int lower_maxunpool(onnx_rd *r, int arg) {
   if (x < 0 || ix < 0) return SMELT_ERR;
   const smelt_shape *xs = on_shape(r, x);
   if (!smelt_shape_is_static(xs)) return on_err(r, "needs a static input; fix its dims with --dim");
-  struct pwin w;
+  struct on_window w;
   if (pool_window(r, xs, &w)) return SMELT_ERR;
   int rank = xs->rank;
   int64_t shape[SMELT_MAX_RANK], pads[2 * SMELT_MAX_RANK] = {0};

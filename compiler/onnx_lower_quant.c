@@ -97,23 +97,13 @@ static int int_conv(onnx_rd *r, int x, int xzp, int w, int wzp, int bias) {
   const smelt_shape *xs = on_shape(r, x), *ws = on_shape(r, w);
   int nsp = xs->rank - 2;
   if (nsp < 1 || ws->rank != xs->rank) return on_err(r, "input and weight need equal rank >= 3");
-  int64_t st[SMELT_MAX_RANK], dl[SMELT_MAX_RANK], pd[2 * SMELT_MAX_RANK] = {0}, *v;
-  int n;
-  for (int i = 0; i < nsp; i++) st[i] = dl[i] = 1;
-  if ((n = on_att_ints(r, "strides", &v)) == nsp) memcpy(st, v, 8 * n);
-  if ((n = on_att_ints(r, "dilations", &v)) == nsp) memcpy(dl, v, 8 * n);
-  if ((n = on_att_ints(r, "pads", &v)) == 2 * nsp) memcpy(pd, v, 8 * n);
-  const char *ap = on_att_s(r, "auto_pad", "NOTSET");
-  if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER"))
-    for (int i = 0; i < nsp; i++) {
-      int64_t in = xs->d[2 + i].n, out = (in + st[i] - 1) / st[i], k = ws->d[2 + i].n;
-      int64_t total = (out - 1) * st[i] + (k - 1) * dl[i] + 1 - in;
-      if (total < 0) total = 0;
-      pd[i] = !strcmp(ap, "SAME_UPPER") ? total / 2 : total - total / 2;
-      pd[nsp + i] = total - pd[i];
-    }
-  smelt_attr a[4] = {smelt_attr_ints(r->cx, "strides", st, nsp), smelt_attr_ints(r->cx, "pads", pd, 2 * nsp),
-                     smelt_attr_ints(r->cx, "dilations", dl, nsp), smelt_attr_int("group", on_att_i(r, "group", 1))};
+  int64_t kern[SMELT_MAX_RANK];
+  for (int i = 0; i < nsp; i++) kern[i] = ws->d[2 + i].n;
+  struct on_window win;
+  if (on_window(r, xs, kern, &win)) return SMELT_ERR;
+  smelt_attr a[4];
+  on_window_attrs(r, &win, a, 0);
+  a[3] = smelt_attr_int("group", on_att_i(r, "group", 1));
   int xi = centered(r, x, xzp, 1);
   int wi = on_cast(r, w, SMELT_DT_I32);
   if (wzp >= 0) wi = on_binary(r, SMELT_OP_SUB, wi, on_cast(r, along(r, wzp, ws->rank, 0), SMELT_DT_I32));
