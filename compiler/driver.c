@@ -131,7 +131,7 @@ int smelt_read_tensor_file(smelt_ctx *cx, const char *path, smelt_tensor *t) {
   int found = 0;
   for (int d = 0; d < SMELT_DT_COUNT; d++) {
     const char *np = smelt_dtype_npy((smelt_dtype)d);
-    if (d == SMELT_DT_BF16) continue; /* "<u2" means u16 */
+    if (d == SMELT_DT_BF16 || smelt_dtype_is_block((smelt_dtype)d)) continue; /* "<u2" means u16; blocks have no .npy form */
     if (!strcmp(np, a.descr) || (np[0] == '|' && !strcmp(np + 1, a.descr + 1))) { t->dt = (smelt_dtype)d; found = 1; break; }
   }
   if (!found) { free(a.data); return smelt_errorf(cx, "%s: unsupported numpy dtype '%s'", path, a.descr); }

@@ -30,7 +30,7 @@ double ev_getf(const smelt_tensor *t, int64_t i) {
   if (t->dt == SMELT_DT_F16) return sm_f16_to_f32(((const uint16_t *)t->data)[i]);
   if (t->dt == SMELT_DT_BF16) return sm_bf16_to_f32(((const uint16_t *)t->data)[i]);
   switch (t->dt) {
-#define DT(id, name, ctype, cstr, bytes, flags, npy) \
+#define DT(id, name, ctype, cstr, bytes, flags, npy, blk) \
   case SMELT_DT_##id: return (double)((const ctype *)t->data)[i];
 #include "dtypes.def"
 #undef DT
@@ -50,7 +50,7 @@ void smelt_tensor_seti(smelt_tensor *t, int64_t i, int64_t v) { ev_seti(t, i, v)
 int64_t ev_geti(const smelt_tensor *t, int64_t i) {
   if (smelt_dtype_is_float(t->dt)) return sm_sat_s(ev_getf(t, i), INT64_MIN, INT64_MAX);
   switch (t->dt) {
-#define DT(id, name, ctype, cstr, bytes, flags, npy) \
+#define DT(id, name, ctype, cstr, bytes, flags, npy, blk) \
   case SMELT_DT_##id: return (int64_t)((const ctype *)t->data)[i];
 #include "dtypes.def"
 #undef DT
@@ -83,7 +83,7 @@ void ev_seti(smelt_tensor *t, int64_t i, int64_t v) {
   if (smelt_dtype_is_float(t->dt)) { ev_setf(t, i, (double)v); return; }
   if (t->dt == SMELT_DT_BOOL) { ((uint8_t *)d)[i] = v != 0; return; }
   switch (t->dt) {
-#define DT(id, name, ctype, cstr, bytes, flags, npy) \
+#define DT(id, name, ctype, cstr, bytes, flags, npy, blk) \
   case SMELT_DT_##id: ((ctype *)d)[i] = (ctype)(uint64_t)v; break;
 #include "dtypes.def"
 #undef DT

@@ -16,8 +16,9 @@ static const struct {
   int bytes;
   unsigned flags;
   const char *npy;
+  int blk;
 } dtypes[] = {
-#define DT(id, name, ctype, cstr, bytes, flags, npy) {name, cstr, bytes, flags, npy},
+#define DT(id, name, ctype, cstr, bytes, flags, npy, blk) {name, cstr, bytes, flags, npy, blk},
 #include "dtypes.def"
 #undef DT
 };
@@ -27,6 +28,7 @@ const char *smelt_dtype_ctype(smelt_dtype dt) { return dtypes[dt].ctype; }
 int smelt_dtype_bytes(smelt_dtype dt) { return dtypes[dt].bytes; }
 unsigned smelt_dtype_flags(smelt_dtype dt) { return dtypes[dt].flags; }
 const char *smelt_dtype_npy(smelt_dtype dt) { return dtypes[dt].npy; }
+int smelt_dtype_blk(smelt_dtype dt) { return dtypes[dt].blk; }
 
 int smelt_dtype_parse(const char *name, smelt_dtype *out) {
   for (int i = 0; i < SMELT_DT_COUNT; i++)

@@ -27,10 +27,10 @@
 #define SMELT_ERR (-1)
 
 /* ---- dtypes ------------------------------------------------------------------- */
-enum { DTF_FLOAT = 1, DTF_INT = 2, DTF_SIGNED = 4, DTF_BOOL = 8, DTF_HALF = 16 };
+enum { DTF_FLOAT = 1, DTF_INT = 2, DTF_SIGNED = 4, DTF_BOOL = 8, DTF_HALF = 16, DTF_BLOCK = 32 };
 
 typedef enum smelt_dtype {
-#define DT(id, name, ctype, cstr, bytes, flags, npy) SMELT_DT_##id,
+#define DT(id, name, ctype, cstr, bytes, flags, npy, blk) SMELT_DT_##id,
 #include "dtypes.def"
 #undef DT
   SMELT_DT_COUNT
@@ -38,11 +38,16 @@ typedef enum smelt_dtype {
 
 const char *smelt_dtype_name(smelt_dtype dt);
 const char *smelt_dtype_ctype(smelt_dtype dt); /* C storage type as text */
-int smelt_dtype_bytes(smelt_dtype dt);
+int smelt_dtype_bytes(smelt_dtype dt);       /* per element; per block for DTF_BLOCK types */
+int smelt_dtype_blk(smelt_dtype dt);         /* elements per block (1 for scalar types) */
+/* Bytes of n elements (n a multiple of the block size for block types). */
+static inline int64_t smelt_dtype_nbytes(smelt_dtype dt, int64_t n);
 unsigned smelt_dtype_flags(smelt_dtype dt);
 const char *smelt_dtype_npy(smelt_dtype dt);   /* numpy descriptor, e.g. "<f4" */
 int smelt_dtype_parse(const char *name, smelt_dtype *out); /* 0 or SMELT_ERR */
 static inline int smelt_dtype_is_float(smelt_dtype dt) { return (smelt_dtype_flags(dt) & DTF_FLOAT) != 0; }
+static inline int smelt_dtype_is_block(smelt_dtype dt) { return (smelt_dtype_flags(dt) & DTF_BLOCK) != 0; }
+static inline int64_t smelt_dtype_nbytes(smelt_dtype dt, int64_t n) { return n / smelt_dtype_blk(dt) * smelt_dtype_bytes(dt); }
 
 /* ---- ops ------------------------------------------------------------------------ */
 enum {
@@ -50,7 +55,8 @@ enum {
   OPF_COMMUTES = 1 << 1,    /* binary op with f(a,b) == f(b,a) */
   OPF_REDUCE = 1 << 2,      /* reduces over axes */
   OPF_VIEW = 1 << 3,        /* output is a reinterpretation of input 0's bytes */
-  OPF_QUANTIZABLE = 1 << 4, /* has a weight operand a quantization pass may rewrite */
+  OPF_QUANTIZABLE = 1 << 4, /* has a weight operand a quantization pass may rewrite; it may be
+                               block-quantized (MatMul's B, Gather's table) */
 };
 
 typedef enum smelt_op {

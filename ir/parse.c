@@ -188,7 +188,8 @@ static int parse_const(parser *ps) {
   if (keyword(ps, "opaque")) {
     char *h = word(ps);
     if (!h) return SMELT_ERR;
-    v = smelt_graph_add_const(ps->g, nm, dt, &s, NULL, (uint64_t)ne * smelt_dtype_bytes(dt));
+    if (smelt_dtype_is_block(dt) && (!s.rank || s.d[s.rank - 1].n % smelt_dtype_blk(dt))) return perr(ps, "rows of a block-quantized constant must be whole blocks");
+    v = smelt_graph_add_const(ps->g, nm, dt, &s, NULL, (uint64_t)smelt_dtype_nbytes(dt, ne));
     if (v < 0) return SMELT_ERR;
     ps->g->values[v].c.hash = strtoull(h, NULL, 16);
   } else {

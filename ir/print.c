@@ -95,7 +95,7 @@ static void print_double(FILE *f, double x, int digits) {
 static void print_elem(FILE *f, smelt_dtype dt, const void *data, int64_t i) {
   const unsigned char *p = (const unsigned char *)data + i * smelt_dtype_bytes(dt);
   switch (dt) {
-#define DT(id, name, ctype, cstr, bytes, flags, npy)                                              \
+#define DT(id, name, ctype, cstr, bytes, flags, npy, blk)                                              \
   case SMELT_DT_##id: {                                                                      \
     ctype v;                                                                                 \
     memcpy(&v, p, sizeof v);                                                                 \
@@ -183,7 +183,7 @@ int smelt_print(const smelt_graph *g, FILE *f, unsigned flags) {
     fputs(" : ", f);
     print_type(f, g, v);
     int64_t ne = smelt_shape_max_elems(g, &v->shape);
-    if (v->c.data && ((flags & SMELT_PRINT_CONSTS) || ne <= 16)) {
+    if (v->c.data && !smelt_dtype_is_block(v->dt) && ((flags & SMELT_PRINT_CONSTS) || ne <= 16)) {
       fputs(" = [", f);
       for (int64_t e = 0; e < ne; e++) {
         if (e) fputs(", ", f);

@@ -766,6 +766,10 @@ static const shape_fn shape_tab[] = {
 
 int smelt_shape_infer(smelt_graph *g, int node) {
   smelt_node *n = &g->nodes[node];
+  /* block-quantized values are weights: constants feeding ops that take quantized weights */
+  for (int i = 0; i < n->nin; i++)
+    if (smelt_dtype_is_block(V(i)->dt) && (V(i)->kind != SMELT_V_CONST || !(smelt_op_flags(n->op) & OPF_QUANTIZABLE)))
+      return fail(g, n, "block-quantized operands must be constant weights of MatMul or Gather");
   for (int i = 0; i < n->nin; i++)
     for (int k = 0; k < V(i)->shape.rank; k++)
       if (!V(i)->shape.d[k].sym && V(i)->shape.d[k].n < 0) return fail(g, n, "negative dim");

@@ -93,11 +93,14 @@ static void print_elem(struct sbuf *b, smelt_dtype dt, const unsigned char *p) {
 }
 
 static void emit_const_array(struct sbuf *b, const char *cname, const smelt_value *v, int64_t ne) {
-  sb_printf(b, "static const %s %s[%lld] SM_ALIGN(64) = {", smelt_dtype_ctype(v->dt), cname, (long long)(ne ? ne : 1));
-  int es = smelt_dtype_bytes(v->dt);
+  /* block-quantized weights are bytes; everything else prints element by element */
+  smelt_dtype dt = smelt_dtype_is_block(v->dt) ? SMELT_DT_U8 : v->dt;
+  if (dt != v->dt) ne = (int64_t)v->c.nbytes;
+  sb_printf(b, "static const %s %s[%lld] SM_ALIGN(64) = {", smelt_dtype_ctype(dt), cname, (long long)(ne ? ne : 1));
+  int es = smelt_dtype_bytes(dt);
   for (int64_t i = 0; i < ne; i++) {
     sb_puts(b, i % 8 ? ", " : i ? ",\n  " : "\n  ");
-    print_elem(b, v->dt, (const unsigned char *)v->c.data + i * es);
+    print_elem(b, dt, (const unsigned char *)v->c.data + i * es);
   }
   sb_puts(b, ne ? "\n};\n" : "0};\n");
 }
@@ -155,6 +158,7 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
     if (!val->c.data) { smelt_errorf(cx, "backend: constant '%s' has no data", val->name); goto done; }
     int64_t ne = smelt_shape_max_elems(g, &val->shape);
     const char *ct = smelt_dtype_ctype(val->dt);
+    if (smelt_dtype_is_block(val->dt)) ne = (int64_t)val->c.nbytes; /* uint8_t blocks */
     if (!o->weights_in_c && (int64_t)val->c.nbytes >= o->weights_min) {
       const char *sym = smelt_sprintf(cx, "%s_w%d", N, v);
       r->weights[r->nweights++] = (struct smelt_weight){sym, val->c.data, val->c.nbytes};

@@ -9,7 +9,7 @@ int main(void) {
   CHECK(SMELT_DT_COUNT >= 13, "only %d dtypes", SMELT_DT_COUNT);
   /* what the C storage type says, per row */
   static const struct { const char *name; int bytes; } ctype_size[] = {
-#define DT(id, name, ctype, cstr, bytes, flags, npy) {name, (int)sizeof(ctype)},
+#define DT(id, name, ctype, cstr, bytes, flags, npy, blk) {name, (int)sizeof(ctype)},
 #include "ir/dtypes.def"
 #undef DT
   };
@@ -19,6 +19,13 @@ int main(void) {
     CHECK(nm && *nm && strcmp(nm, "?"), "dtype %d has no name", d);
     CHECK(!smelt_dtype_parse(nm, &back) && back == dt, "'%s' does not parse back to itself", nm);
     for (int e = 0; e < d; e++) CHECK(strcmp(nm, smelt_dtype_name((smelt_dtype)e)), "two dtypes named '%s'", nm);
+    if (smelt_dtype_is_block(dt)) { /* ggml blocks: uint8_t storage, whole blocks per row */
+      CHECK(smelt_dtype_blk(dt) == 32 || smelt_dtype_blk(dt) == 256, "%s: block of %d", nm, smelt_dtype_blk(dt));
+      CHECK(smelt_dtype_nbytes(dt, 2 * smelt_dtype_blk(dt)) == 2 * smelt_dtype_bytes(dt), "%s: nbytes", nm);
+      CHECK(!smelt_dtype_is_float(dt), "%s: a block type is not a float type for elementwise ops", nm);
+      continue;
+    }
+    CHECK(smelt_dtype_blk(dt) == 1, "%s: scalar type with block %d", nm, smelt_dtype_blk(dt));
     int b = smelt_dtype_bytes(dt);
     CHECK(b == ctype_size[d].bytes, "%s: %d bytes but its C type has %d", nm, b, ctype_size[d].bytes);
     CHECK(b == 1 || b == 2 || b == 4 || b == 8, "%s: %d bytes", nm, b);
