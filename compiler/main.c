@@ -610,7 +610,16 @@ static int cmd_eval(int argc, char **argv) {
     }
   }
   if (!rc && g->noutputs > 64) { fprintf(stderr, "smelt: error: too many outputs\n"); rc = 1; }
-  if (!rc && smelt_eval(g, in, out)) rc = fail(cx, model);
+  /* a graph with state starts from zeroed state buffers, as the executables do */
+  smelt_tensor *st = calloc((size_t)g->nstates + 1, sizeof *st);
+  for (int i = 0; st && i < g->nstates; i++) {
+    const smelt_value *sv = &g->values[g->states[i]];
+    st[i].dt = sv->dt;
+    st[i].rank = sv->shape.rank;
+    smelt_shape_resolve(&sv->shape, NULL, st[i].dims);
+    st[i].data = calloc(1, (size_t)smelt_dtype_nbytes(sv->dt, smelt_shape_max_elems(g, &sv->shape)) + 1);
+  }
+  if (!rc && (!st || smelt_eval_state(g, in, out, st))) rc = fail(cx, model);
   else if (!rc) evaluated = 1;
   if (!rc)
     for (int k = 0; k < g->noutputs; k++) {
@@ -636,6 +645,8 @@ static int cmd_eval(int argc, char **argv) {
   if (evaluated)
     for (int k = 0; k < g->noutputs; k++) smelt_tensor_free(&out[k]);
   for (int k = 0; k < loaded; k++) smelt_tensor_free(&in[k]);
+  for (int i = 0; st && i < g->nstates; i++) smelt_tensor_free(&st[i]);
+  free(st);
   smelt_ctx_free(cx);
   return rc;
 }

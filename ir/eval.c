@@ -119,9 +119,11 @@ static int alloc_tensor(smelt_tensor *t, smelt_dtype dt, int rank, const int64_t
  * the symbol values symvals. */
 static int run_node(const smelt_graph *g, const smelt_node *n, const smelt_tensor *in, smelt_tensor *out,
                     const int64_t *symvals) {
+  int inplace = (smelt_op_flags(n->op) & OPF_INPLACE) != 0;
   for (int o = 0; o < n->nout; o++) {
     out[o].data = NULL;
     if (n->out[o] < 0) continue;
+    if (o == 0 && inplace) { out[0] = in[0]; continue; } /* updates input 0's buffer */
     const smelt_value *v = &g->values[n->out[o]];
     int64_t dims[SMELT_MAX_RANK];
     smelt_shape_resolve(&v->shape, symvals, dims);
@@ -131,7 +133,7 @@ static int run_node(const smelt_graph *g, const smelt_node *n, const smelt_tenso
     }
   }
   if (eval_tab[n->op](g, n, in, out)) {
-    for (int o = 0; o < n->nout; o++) smelt_tensor_free(&out[o]);
+    for (int o = inplace; o < n->nout; o++) smelt_tensor_free(&out[o]);
     return SMELT_ERR;
   }
   return 0;
@@ -169,6 +171,10 @@ static int bind_inputs(const smelt_graph *g, const smelt_tensor *inputs, int64_t
 }
 
 int smelt_eval(const smelt_graph *g, const smelt_tensor *inputs, smelt_tensor *outputs) {
+  return smelt_eval_state(g, inputs, outputs, NULL);
+}
+
+int smelt_eval_state(const smelt_graph *g, const smelt_tensor *inputs, smelt_tensor *outputs, smelt_tensor *states) {
   int rc = SMELT_ERR;
   int nv = g->nvalues;
   smelt_tensor *vals = calloc((size_t)nv + 1, sizeof *vals);
@@ -185,6 +191,16 @@ int smelt_eval(const smelt_graph *g, const smelt_tensor *inputs, smelt_tensor *o
   if (!vals || !last || !owned || !symvals || !tin || !tout) { smelt_errorf(g->cx, "eval: out of memory"); goto done; }
   if (bind_inputs(g, inputs, symvals)) goto done;
   for (int i = 0; i < g->ninputs; i++) vals[g->inputs[i]] = inputs[i];
+  if (g->nstates && !states) { smelt_errorf(g->cx, "eval: the graph has state; use smelt_eval_state"); goto done; }
+  for (int i = 0; i < g->nstates; i++) {
+    const smelt_value *sv = &g->values[g->states[i]];
+    int64_t dims[SMELT_MAX_RANK];
+    smelt_shape_resolve(&sv->shape, symvals, dims);
+    int ok = states[i].dt == sv->dt && states[i].rank == sv->shape.rank;
+    for (int k = 0; ok && k < sv->shape.rank; k++) ok = states[i].dims[k] == dims[k];
+    if (!ok) { smelt_errorf(g->cx, "eval: state '%s' needs %s of its declared shape", sv->name, smelt_dtype_name(sv->dt)); goto done; }
+    vals[g->states[i]] = states[i];
+  }
   for (int v = 0; v < nv; v++) {
     const smelt_value *val = &g->values[v];
     last[v] = -1;
@@ -203,9 +219,13 @@ int smelt_eval(const smelt_graph *g, const smelt_tensor *inputs, smelt_tensor *o
     if (n->dead) continue;
     for (int k = 0; k < n->nin; k++) tin[k] = vals[n->in[k]];
     if (run_node(g, n, tin, tout, symvals)) goto done;
+    int inplace = (smelt_op_flags(n->op) & OPF_INPLACE) != 0;
     for (int o = 0; o < n->nout; o++)
-      if (n->out[o] >= 0) { vals[n->out[o]] = tout[o]; owned[n->out[o]] = 1; }
-      else smelt_tensor_free(&tout[o]);
+      if (n->out[o] >= 0) {
+        vals[n->out[o]] = tout[o];
+        owned[n->out[o]] = !(o == 0 && inplace); /* an in-place result is its input's buffer */
+        if (o == 0 && inplace) owned[n->in[0]] = 0, last[n->out[0]] = last[n->out[0]] > last[n->in[0]] ? last[n->out[0]] : last[n->in[0]];
+      } else smelt_tensor_free(&tout[o]);
     for (int k = 0; k < n->nin; k++) {
       int v = n->in[k];
       if (owned[v] && last[v] == i) { smelt_tensor_free(&vals[v]); owned[v] = 0; }

@@ -267,6 +267,14 @@ int smelt_graph_add_input(smelt_graph *g, const char *name, smelt_dtype dt, cons
   return v;
 }
 
+int smelt_graph_add_state(smelt_graph *g, const char *name, smelt_dtype dt, const smelt_shape *s) {
+  if (!smelt_shape_is_static(s)) return smelt_errorf(g->cx, "state '%s' needs a static shape", name);
+  int v = new_value(g, name, dt, s, SMELT_V_STATE);
+  if (v < 0 || GROW(g->cx, g->states, g->nstates, g->cap_states)) return SMELT_ERR;
+  g->states[g->nstates++] = v;
+  return v;
+}
+
 int smelt_graph_add_const(smelt_graph *g, const char *name, smelt_dtype dt, const smelt_shape *s,
                           const void *data, uint64_t nbytes) {
   uint64_t h = data ? smelt_hash(data, nbytes) : 0;
@@ -389,6 +397,7 @@ void smelt_graph_compact(smelt_graph *g) {
   if (!used || !map) return;
   for (int i = 0; i < g->ninputs; i++) used[g->inputs[i]] = 1;
   for (int i = 0; i < g->noutputs; i++) used[g->outputs[i]] = 1;
+  for (int i = 0; i < g->nstates; i++) used[g->states[i]] = 1;
   for (int i = 0; i < g->nnodes; i++) {
     smelt_node *n = &g->nodes[i];
     if (n->dead) continue;
@@ -414,6 +423,7 @@ void smelt_graph_compact(smelt_graph *g) {
   g->nnodes = nn;
   for (int i = 0; i < g->ninputs; i++) g->inputs[i] = map[g->inputs[i]];
   for (int i = 0; i < g->noutputs; i++) g->outputs[i] = map[g->outputs[i]];
+  for (int i = 0; i < g->nstates; i++) g->states[i] = map[g->states[i]];
 }
 
 /* ---- attributes ---------------------------------------------------------------------- */

@@ -57,6 +57,8 @@ enum {
   OPF_VIEW = 1 << 3,        /* output is a reinterpretation of input 0's bytes */
   OPF_QUANTIZABLE = 1 << 4, /* has a weight operand a quantization pass may rewrite; it may be
                                block-quantized (MatMul's B, Gather's table) */
+  OPF_INPLACE = 1 << 5,     /* output 0 is input 0 updated in place (input 0 is a state's
+                               latest version, read by no one after this node) */
 };
 
 typedef enum smelt_op {
@@ -140,7 +142,9 @@ typedef struct smelt_const {
   uint64_t offset;   /* byte offset in file */
 } smelt_const;
 
-typedef enum smelt_vkind { SMELT_V_NODE, SMELT_V_INPUT, SMELT_V_CONST } smelt_vkind;
+/* STATE: a tensor that persists across calls (an LLM's KV cache): read like an input,
+ * updated in place by OPF_INPLACE ops. */
+typedef enum smelt_vkind { SMELT_V_NODE, SMELT_V_INPUT, SMELT_V_CONST, SMELT_V_STATE } smelt_vkind;
 
 typedef struct smelt_value {
   const char *name;
@@ -183,6 +187,7 @@ typedef struct smelt_graph {
   smelt_node *nodes; int nnodes, cap_nodes;
   int *inputs; int ninputs, cap_inputs;
   int *outputs; int noutputs, cap_outputs;
+  int *states; int nstates, cap_states;
   smelt_sym *syms; int nsyms, cap_syms;
   struct smelt_plan *plan;  /* set by the memplan pass */
 } smelt_graph;
@@ -191,6 +196,7 @@ smelt_graph *smelt_graph_new(smelt_ctx *cx, const char *name);
 int smelt_graph_add_sym(smelt_graph *g, const char *name, int64_t max); /* returns sym id (>0) */
 int smelt_graph_find_sym(const smelt_graph *g, const char *name);     /* id or 0 */
 int smelt_graph_add_input(smelt_graph *g, const char *name, smelt_dtype dt, const smelt_shape *s);
+int smelt_graph_add_state(smelt_graph *g, const char *name, smelt_dtype dt, const smelt_shape *s); /* static shape */
 /* A constant over `data` (not copied: the caller keeps it alive as long as the ctx).
  * Identical constants (same dtype, shape and bytes) are stored once. */
 int smelt_graph_add_const(smelt_graph *g, const char *name, smelt_dtype dt, const smelt_shape *s,
@@ -258,6 +264,9 @@ int64_t smelt_tensor_elems(const smelt_tensor *t);
  * their values from the inputs' dims.  Outputs are malloc'ed; free with
  * smelt_tensor_free.  Returns 0 or SMELT_ERR. */
 int smelt_eval(const smelt_graph *g, const smelt_tensor *inputs, smelt_tensor *outputs);
+/* The same for graphs with state: states[i] (one per g->states entry, in order) are
+ * the caller's buffers, updated in place. */
+int smelt_eval_state(const smelt_graph *g, const smelt_tensor *inputs, smelt_tensor *outputs, smelt_tensor *states);
 /* Evaluates one node over concrete inputs (used by constant folding). */
 int smelt_eval_node(const smelt_graph *g, const smelt_node *n, const smelt_tensor *in, smelt_tensor *out);
 void smelt_tensor_free(smelt_tensor *t);

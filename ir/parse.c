@@ -345,6 +345,16 @@ static int parse_line(parser *ps) {
     int v = smelt_graph_add_input(ps->g, nm, dt, &s);
     return v < 0 ? SMELT_ERR : define(ps, nm, v);
   }
+  if (keyword(ps, "state")) {
+    if (expect(ps, '%')) return SMELT_ERR;
+    char *nm = word(ps);
+    smelt_dtype dt;
+    smelt_shape s;
+    if (!nm || expect(ps, ':') || parse_type(ps, &dt, &s)) return SMELT_ERR;
+    if (!smelt_shape_is_static(&s) || smelt_dtype_is_block(dt)) return perr(ps, "a state needs a static shape and a scalar dtype");
+    int v = smelt_graph_add_state(ps->g, nm, dt, &s);
+    return v < 0 ? SMELT_ERR : define(ps, nm, v);
+  }
   if (keyword(ps, "const")) return parse_const(ps);
   if (keyword(ps, "output")) {
     int v;

@@ -4,6 +4,7 @@
  *   graph "mnist"
  *   sym batch <= 64
  *   input %x : f32[batch,784]
+ *   state %kv : f32[512,4,16]                    (persists across calls)
  *   const %w : f32[2,2] = [1, 2, 3, 4]
  *   const %big : f32[784,10] = opaque 9c1f...   (data not printed)
  *   %y : f32[batch,10] = MatMul(%x, %big) @"dense/MatMul"
@@ -173,6 +174,13 @@ int smelt_print(const smelt_graph *g, FILE *f, unsigned flags) {
     print_name(f, nm[g->inputs[i]]);
     fputs(" : ", f);
     print_type(f, g, v);
+    fputc('\n', f);
+  }
+  for (int i = 0; i < g->nstates; i++) {
+    fputs("state %", f);
+    print_name(f, nm[g->states[i]]);
+    fputs(" : ", f);
+    print_type(f, g, &g->values[g->states[i]]);
     fputc('\n', f);
   }
   for (int i = 0; i < g->nvalues; i++) {

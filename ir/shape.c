@@ -757,6 +757,89 @@ static int shape_reverse_sequence(smelt_graph *g, int ni) {
   return 0;
 }
 
+/* ---- decoder-only language models ------------------------------------------------ */
+static int is_pos(const smelt_value *v) {
+  return (v->dt == SMELT_DT_I32 || v->dt == SMELT_DT_I64) && smelt_shape_is_static(&v->shape) && smelt_shape_max_elems(NULL, &v->shape) == 1;
+}
+
+static int shape_llm_norm(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape;
+  if (x->rank < 1 || x->d[x->rank - 1].sym) return fail(g, n, "needs a static last dim");
+  if (!smelt_dtype_is_float(V(0)->dt)) return fail(g, n, "needs a float input");
+  for (int i = 1; i < n->nin; i++) {
+    const smelt_shape *w = &V(i)->shape;
+    if (w->rank != 1 || !smelt_dim_eq(w->d[0], x->d[x->rank - 1])) return fail(g, n, "weight and bias must be [last dim]");
+    if (!smelt_dtype_is_float(V(i)->dt)) return fail(g, n, "weight and bias must be float");
+  }
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = *x;
+  return 0;
+}
+
+/* [n, heads, head_dim] with a static head_dim */
+static int heads3(smelt_graph *g, const smelt_node *n, int i, const char *what) {
+  const smelt_shape *s = &V(i)->shape;
+  if (s->rank != 3 || s->d[1].sym || s->d[2].sym || !smelt_dtype_is_float(V(i)->dt)) {
+    char m[96];
+    snprintf(m, sizeof m, "%s must be float [n, heads, head_dim] with static heads and head_dim", what);
+    return fail(g, n, m);
+  }
+  return 0;
+}
+
+static int shape_rope(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  if (heads3(g, n, 0, "X")) return SMELT_ERR;
+  if (!is_pos(V(1))) return fail(g, n, "pos must be one i32 or i64");
+  int64_t dims = smelt_attr_i(n, "dims"), D = V(0)->shape.d[2].n;
+  if (dims <= 0 || dims > D || dims % 2) return fail(g, n, "dims must be even and at most head_dim");
+  const char *sc = smelt_attr_s(n, "scaling");
+  if (*sc && strcmp(sc, "linear") && strcmp(sc, "llama3")) return fail(g, n, "scaling must be empty, linear or llama3");
+  if (smelt_attr_f(n, "theta") <= 0 || smelt_attr_f(n, "factor") <= 0) return fail(g, n, "theta and factor must be positive");
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = V(0)->shape;
+  return 0;
+}
+
+static int shape_kv_write(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_value *c = V(0);
+  if (c->kind != SMELT_V_STATE && !(c->kind == SMELT_V_NODE && (smelt_op_flags(g->nodes[c->producer].op) & OPF_INPLACE)))
+    return fail(g, n, "the cache must be a state (or its update)");
+  if (c->shape.rank != 3 || !smelt_shape_is_static(&c->shape) || !smelt_dtype_is_float(c->dt)) return fail(g, n, "the cache must be float [ctx, kv_heads, head_dim]");
+  if (heads3(g, n, 1, "X")) return SMELT_ERR;
+  if (!smelt_dim_eq(V(1)->shape.d[1], c->shape.d[1]) || !smelt_dim_eq(V(1)->shape.d[2], c->shape.d[2])) return fail(g, n, "X's heads and head_dim differ from the cache's");
+  if (!is_pos(V(2))) return fail(g, n, "pos must be one i32 or i64");
+  OUT(0)->dt = c->dt;
+  OUT(0)->shape = c->shape;
+  return 0;
+}
+
+static int shape_attention(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  if (heads3(g, n, 0, "Q")) return SMELT_ERR;
+  const smelt_shape *q = &V(0)->shape, *k = &V(1)->shape, *v = &V(2)->shape;
+  if (k->rank != 3 || !smelt_shape_eq(k, v) || !smelt_shape_is_static(k) || !smelt_dtype_is_float(V(1)->dt) || V(1)->dt != V(2)->dt)
+    return fail(g, n, "K and V must be float caches of one static shape [ctx, kv_heads, head_dim]");
+  if (k->d[2].n != q->d[2].n) return fail(g, n, "head_dim of Q and K differ");
+  if (k->d[1].n < 1 || q->d[1].n % k->d[1].n) return fail(g, n, "heads must be a multiple of kv_heads");
+  if (!is_pos(V(3))) return fail(g, n, "pos must be one i32 or i64");
+  if (smelt_attr_i(n, "window") < 0 || smelt_attr_f(n, "softcap") < 0) return fail(g, n, "negative window or softcap");
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = *q;
+  return 0;
+}
+
+static int shape_take_last(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  if (V(0)->shape.rank < 1) return fail(g, n, "needs rank >= 1");
+  OUT(0)->dt = V(0)->dt;
+  OUT(0)->shape = V(0)->shape;
+  OUT(0)->shape.d[0] = smelt_dim_c(1);
+  return 0;
+}
+
 typedef int (*shape_fn)(smelt_graph *, int);
 static const shape_fn shape_tab[] = {
 #define OP(id, name, nimin, nimax, nomin, nomax, attrs, shape, kind, flags, fe, ie) shape_##shape,

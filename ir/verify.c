@@ -14,6 +14,9 @@ int smelt_verify(const smelt_graph *g) {
   for (int i = 0; i < g->ninputs; i++)
     if (g->inputs[i] < 0 || g->inputs[i] >= g->nvalues || g->values[g->inputs[i]].kind != SMELT_V_INPUT)
       return smelt_errorf(cx, "verify: graph input %d is not an input value", i);
+  for (int i = 0; i < g->nstates; i++)
+    if (g->states[i] < 0 || g->states[i] >= g->nvalues || g->values[g->states[i]].kind != SMELT_V_STATE)
+      return smelt_errorf(cx, "verify: graph state %d is not a state value", i);
   for (int s = 0; s < g->nsyms; s++)
     if (g->syms[s].max < 1) return smelt_errorf(cx, "verify: symbol '%s' has bound %lld", g->syms[s].name, (long long)g->syms[s].max);
   for (int ni = 0; ni < g->nnodes; ni++) {

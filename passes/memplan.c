@@ -49,10 +49,15 @@ int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g) {
       return smelt_errorf(cx, "memplan: value '%s' is too large", g->values[v].name);
     p->size[v] = (e * smelt_dtype_bytes(g->values[v].dt) + ALIGN - 1) / ALIGN * ALIGN;
   }
-  /* views share their input's storage (followed to the root) */
+  /* views share their input's storage, in-place updates their state's (followed to
+   * the root) */
   for (int ni = 0; ni < g->nnodes; ni++) {
     const smelt_node *n = &g->nodes[ni];
-    if (n->dead || !(smelt_op_flags(n->op) & OPF_VIEW) || isout[n->out[0]]) continue;
+    unsigned fl = smelt_op_flags(n->op);
+    if (n->dead || !(fl & (OPF_VIEW | OPF_INPLACE))) continue;
+    if ((fl & OPF_VIEW) && isout[n->out[0]]) continue;
+    if ((fl & OPF_INPLACE) && isout[n->out[0]])
+      return smelt_errorf(cx, "memplan: the in-place result '%s' cannot be a graph output", g->values[n->out[0]].name);
     int r = n->in[0];
     while (p->alias[r] >= 0) r = p->alias[r];
     p->alias[n->out[0]] = r;
@@ -118,6 +123,13 @@ int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g) {
   free(iv);
   free(it);
   p->arena_bytes = total;
+  /* states: a region of their own, persistent across calls */
+  int64_t st = 0;
+  for (int i = 0; i < g->nstates; i++) {
+    p->offset[g->states[i]] = st;
+    st += p->size[g->states[i]];
+  }
+  p->state_bytes = st;
   p->lower_bound = lb;
   g->plan = p;
   return 0;

@@ -14,10 +14,13 @@ struct smelt_pass {
 
 /* Memory plan: where each value lives at run time. */
 struct smelt_plan {
-  int64_t *offset;      /* per value: byte offset in the arena, or -1 (input, output, constant, view) */
-  int *alias;           /* per value: the value whose bytes it views (OPF_VIEW ops), or -1 */
+  int64_t *offset;      /* per value: byte offset in the arena (the state region for states),
+                           or -1 (input, output, constant, view) */
+  int *alias;           /* per value: the value whose bytes it is (OPF_VIEW and OPF_INPLACE
+                           outputs: the root of the chain), or -1 */
   int64_t *size;        /* per value: bytes reserved (symbols at their bounds) */
-  int64_t arena_bytes;  /* total arena size */
+  int64_t arena_bytes;  /* total arena size (scratch; states are not in it) */
+  int64_t state_bytes;  /* the state region: offset[v] of a state value is inside it */
   int64_t lower_bound;  /* largest sum of simultaneously live arena values */
 };
 

@@ -76,7 +76,7 @@ static int smelt_main(int argc, char **argv, const struct smelt_model_desc *m) {
   struct smelt_npy *ins = calloc((size_t)m->nin + 1, sizeof *ins);
   void **inp = calloc((size_t)m->nin + 1, sizeof *inp), **outp = calloc((size_t)m->nout + 1, sizeof *outp);
   int64_t *symv = calloc((size_t)m->ndims + 1, sizeof *symv);
-  void *ctx = calloc(1, m->ctx_bytes), *arena = malloc(m->arena_bytes ? m->arena_bytes : 1);
+  void *ctx = calloc(1, m->ctx_bytes), *arena = calloc(1, m->arena_bytes ? m->arena_bytes : 1); /* states start zeroed */
   double *times = calloc((size_t)repeat, sizeof *times);
   if (!ins || !inp || !outp || !symv || !ctx || !arena || !times) { fprintf(stderr, "%s: out of memory\n", argv[0]); goto done; }
   for (int s = 0; s < m->ndims; s++) symv[s] = -1;

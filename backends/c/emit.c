@@ -180,7 +180,8 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
     if (val->kind == SMELT_V_CONST) continue;
     if (val->kind == SMELT_V_INPUT) ptr[v] = smelt_sprintf(cx, "in%d", inidx[v]);
     else if (outidx[v] >= 0) ptr[v] = smelt_sprintf(cx, "out%d", outidx[v]);
-    else if (plan->offset[v] >= 0) ptr[v] = smelt_sprintf(cx, "((%s *)(A + %lld))", ct, (long long)plan->offset[v]);
+    else if (val->kind == SMELT_V_STATE) ptr[v] = smelt_sprintf(cx, "((%s *)(A + %lld))", ct, (long long)plan->offset[v]);
+    else if (plan->offset[v] >= 0) ptr[v] = smelt_sprintf(cx, "((%s *)(A + %lld))", ct, (long long)(plan->state_bytes + plan->offset[v]));
   }
   for (int v = 0; v < nv; v++) /* views: the root's storage, retyped */
     if (plan->alias[v] >= 0) {
@@ -191,7 +192,7 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
   /* ---- kernels ---- */
   for (int ni = 0; ni < g->nnodes; ni++) {
     const smelt_node *n = &g->nodes[ni];
-    if (n->dead || plan->alias[n->out[0]] >= 0) continue; /* views need no kernel */
+    if (n->dead || (plan->alias[n->out[0]] >= 0 && (smelt_op_flags(n->op) & OPF_VIEW))) continue; /* views need no kernel */
     const struct smelt_opinfo *oi = smelt_op_info(n->op);
     sb_printf(&k, "/* %s '%s': ", oi->name, safe_text(cx, n->name));
     for (int i = 0; i < n->nin; i++) sb_printf(&k, "%s%s", i ? ", " : "", type_text(&c, cg_in(&c, n, i)));
@@ -201,9 +202,11 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
     if (*at) sb_printf(&k, "\n   %s", at);
     sb_puts(&k, " */\n");
     sb_printf(&k, "static int %s_k%d_%s(const %s_ctx *ctx", N, ni, ident(cx, n->name, 40), N);
-    for (int i = 0; i < n->nin; i++) sb_printf(&k, ", const %s *restrict x%d", smelt_dtype_ctype(cg_in(&c, n, i)->dt), i);
+    /* an in-place kernel's y0 is its x0: no restrict there */
+    const char *rs = (smelt_op_flags(n->op) & OPF_INPLACE) ? "" : "restrict ";
+    for (int i = 0; i < n->nin; i++) sb_printf(&k, ", const %s *%sx%d", smelt_dtype_ctype(cg_in(&c, n, i)->dt), rs, i);
     for (int i = 0; i < n->nout; i++)
-      if (n->out[i] >= 0) sb_printf(&k, ", %s *restrict y%d", smelt_dtype_ctype(cg_out(&c, n, i)->dt), i);
+      if (n->out[i] >= 0) sb_printf(&k, ", %s *%sy%d", smelt_dtype_ctype(cg_out(&c, n, i)->dt), rs, i);
     sb_puts(&k, ") {\n");
     c.indent = 1;
     if (emit_tab[n->op](&c, n)) goto done;
@@ -221,7 +224,7 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
   sb_printf(&h, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n", N, N);
   sb_printf(&h, "#define %s_SMELT_VERSION \"%s\"\n#define %s_SOURCE_XXH3 \"%016llx\"\n", N, SMELT_VERSION, N, (unsigned long long)g->source_hash);
   sb_printf(&h, "#define %s_ARENA_BYTES %lld\n#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n#define %s_NUM_DIMS %d\n\n",
-            N, (long long)plan->arena_bytes, N, g->ninputs, N, g->noutputs, N, g->nsyms);
+            N, (long long)(plan->state_bytes + plan->arena_bytes), N, g->ninputs, N, g->noutputs, N, g->nsyms);
   for (int i = 0; i < g->nsyms; i++)
     sb_printf(&h, "#define %s_DIM_%s %d /* %s_set_dim index; 1 <= value <= %lld */\n", N, ident(cx, g->syms[i].name, 64), i, N, (long long)g->syms[i].max);
   for (int io = 0; io < 2; io++) {
@@ -259,7 +262,7 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
   for (int i = 0; i < g->noutputs; i++) sb_printf(&s, "  if (!out%d) return SMELT_E_NULL;\n", i);
   for (int ni = 0; ni < g->nnodes; ni++) {
     const smelt_node *n = &g->nodes[ni];
-    if (n->dead || plan->alias[n->out[0]] >= 0) continue;
+    if (n->dead || (plan->alias[n->out[0]] >= 0 && (smelt_op_flags(n->op) & OPF_VIEW))) continue;
     sb_printf(&s, "  if ((rc = %s_k%d_%s(ctx", N, ni, ident(cx, n->name, 40));
     for (int i = 0; i < n->nin; i++) sb_printf(&s, ", %s", ptr[n->in[i]]);
     for (int i = 0; i < n->nout; i++)
