@@ -10,8 +10,20 @@
 #include "ir/ir.h"
 #include "passes/passes.h"
 
+/* Constants shared by several graphs emitted into one source (an LLM's prefill and
+ * decode): each distinct constant gets one symbol. */
+struct smelt_emit_shared {
+  smelt_map map;           /* "data:nbytes:dtype" -> index in syms */
+  const char **syms;
+  int n, cap;
+};
+
 struct smelt_emit_opts {
   const char *name;        /* C identifier every generated symbol starts with */
+  const char *weights_prefix; /* prefix of constant symbols (default: name) */
+  int embedded;            /* part of a larger source: no #includes, static API, no descriptor
+                              (1: with its ctx typedef; 2: the header has it) */
+  struct smelt_emit_shared *shared; /* NULL, or constants shared across emissions */
   const char *target;      /* --target */
   int64_t weights_min;     /* constants of at least this many bytes go to NAME_weights.o */
   int weights_in_c;        /* all constants as C arrays (--emit c) */
@@ -33,6 +45,12 @@ struct smelt_emit_result {
 
 int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct smelt_emit_result *r);
 void smelt_emit_result_free(struct smelt_emit_result *r);
+
+/* A language model: the prefill and decode graphs of one checkpoint (compiler/arch/)
+ * as one source with the LLM API of DESIGN §6. */
+struct smelt_ckpt;
+int smelt_backend_c_emit_llm(smelt_graph *prefill, smelt_graph *decode, struct smelt_ckpt *ck, int64_t ctx_len,
+                             const struct smelt_emit_opts *o, struct smelt_emit_result *r);
 
 /* Is every node of g supported by the C backend?  Records an error naming the first
  * that is not. */

@@ -9,6 +9,7 @@
 #include "backends/backend.h"
 #include "compiler/embed.h"
 #include "compiler/read.h"
+#include "compiler/arch/arch.h"
 #include "runtime/smelt_npy.h"
 
 #include <errno.h>
@@ -66,6 +67,21 @@ int smelt_write_file(smelt_ctx *cx, const char *path, const void *data, size_t n
   return 0;
 }
 
+int smelt_is_gguf(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  char buf[4] = {0};
+  size_t n = fread(buf, 1, 4, f);
+  fclose(f);
+  return n == 4 && !memcmp(buf, "GGUF", 4);
+}
+
+struct smelt_llm_opts smelt_llm_default_opts(const struct smelt_ckpt *ck) {
+  struct smelt_llm_opts o = {.ctx = ck->n_ctx_train > 0 && ck->n_ctx_train < 4096 ? ck->n_ctx_train : 4096, .kv_dtype = SMELT_DT_F32};
+  o.max_tokens = o.ctx;
+  return o;
+}
+
 static int is_text_ir(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) return 0;
@@ -101,8 +117,14 @@ static char *slurp(smelt_ctx *cx, const char *path, size_t *len) {
 smelt_graph *smelt_load_model(smelt_ctx *cx, const char *path, const struct smelt_load_opts *o) {
   struct stat st;
   if (stat(path, &st)) { smelt_errorf(cx, "%s: %s", path, strerror(errno)); return NULL; }
-  if (S_ISDIR(st.st_mode)) { smelt_errorf(cx, "%s: is a directory (Hugging Face folders are not supported yet)", path); return NULL; }
   smelt_graph *g;
+  if (S_ISDIR(st.st_mode) || smelt_is_gguf(path)) { /* an LLM checkpoint: its prefill graph */
+    if (o && (o->ndims || o->nconsts)) { smelt_errorf(cx, "%s: --dim and --const apply to ONNX models only", path); return NULL; }
+    struct smelt_ckpt *ck = smelt_ckpt_open(cx, path);
+    if (!ck) return NULL;
+    struct smelt_llm_opts lo = smelt_llm_default_opts(ck);
+    return smelt_arch_build(cx, ck, &lo, 0);
+  }
   if (is_text_ir(path)) {
     size_t len;
     char *text = slurp(cx, path, &len);
@@ -183,10 +205,11 @@ static int run_cmd(smelt_ctx *cx, const char *const *av, const char *what) {
   return 0;
 }
 
-static int write_runtime(smelt_ctx *cx, const char *dir, const char *file) {
+/* every runtime header next to the generated sources (they are small and header-only) */
+static int write_runtime_all(smelt_ctx *cx, const char *dir) {
   for (const struct smelt_embedded *e = smelt_runtime_files; e->name; e++)
-    if (!strcmp(e->name, file)) return smelt_write_file(cx, smelt_sprintf(cx, "%s/%s", dir, file), e->text, strlen(e->text));
-  return smelt_errorf(cx, "runtime file %s is missing from this smelt build", file);
+    if (smelt_write_file(cx, smelt_sprintf(cx, "%s/%s", dir, e->name), e->text, strlen(e->text))) return SMELT_ERR;
+  return 0;
 }
 
 int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts *o, struct smelt_build_info *info) {
@@ -198,37 +221,56 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
       return smelt_errorf(cx, "--name '%s' is not a C identifier", name);
   if (!*name || strlen(name) > 64) return smelt_errorf(cx, "--name must be 1 to 64 characters");
   info->name = name;
-  smelt_graph *g = smelt_load_model(cx, model, &o->load);
-  if (!g) return SMELT_ERR;
-  if (smelt_run_pipeline(cx, g, o)) return SMELT_ERR;
-  if (smelt_backend_c_check(g)) return SMELT_ERR;
   struct smelt_emit_opts eo = {.name = name, .target = o->target ? o->target : "generic",
                                .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
                                .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options};
   struct smelt_emit_result r;
-  if (smelt_backend_c_emit(g, &eo, &r)) return SMELT_ERR;
+  smelt_graph *g = NULL, *dc = NULL;
+  struct stat st;
+  int llm = !stat(model, &st) && (S_ISDIR(st.st_mode) || smelt_is_gguf(model));
+  if (llm) { /* a language model: prefill and decode over one KV cache */
+    if (o->load.ndims || o->load.nconsts) return smelt_errorf(cx, "%s: --dim and --const apply to ONNX models only", model);
+    struct smelt_ckpt *ck = smelt_ckpt_open(cx, model);
+    if (!ck) return SMELT_ERR;
+    struct smelt_llm_opts lo = smelt_llm_default_opts(ck);
+    if (o->ctx > 0) lo.ctx = lo.max_tokens = o->ctx;
+    if (o->kv_f16) lo.kv_dtype = SMELT_DT_F16;
+    smelt_logf(cx, 1, "%s: %s, %lld layers, d=%lld, vocabulary %lld, context %lld", model, ck->arch, (long long)ck->n_layer,
+               (long long)ck->n_embd, (long long)ck->n_vocab, (long long)lo.ctx);
+    if (!(g = smelt_arch_build(cx, ck, &lo, 0)) || !(dc = smelt_arch_build(cx, ck, &lo, 1))) return SMELT_ERR;
+    if (smelt_run_pipeline(cx, g, o) || smelt_run_pipeline(cx, dc, o)) return SMELT_ERR;
+    if (smelt_backend_c_emit_llm(g, dc, ck, lo.ctx, &eo, &r)) return SMELT_ERR;
+  } else {
+    if (o->ctx > 0 || o->kv_f16) return smelt_errorf(cx, "%s: --ctx and --kv apply to language models only", model);
+    g = smelt_load_model(cx, model, &o->load);
+    if (!g) return SMELT_ERR;
+    if (smelt_run_pipeline(cx, g, o)) return SMELT_ERR;
+    if (smelt_backend_c_check(g)) return SMELT_ERR;
+    if (smelt_backend_c_emit(g, &eo, &r)) return SMELT_ERR;
+  }
   int rc = SMELT_ERR;
   const char *dir = o->out_dir;
   if (mkdir(dir, 0777) && errno != EEXIST) { smelt_errorf(cx, "%s: cannot create directory: %s", dir, strerror(errno)); goto done; }
   const char *hpath = smelt_sprintf(cx, "%s/%s.h", dir, name), *cpath = smelt_sprintf(cx, "%s/%s.c", dir, name);
   const char *mpath = smelt_sprintf(cx, "%s/%s_main.c", dir, name), *wpath = smelt_sprintf(cx, "%s/%s_weights.o", dir, name);
   if (smelt_write_file(cx, hpath, r.header, strlen(r.header)) || smelt_write_file(cx, cpath, r.source, strlen(r.source)) ||
-      write_runtime(cx, dir, "smelt_rt.h") || write_runtime(cx, dir, "smelt_scalar.h"))
+      write_runtime_all(cx, dir))
     goto done;
   if (o->emit != SMELT_EMIT_LIB) {
-    const char *main_src = smelt_sprintf(cx, "#define _POSIX_C_SOURCE 200809L\n%s", r.main_src);
-    if (smelt_write_file(cx, mpath, main_src, strlen(main_src)) || write_runtime(cx, dir, "smelt_main.h") ||
-        write_runtime(cx, dir, "smelt_npy.h"))
-      goto done;
+    const char *main_src = llm ? r.main_src : smelt_sprintf(cx, "#define _POSIX_C_SOURCE 200809L\n%s", r.main_src);
+    if (smelt_write_file(cx, mpath, main_src, strlen(main_src))) goto done;
   }
   for (int i = 0; i < r.nweights; i++) info->weight_bytes += (int64_t)r.weights[i].nbytes;
-  for (int v = 0; v < g->nvalues; v++)
-    if (g->values[v].kind == SMELT_V_CONST && (int64_t)g->values[v].c.nbytes < eo.weights_min) info->weight_bytes += (int64_t)g->values[v].c.nbytes;
+  for (int k = 0; k < 2; k++) {
+    const smelt_graph *gg = k ? dc : g;
+    for (int v = 0; gg && v < gg->nvalues && !(k && llm); v++) /* small constants (shared ones counted once) */
+      if (gg->values[v].kind == SMELT_V_CONST && (int64_t)gg->values[v].c.nbytes < eo.weights_min) info->weight_bytes += (int64_t)gg->values[v].c.nbytes;
+  }
   if (r.nweights && smelt_llvm_emit_weights(cx, wpath, NULL, r.weights, r.nweights)) goto done;
   if (!r.nweights) remove(wpath); /* a stale one from an earlier build would be linked */
   info->nnodes = g->nnodes;
   info->nkernels = r.nkernels;
-  info->arena_bytes = g->plan->arena_bytes;
+  info->arena_bytes = g->plan->state_bytes + g->plan->arena_bytes;
   info->lower_bound = g->plan->lower_bound;
   info->t_compile = now() - t0;
   if (o->emit == SMELT_EMIT_C) { rc = 0; goto done; }
@@ -241,6 +283,7 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
   n = split_args(cx, cc && *cc ? cc : "cc", av, n, 8);
   av[n++] = "-std=c99";
   av[n++] = "-O2";
+  if (o->target && !strcmp(o->target, "native")) av[n++] = "-march=native"; /* the host's best, until the x86/arm kernels */
   n = split_args(cx, o->cflags ? o->cflags : getenv("SMELT_CFLAGS"), av, n, 60);
   av[n++] = "-I";
   av[n++] = dir;

@@ -29,6 +29,8 @@ struct smelt_build_opts {
   FILE *print_to;          /* where --print-after goes */
   int verify_each;
   int64_t weights_min;     /* bytes; constants at least this large go to NAME_weights.o */
+  int64_t ctx;             /* LLMs: KV cache length (0: the model's, capped at 4096) */
+  int kv_f16;              /* LLMs: f16 KV cache */
 };
 
 struct smelt_build_info {
@@ -37,6 +39,12 @@ struct smelt_build_info {
   int64_t arena_bytes, lower_bound, weight_bytes;
   double t_compile, t_cc; /* seconds: reading to written sources; the C compiler */
 };
+
+struct smelt_ckpt;
+struct smelt_llm_opts;
+int smelt_is_gguf(const char *path);
+/* --ctx default: the model's training context, capped at 4096; f32 KV cache */
+struct smelt_llm_opts smelt_llm_default_opts(const struct smelt_ckpt *ck);
 
 /* Reads a model by format (ONNX, smelt text IR) into a verified graph. */
 smelt_graph *smelt_load_model(smelt_ctx *cx, const char *path, const struct smelt_load_opts *o);

@@ -30,14 +30,16 @@ static const char *usage_main =
 static const char *usage_build =
     "usage: smelt build MODEL -o DIR [options]\n"
     "\n"
+    "MODEL is an ONNX file, smelt IR text, a GGUF file or a Hugging Face model folder\n"
+    "(the last two compile into a text generator).\n"
     "Compiles MODEL into DIR: NAME.h (the C API), NAME.c, NAME_weights.o (large\n"
     "constants, via LLVM) and, per --emit, the executable NAME or libNAME.a.\n"
     "\n"
     "options:\n"
     "  -o, --out DIR          output directory (created if missing)\n"
     "  --name NAME            C name of the model (default: from the file name)\n"
-    "  --target T             generic | native (default generic; native = generic until\n"
-    "                         the x86/arm backends land)\n"
+    "  --target T             native (default: the generic C compiled for this machine with\n"
+    "                         -march=native) | generic (portable C99)\n"
     "  --emit exe|lib|c       executable (default), static library, or C sources only\n"
     "                         (all weights as C arrays, nothing compiled)\n"
     "  --dim NAME=V           fix the dynamic dim NAME to V\n"
@@ -47,6 +49,8 @@ static const char *usage_build =
     "                         .pb); needed when a shape operand is a graph input\n"
     "  --cc CC, --cflags F    C compiler and extra flags (default $CC or cc, $SMELT_CFLAGS)\n"
     "  --weights-min BYTES    constants this large go to NAME_weights.o (default 262144)\n"
+    "  --ctx N                language models: KV cache length (default: the model's, at most 4096)\n"
+    "  --kv f32|f16           language models: KV cache element type (default f32)\n"
     "  --print-after PASS     print the IR after PASS (fold, dce, memplan, or all)\n"
     "  --verify-each          run the IR verifier after every pass\n"
     "  -q, --quiet            no summary line\n";
@@ -174,7 +178,7 @@ static const char *human(int64_t b, char *buf, size_t n) {
 static int cmd_build(int argc, char **argv) {
   if (wants_help(argc, argv)) { fputs(usage_build, stdout); return 0; }
   struct common co = {0};
-  struct smelt_build_opts o = {.target = "generic", .emit = SMELT_EMIT_EXE};
+  struct smelt_build_opts o = {.target = "native", .emit = SMELT_EMIT_EXE};
   const char *model = NULL;
   int quiet = 0, verbose = 0;
   char optstr[2048] = "";
@@ -186,7 +190,8 @@ static int cmd_build(int argc, char **argv) {
     if (r < 0) return 1;
     if (r == 0) {
       int needs = !strcmp(a, "-o") || !strcmp(a, "--out") || !strcmp(a, "--name") || !strcmp(a, "--target") || !strcmp(a, "--emit") ||
-                  !strcmp(a, "--cc") || !strcmp(a, "--cflags") || !strcmp(a, "--print-after") || !strcmp(a, "--weights-min");
+                  !strcmp(a, "--cc") || !strcmp(a, "--cflags") || !strcmp(a, "--print-after") || !strcmp(a, "--weights-min") ||
+                  !strcmp(a, "--ctx") || !strcmp(a, "--kv");
       if (needs && i + 1 >= argc) { fprintf(stderr, "smelt: error: %s needs a value\n", a); return 1; }
       if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.out_dir = argv[++i];
       else if (!strcmp(a, "--name")) o.name = argv[++i];
@@ -201,6 +206,14 @@ static int cmd_build(int argc, char **argv) {
       else if (!strcmp(a, "--cflags")) o.cflags = argv[++i];
       else if (!strcmp(a, "--print-after")) o.print_after = argv[++i];
       else if (!strcmp(a, "--weights-min")) o.weights_min = strtoll(argv[++i], NULL, 10);
+      else if (!strcmp(a, "--ctx")) {
+        o.ctx = strtoll(argv[++i], NULL, 10);
+        if (o.ctx < 1 || o.ctx > (1 << 20)) { fprintf(stderr, "smelt: error: --ctx %s: expected 1 to 1048576 tokens\n", argv[i]); return 1; }
+      } else if (!strcmp(a, "--kv")) {
+        const char *k = argv[++i];
+        if (!strcmp(k, "f16")) o.kv_f16 = 1;
+        else if (strcmp(k, "f32")) { fprintf(stderr, "smelt: error: --kv %s: expected f32 or f16\n", k); return 1; }
+      }
       else if (!strcmp(a, "--verify-each")) o.verify_each = 1;
       else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
       else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose++;

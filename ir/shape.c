@@ -840,6 +840,15 @@ static int shape_take_last(smelt_graph *g, int ni) {
   return 0;
 }
 
+static int shape_positions(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  if (!is_pos(V(0))) return fail(g, n, "pos must be one i32 or i64");
+  if (V(1)->shape.rank < 1) return fail(g, n, "the second input needs rank >= 1");
+  OUT(0)->dt = SMELT_DT_I32;
+  OUT(0)->shape = (smelt_shape){.rank = 1, .d = {V(1)->shape.d[0]}};
+  return 0;
+}
+
 typedef int (*shape_fn)(smelt_graph *, int);
 static const shape_fn shape_tab[] = {
 #define OP(id, name, nimin, nimax, nomin, nomax, attrs, shape, kind, flags, fe, ie) shape_##shape,

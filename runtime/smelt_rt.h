@@ -23,6 +23,8 @@
 #define SMELT_E_DIM (-4)        /* dimension value out of its bounds */
 #define SMELT_E_INDEX (-5)      /* an index input was out of range */
 #define SMELT_E_ARG (-6)        /* other bad argument */
+#define SMELT_E_CTX (-7)        /* the tokens do not fit in the context */
+#define SMELT_E_NO_TOKENIZER (-8) /* the model was built without a tokenizer */
 
 static inline const char *smelt_rt_strerror(int err) {
   switch (err) {
@@ -33,6 +35,8 @@ static inline const char *smelt_rt_strerror(int err) {
   case SMELT_E_DIM: return "dimension value outside its bounds";
   case SMELT_E_INDEX: return "index out of range in an input";
   case SMELT_E_ARG: return "bad argument";
+  case SMELT_E_CTX: return "the tokens do not fit in the context";
+  case SMELT_E_NO_TOKENIZER: return "the model was built without a tokenizer";
   default: return "unknown error";
   }
 }
@@ -59,6 +63,19 @@ struct smelt_model_desc {
   int (*run)(void *ctx, void *const *inputs, void *const *outputs);
   const char *(*strerror)(int err);
 };
+
+/* Dot product of two float rows with 16 independent partial sums, so compilers can
+ * vectorize it without reassociating a single accumulator. */
+static inline float sm_dot_f32(const float *a, const float *b, int64_t n) {
+  float s[16] = {0};
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16)
+    for (int u = 0; u < 16; u++) s[u] += a[k + u] * b[k + u];
+  float r = 0;
+  for (; k < n; k++) r += a[k] * b[k];
+  for (int u = 0; u < 16; u++) r += s[u];
+  return r;
+}
 
 #if defined(__GNUC__)
 #define SM_ALIGN(n) __attribute__((aligned(n)))

@@ -104,8 +104,11 @@ int emit_attention(struct cg *c, const smelt_node *n) {
   cg_line(c, "    float m = -INFINITY, sum = 0;");
   cg_line(c, "    for (int64_t j = lo; j <= p; j++) {");
   cg_line(c, "      const %s *k = x1 + (j * Hkv + kh) * D;", cg_ctype(K->dt));
-  cg_line(c, "      float d = 0;");
-  cg_line(c, "      for (int64_t i = 0; i < D; i++) d += %s * %s;", cg_load(c, Q->dt, "q[i]"), cg_load(c, K->dt, "k[i]"));
+  if (Q->dt == SMELT_DT_F32 && K->dt == SMELT_DT_F32) cg_line(c, "      float d = sm_dot_f32(q, k, D);");
+  else {
+    cg_line(c, "      float d = 0;");
+    cg_line(c, "      for (int64_t i = 0; i < D; i++) d += %s * %s;", cg_load(c, Q->dt, "q[i]"), cg_load(c, K->dt, "k[i]"));
+  }
   cg_line(c, "      d *= scale;");
   if (cap > 0) cg_line(c, "      d = (float)%s * tanhf(d / (float)%s);", cg_double(c, cap), cg_double(c, cap));
   cg_line(c, "      s[j] = d;");
@@ -130,5 +133,12 @@ int emit_take_last(struct cg *c, const smelt_node *n) {
   const char *row = cg_elems(c, &X->shape, 1, X->shape.rank);
   cg_line(c, "const int64_t T = %s;", cg_dim(c, X->shape.d[0]));
   cg_line(c, "if (T > 0) memcpy(y0, x0 + (T - 1) * %s, (size_t)(%s) * sizeof(*y0));", row, row);
+  return 0;
+}
+
+int emit_positions(struct cg *c, const smelt_node *n) {
+  cg_line(c, "const int64_t T = %s, p0 = (int64_t)x0[0];", cg_dim(c, cg_out(c, n, 0)->shape.d[0]));
+  cg_line(c, "for (int64_t i = 0; i < T; i++) y0[i] = (int32_t)(p0 + i);");
+  cg_line(c, "(void)x1;");
   return 0;
 }

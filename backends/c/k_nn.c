@@ -52,6 +52,13 @@ int emit_matmul(struct cg *c, const smelt_node *n) {
     cg_line(c, "    for (int64_t j = 0; j < N; j++) yr[j] += av * br[j];");
     cg_line(c, "  }");
     cg_line(c, "}");
+  } else if (tb && dt == SMELT_DT_F32) {
+    /* B is [N, K]: one dot per (weight row, token), weight row outermost so it is read
+     * once for all M rows of A (GEMV when M = 1) */
+    cg_line(c, "for (int64_t j = 0; j < N; j++) {");
+    cg_line(c, "  const float *bj = b + j * K;");
+    cg_line(c, "  for (int64_t i = 0; i < M; i++) y[i * N + j] = sm_dot_f32(a + i * K, bj, K);");
+    cg_line(c, "}");
   } else {
     /* dot products: b[k,j] at k * N + j, or b[j,k] at j * K + k when transposed */
     cg_line(c, "for (int64_t i = 0; i < M; i++)");

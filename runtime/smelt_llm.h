@@ -1,0 +1,168 @@
+/* runtime/smelt_llm.h — the part of the runtime compiled into every generated LLM:
+ * sampling settings, a seeded random generator and the sampler.
+ *
+ * Header-only, static, C99, no allocation: the sampler works in scratch memory the
+ * model's arena provides.  Sampling order (as llama.cpp's common chain): repetition
+ * penalty over the recent tokens, then greedy when temperature <= 0, else top-k,
+ * temperature, min-p, top-p, and a draw from what is left.  Same seed, same tokens. */
+#ifndef SMELT_LLM_H
+#define SMELT_LLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+
+#ifndef SMELT_SAMPLING_DEFINED
+#define SMELT_SAMPLING_DEFINED
+/* Sampling settings; zero-initialized means greedy. */
+struct smelt_sampling {
+  float temperature;    /* <= 0: greedy */
+  int top_k;            /* 0: all */
+  float top_p;          /* 0 or >= 1: off */
+  float min_p;          /* 0: off */
+  float repeat_penalty; /* 0 or 1: off */
+  int repeat_last_n;    /* window for the penalty (default 64 when 0) */
+  uint64_t seed;
+};
+#endif
+
+/* splitmix64 */
+static inline uint64_t smelt_rng_next(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+static inline double smelt_rng_uniform(uint64_t *s) { return (double)(smelt_rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
+
+/* candidates ordered by value, larger first, ties by lower id */
+static inline int smelt_cand_before(float va, int32_t ia, float vb, int32_t ib) { return va > vb || (va == vb && ia < ib); }
+
+/* sift-down in a heap whose top is the most preferred candidate */
+static void smelt_sift(float *v, int32_t *id, int i, int n) {
+  for (;;) {
+    int l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && smelt_cand_before(v[l], id[l], v[m], id[m])) m = l;
+    if (r < n && smelt_cand_before(v[r], id[r], v[m], id[m])) m = r;
+    if (m == i) return;
+    float tv = v[i]; v[i] = v[m]; v[m] = tv;
+    int32_t ti = id[i]; id[i] = id[m]; id[m] = ti;
+    i = m;
+  }
+}
+
+/* sorts candidates [0, n) most preferred first (heapsort, then reversed) */
+static void smelt_sort_cands(float *v, int32_t *id, int n) {
+  for (int i = n / 2 - 1; i >= 0; i--) smelt_sift(v, id, i, n);
+  for (int end = n - 1; end > 0; end--) {
+    float tv = v[0]; v[0] = v[end]; v[end] = tv;
+    int32_t ti = id[0]; id[0] = id[end]; id[end] = ti;
+    smelt_sift(v, id, 0, end);
+  }
+  for (int a = 0, b = n - 1; a < b; a++, b--) {
+    float tv = v[a]; v[a] = v[b]; v[b] = tv;
+    int32_t ti = id[a]; id[a] = id[b]; id[b] = ti;
+  }
+}
+
+/* Keeps the k most preferred of n candidates in v/id[0..k) (order unspecified). */
+static void smelt_top_k_select(float *v, int32_t *id, int n, int k) {
+  /* a min-heap (least preferred on top) of the best k seen so far */
+  for (int i = 0; i < n; i++) {
+    float x = v[i];
+    int32_t xi = id[i];
+    int pos;
+    if (i < k) pos = i;
+    else if (smelt_cand_before(x, xi, v[0], id[0])) pos = 0;
+    else continue;
+    if (i < k) { /* sift up */
+      while (pos > 0) {
+        int par = (pos - 1) / 2;
+        if (!smelt_cand_before(v[par], id[par], x, xi)) break;
+        v[pos] = v[par]; id[pos] = id[par];
+        pos = par;
+      }
+      v[pos] = x; id[pos] = xi;
+    } else { /* replace the top, sift down */
+      int m = 0;
+      for (;;) {
+        int l = 2 * m + 1, r = l + 1, c = m;
+        float cv = x; int32_t ci = xi;
+        if (l < k && smelt_cand_before(cv, ci, v[l], id[l])) { c = l; cv = v[l]; ci = id[l]; }
+        if (r < k && smelt_cand_before(cv, ci, v[r], id[r])) { c = r; }
+        if (c == m) break;
+        v[m] = v[c]; id[m] = id[c];
+        m = c;
+      }
+      v[m] = x; id[m] = xi;
+    }
+  }
+}
+
+/* The next token from logits[n].  recent: the last tokens (for the penalty).  Scratch:
+ * vals[n] floats and ids[n] int32s. */
+static int32_t smelt_sample(const float *logits, int n, const struct smelt_sampling *p, uint64_t *rng,
+                            const int32_t *recent, int nrecent, float *vals, int32_t *ids) {
+  for (int i = 0; i < n; i++) { vals[i] = logits[i]; ids[i] = i; }
+  if (p && p->repeat_penalty > 0 && p->repeat_penalty != 1) {
+    for (int r = 0; r < nrecent; r++) {
+      int32_t t = recent[r];
+      if (t < 0 || t >= n) continue;
+      int seen = 0;
+      for (int q = 0; q < r && !seen; q++) seen = recent[q] == t;
+      if (seen) continue;
+      vals[t] = vals[t] > 0 ? vals[t] / p->repeat_penalty : vals[t] * p->repeat_penalty;
+    }
+  }
+  if (!p || p->temperature <= 0) { /* greedy: the largest, lowest id on ties */
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+      if (vals[i] > vals[best]) best = i;
+    return best;
+  }
+  int m = n;
+  if (p->top_k > 0 && p->top_k < n) { smelt_top_k_select(vals, ids, n, p->top_k); m = p->top_k; }
+  smelt_sort_cands(vals, ids, m);
+  double mx = vals[0], sum = 0;
+  for (int i = 0; i < m; i++) { double e = exp(((double)vals[i] - mx) / p->temperature); vals[i] = (float)e; sum += e; }
+  for (int i = 0; i < m; i++) vals[i] = (float)(vals[i] / sum);
+  if (p->min_p > 0) { /* drop candidates below min_p times the most likely */
+    int k = 1;
+    while (k < m && vals[k] >= p->min_p * vals[0]) k++;
+    m = k;
+  }
+  if (p->top_p > 0 && p->top_p < 1) { /* the smallest prefix whose mass reaches top_p */
+    double c = 0;
+    int k = 0;
+    while (k < m) { c += vals[k++]; if (c >= p->top_p) break; }
+    m = k;
+  }
+  double total = 0;
+  for (int i = 0; i < m; i++) total += vals[i];
+  double u = smelt_rng_uniform(rng) * total, acc = 0;
+  for (int i = 0; i < m; i++) {
+    acc += vals[i];
+    if (u < acc) return ids[i];
+  }
+  return ids[m - 1];
+}
+
+/* What a generated LLM exposes to generic drivers (the executables' main). */
+struct smelt_llm_desc {
+  const char *name, *arch;
+  int vocab, ctx, has_tokenizer, chat_kind; /* chat_kind < 0: no known template */
+  size_t arena_bytes, ctx_bytes;
+  int (*init)(void *ctx, void *arena, size_t arena_bytes);
+  void (*reset)(void *ctx);
+  int (*tokenize)(void *ctx, const char *text, int32_t *ids, int max_ids);
+  int (*prefill)(void *ctx, const int32_t *ids, int n);
+  int (*decode)(void *ctx, int32_t id, float *logits);
+  const float *(*logits)(const void *ctx);
+  int32_t (*sample)(void *ctx, const struct smelt_sampling *s);
+  int (*piece)(void *ctx, int32_t id, char *out, int max);
+  int (*is_eos)(int32_t id);
+  int (*chat)(const char *user, char *out, int max);
+  const char *(*strerror)(int err);
+};
+
+#endif

@@ -1,0 +1,152 @@
+/* runtime/smelt_llm_main.h — main() of the executables smelt generates for LLMs
+ * (DESIGN §6):
+ *
+ *   NAME -p "prompt" [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
+ *        [--repeat-penalty R] [--seed S] [--prompt-ids "1 2 3"] [--tokens]
+ *        [--logits FILE.npy] [--prompt-logits] [--chat]
+ *
+ * Text streams to stdout (token ids with --tokens); prefill and decode tokens/s go to
+ * stderr.  --logits writes the logits of every generated step as [steps, vocab];
+ * with --prompt-logits the prompt is fed one token at a time and the file holds the
+ * logits after each prompt token instead (to check a model position by position).
+ * Exit status: 0 ok, 1 bad usage, 2 the model returned an error. */
+#ifndef SMELT_LLM_MAIN_H
+#define SMELT_LLM_MAIN_H
+
+#include "smelt_rt.h"
+#include "smelt_llm.h"
+#include "smelt_npy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double smelt_llm_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int smelt_llm_usage(const char *prog, const struct smelt_llm_desc *d, FILE *f) {
+  fprintf(f,
+          "usage: %s -p \"prompt\" [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
+          "       [--repeat-penalty R] [--seed S] [--prompt-ids \"1 2 3\"] [--tokens]\n"
+          "       [--logits FILE.npy] [--prompt-logits] [--chat]\n\n"
+          "Generates text with %s (%s, vocabulary %d, context %d).  Greedy unless --temp > 0.\n",
+          prog, d->name, d->arch, d->vocab, d->ctx);
+  return f == stdout ? 0 : 1;
+}
+
+static int smelt_llm_main(int argc, char **argv, const struct smelt_llm_desc *d) {
+  const char *prompt = NULL, *prompt_ids = NULL, *logits_path = NULL;
+  int n_new = 64, show_tokens = 0, prompt_logits = 0, chat = 0, rc = 1;
+  struct smelt_sampling s = {0};
+  s.seed = 42;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int more = i + 1 < argc;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) return smelt_llm_usage(argv[0], d, stdout);
+    else if (!strcmp(a, "-p") && more) prompt = argv[++i];
+    else if (!strcmp(a, "-n") && more) n_new = atoi(argv[++i]);
+    else if (!strcmp(a, "--temp") && more) s.temperature = (float)atof(argv[++i]);
+    else if (!strcmp(a, "--top-k") && more) s.top_k = atoi(argv[++i]);
+    else if (!strcmp(a, "--top-p") && more) s.top_p = (float)atof(argv[++i]);
+    else if (!strcmp(a, "--min-p") && more) s.min_p = (float)atof(argv[++i]);
+    else if (!strcmp(a, "--repeat-penalty") && more) s.repeat_penalty = (float)atof(argv[++i]);
+    else if (!strcmp(a, "--seed") && more) s.seed = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(a, "--prompt-ids") && more) prompt_ids = argv[++i];
+    else if (!strcmp(a, "--logits") && more) logits_path = argv[++i];
+    else if (!strcmp(a, "--tokens")) show_tokens = 1;
+    else if (!strcmp(a, "--prompt-logits")) prompt_logits = 1;
+    else if (!strcmp(a, "--chat")) chat = 1;
+    else { fprintf(stderr, "%s: unknown or incomplete option %s (try --help)\n", argv[0], a); return 1; }
+  }
+  if (!prompt && !prompt_ids) prompt = "";
+  if (n_new < 0) n_new = 0;
+  void *ctx = calloc(1, d->ctx_bytes), *arena = calloc(1, d->arena_bytes);
+  int32_t *ids = malloc(sizeof(int32_t) * (size_t)d->ctx);
+  float *lbuf = NULL;
+  char *text = NULL;
+  if (!ctx || !arena || !ids) { fprintf(stderr, "%s: out of memory\n", argv[0]); goto done; }
+  int err = d->init(ctx, arena, d->arena_bytes);
+  if (err) { fprintf(stderr, "%s: %s\n", argv[0], d->strerror(err)); rc = 2; goto done; }
+  /* the prompt as ids */
+  int n = 0;
+  if (prompt_ids) {
+    for (const char *p = prompt_ids; *p;) {
+      char *e;
+      long v = strtol(p, &e, 10);
+      if (e == p) { if (*p == ' ' || *p == ',') { p++; continue; } fprintf(stderr, "%s: bad --prompt-ids\n", argv[0]); goto done; }
+      if (n == d->ctx) { fprintf(stderr, "%s: the prompt is longer than the context (%d)\n", argv[0], d->ctx); rc = 2; goto done; }
+      if (v < 0 || v >= d->vocab) { fprintf(stderr, "%s: token id %ld out of range [0, %d)\n", argv[0], v, d->vocab); goto done; }
+      ids[n++] = (int32_t)v;
+      p = e;
+    }
+  } else {
+    if (!d->has_tokenizer) { fprintf(stderr, "%s: this model was built without a tokenizer: use --prompt-ids\n", argv[0]); goto done; }
+    const char *src = prompt;
+    if (chat) {
+      if (d->chat_kind < 0) { fprintf(stderr, "%s: the model's chat template is not one smelt knows; --chat is unavailable\n", argv[0]); goto done; }
+      size_t cap = strlen(prompt) * 2 + 4096;
+      text = malloc(cap);
+      if (!text || d->chat(prompt, text, (int)cap) < 0) { fprintf(stderr, "%s: cannot format the chat prompt\n", argv[0]); goto done; }
+      src = text;
+    }
+    n = d->tokenize(ctx, src, ids, d->ctx);
+    if (n < 0) { fprintf(stderr, "%s: %s\n", argv[0], d->strerror(n)); rc = 2; goto done; }
+  }
+  if (logits_path) {
+    int steps = prompt_logits ? n : n_new;
+    lbuf = calloc((size_t)(steps > 0 ? steps : 1), sizeof(float) * (size_t)d->vocab);
+    if (!lbuf) { fprintf(stderr, "%s: out of memory\n", argv[0]); goto done; }
+  }
+  double t0 = smelt_llm_now(), t1, t2;
+  if (prompt_logits) { /* position by position through decode */
+    for (int i = 0; i < n; i++) {
+      err = d->decode(ctx, ids[i], lbuf ? lbuf + (size_t)i * (size_t)d->vocab : NULL);
+      if (err) { fprintf(stderr, "%s: %s\n", argv[0], d->strerror(err)); rc = 2; goto done; }
+    }
+  } else if (n > 0) {
+    err = d->prefill(ctx, ids, n);
+    if (err) { fprintf(stderr, "%s: %s\n", argv[0], d->strerror(err)); rc = 2; goto done; }
+  }
+  t1 = smelt_llm_now();
+  int gen = 0;
+  if (!prompt_logits && n > 0) {
+    char piece[256];
+    for (; gen < n_new; gen++) {
+      if (lbuf) memcpy(lbuf + (size_t)gen * (size_t)d->vocab, d->logits(ctx), sizeof(float) * (size_t)d->vocab);
+      int32_t id = d->sample(ctx, &s);
+      if (show_tokens) printf("%s%d", gen ? " " : "", id);
+      else if (d->has_tokenizer) {
+        int k = d->piece(ctx, id, piece, (int)sizeof piece);
+        if (k > 0) fwrite(piece, 1, (size_t)k, stdout);
+      }
+      fflush(stdout);
+      if (d->is_eos(id)) { gen++; break; }
+      if (gen + 1 < n_new) {
+        err = d->decode(ctx, id, NULL);
+        if (err == SMELT_E_CTX) { fprintf(stderr, "\n%s: the context (%d tokens) is full\n", argv[0], d->ctx); gen++; break; }
+        if (err) { fprintf(stderr, "%s: %s\n", argv[0], d->strerror(err)); rc = 2; goto done; }
+      }
+    }
+    printf("\n");
+  }
+  t2 = smelt_llm_now();
+  fprintf(stderr, "%s: prefill %d tokens in %.2f ms (%.1f tok/s); decode %d tokens in %.2f ms (%.1f tok/s)\n", d->name, n,
+          1e3 * (t1 - t0), n && t1 > t0 ? n / (t1 - t0) : 0.0, gen, 1e3 * (t2 - t1), gen && t2 > t1 ? gen / (t2 - t1) : 0.0);
+  if (logits_path) {
+    int64_t dims[2] = {prompt_logits ? n : gen, d->vocab};
+    if (smelt_npy_write(logits_path, "<f4", 2, dims, lbuf, sizeof(float) * (size_t)dims[0] * (size_t)d->vocab)) {
+      fprintf(stderr, "%s: cannot write %s\n", argv[0], logits_path);
+      goto done;
+    }
+  }
+  rc = 0;
+done:
+  free(ctx); free(arena); free(ids); free(lbuf); free(text);
+  return rc;
+}
+
+#endif
