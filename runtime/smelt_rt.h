@@ -72,7 +72,7 @@ static inline float sm_dot_f32(const float *a, const float *b, int64_t n) {
   for (; k + 16 <= n; k += 16)
     for (int u = 0; u < 16; u++) s[u] += a[k + u] * b[k + u];
   float r = 0;
-  for (; k < n; k++) r += a[k] * b[k];
+  for (int u = 0; u < 15 && k + u < n; u++) r += a[k + u] * b[k + u]; /* the < 16 left */
   for (int u = 0; u < 16; u++) r += s[u];
   return r;
 }

@@ -3,7 +3,7 @@
  * time with the KV cache as interpreter state, greedy.  It is the oracle the compiled
  * generator is compared with.
  *
- *   llm_ref MODEL --prompt-ids "1 2 3" [-n N] [--ctx C] [--logits FILE.npy]
+ *   llm_ref MODEL --prompt-ids "1 2 3" [-n N] [--ctx C] [--kv f16] [--logits FILE.npy]
  *
  * Prints the generated ids on one line; --logits writes the logits after every prompt
  * token and every generated one, [prompt + n - 1, vocab]. */
@@ -20,11 +20,13 @@ int main(int argc, char **argv) {
   const char *model = NULL, *ids_s = NULL, *logits_path = NULL;
   int n_new = 16;
   int64_t ctx_len = 0;
+  int kv16 = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--prompt-ids") && i + 1 < argc) ids_s = argv[++i];
     else if (!strcmp(argv[i], "-n") && i + 1 < argc) n_new = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--ctx") && i + 1 < argc) ctx_len = atoll(argv[++i]);
     else if (!strcmp(argv[i], "--logits") && i + 1 < argc) logits_path = argv[++i];
+    else if (!strcmp(argv[i], "--kv") && i + 1 < argc) kv16 = !strcmp(argv[++i], "f16");
     else if (!model) model = argv[i];
     else { fprintf(stderr, "usage: llm_ref MODEL --prompt-ids \"1 2\" [-n N] [--ctx C] [--logits F.npy]\n"); return 2; }
   }
@@ -37,6 +39,7 @@ int main(int argc, char **argv) {
   if (!ck) { fprintf(stderr, "llm_ref: %s\n", smelt_error_msg(cx)); return 1; }
   struct smelt_llm_opts lo = smelt_llm_default_opts(ck);
   if (ctx_len > 0) lo.ctx = lo.max_tokens = ctx_len;
+  if (kv16) lo.kv_dtype = SMELT_DT_F16;
   smelt_graph *g = smelt_arch_build(cx, ck, &lo, 1);
   if (!g) { fprintf(stderr, "llm_ref: %s\n", smelt_error_msg(cx)); return 1; }
   int32_t prompt[4096];
