@@ -239,6 +239,8 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
                (long long)ck->n_embd, (long long)ck->n_vocab, (long long)lo.ctx);
     if (!(g = smelt_arch_build(cx, ck, &lo, 0)) || !(dc = smelt_arch_build(cx, ck, &lo, 1))) return SMELT_ERR;
     if (smelt_run_pipeline(cx, g, o) || smelt_run_pipeline(cx, dc, o)) return SMELT_ERR;
+    /* an LLM's weights are many and large: all but the tiny ones go to NAME_weights.o */
+    if (o->weights_min <= 0) eo.weights_min = 4096;
     if (smelt_backend_c_emit_llm(g, dc, ck, lo.ctx, &eo, &r)) return SMELT_ERR;
   } else {
     if (o->ctx > 0 || o->kv_f16) return smelt_errorf(cx, "%s: --ctx and --kv apply to language models only", model);
