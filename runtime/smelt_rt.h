@@ -23,6 +23,7 @@
 #define SMELT_E_DIM (-4)        /* dimension value out of its bounds */
 #define SMELT_E_INDEX (-5)      /* an index input was out of range */
 #define SMELT_E_ARG (-6)        /* other bad argument */
+#define SMELT_E_NOSPACE (-7)    /* an output buffer is too small (token ids, text) */
 
 static inline const char *smelt_rt_strerror(int err) {
   switch (err) {
@@ -33,6 +34,7 @@ static inline const char *smelt_rt_strerror(int err) {
   case SMELT_E_DIM: return "dimension value outside its bounds";
   case SMELT_E_INDEX: return "index out of range in an input";
   case SMELT_E_ARG: return "bad argument";
+  case SMELT_E_NOSPACE: return "output buffer too small";
   default: return "unknown error";
   }
 }
