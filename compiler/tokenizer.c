@@ -305,10 +305,11 @@ static const struct smelt_gguf_kv *gguf_arr(struct tb *b, const struct smelt_ggu
 
 static int gguf_id(struct tb *b, const struct smelt_gguf *g, const char *key, int32_t *id) {
   int64_t v;
-  if (smelt_gguf_int(g, key, &v)) {
+  if (!smelt_gguf_get(g, key)) {
     if (*id >= b->n) *id = -1; /* a default out of range */
     return 0;
   }
+  if (smelt_gguf_int(g, key, &v)) return tb_err(b, "%s: %s is not an integer", key);
   if (v < 0 || v >= b->n)
     return smelt_errorf(b->cx, "%s: %s is %lld, outside the vocabulary of %lld tokens", b->src, key, (long long)v, (long long)b->n);
   *id = (int32_t)v;
