@@ -558,6 +558,11 @@ static int json_pre(struct tb *b, const cJSON *pre) {
     if (ps && !strcmp(ps, "first")) b->flags |= SMELT_TOKF_PREFIX_FIRST;
     return 0;
   }
+  if (n == 1 && is_type(l[0], "Split") && (b->flags & SMELT_TOKF_ESCAPE_SPACE)) { /* Gemma: splits on ' ', which the normalizer replaced */
+    const cJSON *pat = cJSON_GetObjectItemCaseSensitive(l[0], "pattern");
+    const char *str = pat ? jstr(pat, "String") : NULL;
+    if (str && !strcmp(str, " ")) return 0;
+  }
   if (n == 1 && is_type(l[0], "BertPreTokenizer")) return b->kind == SMELT_TOK_WPM ? 0 : tb_err(b, "%s: pre_tokenizer: %s", "BertPreTokenizer without a WordPiece model");
   b->flags |= SMELT_TOKF_BYTE_LEVEL;
   if (n == 1 && is_type(l[0], "ByteLevel") && jbool(l[0], "use_regex", 1)) { b->pre = SMELT_PRE_GPT2; return 0; }

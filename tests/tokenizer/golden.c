@@ -22,7 +22,7 @@ static const int LOSSLESS[] = {1, 1, 1, 1, 1, 0};
 struct tcase { const char *text; size_t len; int32_t ids[1024]; int n; };
 
 /* splits the .inp and .out files into cases: their count, or -1 */
-static int read_cases(const char *inp, const char *out, struct tcase *c, int max) {
+static int read_cases(const char *inp, const char *out, struct tcase *c, int max, char **keep) {
   size_t li = 0, lo = 0;
   char *si = t_read_file(inp, &li), *so = t_read_file(out, &lo);
   if (!si || !so) { free(si); free(so); return -1; }
@@ -53,8 +53,10 @@ static int read_cases(const char *inp, const char *out, struct tcase *c, int max
     }
     line = nl ? nl + 1 : NULL;
   }
-  if (k != n) { fprintf(stderr, "%s: %d inputs, %d outputs\n", inp, n, k); return -1; }
-  return n; /* si stays allocated: the cases point into it */
+  free(so);
+  if (k != n) { fprintf(stderr, "%s: %d inputs, %d outputs\n", inp, n, k); free(si); return -1; }
+  *keep = si; /* the cases point into it */
+  return n;
 }
 
 static int valid_utf8(const char *s, int n) {
@@ -83,7 +85,8 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/ggml-vocab-%s.gguf", dir, NAMES[k]);
     snprintf(inp, sizeof inp, "%s.inp", path);
     snprintf(out, sizeof out, "%s.out", path);
-    int n = read_cases(inp, out, cases, 256);
+    char *keep = NULL;
+    int n = read_cases(inp, out, cases, 256, &keep);
     CHECK(n > 0, "%s: cannot read the cases", NAMES[k]);
     if (n <= 0) continue;
     smelt_ctx *cx = smelt_ctx_new();
@@ -98,7 +101,7 @@ int main(int argc, char **argv) {
       if (g) tk = smelt_tokenizer_from_gguf(cx, g);
     }
     CHECK(tk != NULL, "%s: %s", NAMES[k], smelt_error_msg(cx) ? smelt_error_msg(cx) : "?");
-    if (!tk) { smelt_ctx_free(cx); continue; }
+    if (!tk) { smelt_ctx_free(cx); free(keep); continue; }
     const struct smelt_tok *rt = smelt_tokenizer_tables(tk);
     int pass = 0, tried = 0;
     for (int i = 0; i < n; i++) {
@@ -135,6 +138,7 @@ int main(int argc, char **argv) {
     total += tried;
     total_pass += pass;
     smelt_ctx_free(cx);
+    free(keep);
   }
   printf("%d passed, %d failed\n", total_pass, total - total_pass);
   return t_done(roundtrip ? "tokenizer_roundtrip" : json ? "tokenizer_golden_json" : "tokenizer_golden_gguf");
