@@ -134,6 +134,36 @@ int main(int argc, char **argv) {
       CHECK(ok, "%s: case %d: decode(encode('%.*s')) = '%.*s'", NAMES[k], i, (int)(cases[i].len > 40 ? 40 : cases[i].len), cases[i].text, tl > 40 ? 40 : tl, text);
       pass += ok;
     }
+    if (roundtrip) { /* limits: a long text, full buffers, bad ids */
+      static char big[200000];
+      size_t bl = 0;
+      for (int r = 0; bl + 5000 < sizeof big; r++)
+        for (int i = 0; i < n && bl + cases[i].len + 1 < sizeof big; i++) {
+          memcpy(big + bl, cases[i].text, cases[i].len);
+          bl += cases[i].len;
+          big[bl++] = r % 3 ? ' ' : '\n';
+        }
+      static int32_t many[400000];
+      int m = smelt_tok_encode(rt, big, (int)bl, SMELT_TOK_BOS, many, 400000);
+      CHECK(m > 1000, "%s: a %zu-byte text gives %d", NAMES[k], bl, m);
+      CHECK(smelt_tok_encode(rt, big, (int)bl, 0, many, 10) == SMELT_E_NOSPACE, "%s: 10 ids are too few for a long text", NAMES[k]);
+      CHECK(smelt_tok_encode(rt, NULL, 5, 0, many, 10) == SMELT_E_NULL && smelt_tok_encode(rt, big, -1, 0, many, 10) == SMELT_E_ARG, "%s: bad arguments", NAMES[k]);
+      struct smelt_tok_stream st;
+      smelt_tok_stream_init(&st, 0);
+      char o[8];
+      CHECK(smelt_tok_decode(rt, &st, -1, o, 8) == SMELT_E_INDEX && smelt_tok_decode(rt, &st, rt->n_vocab, o, 8) == SMELT_E_INDEX, "%s: bad ids", NAMES[k]);
+      int32_t id = smelt_tok_find(rt, (const uint8_t *)"ab", 2) >= 0 ? smelt_tok_find(rt, (const uint8_t *)"ab", 2) : rt->byte_tok['a'];
+      if (id >= 0) CHECK(smelt_tok_decode(rt, &st, id, o, 0) == SMELT_E_NOSPACE && smelt_tok_decode(rt, &st, id, o, 8) > 0, "%s: a full text buffer", NAMES[k]);
+      /* every token decodes, one at a time, to valid UTF-8 */
+      smelt_tok_stream_init(&st, 1);
+      int bad = 0;
+      for (int32_t v = 0; v < rt->n_vocab; v++) {
+        char piece[70000];
+        int r = smelt_tok_decode(rt, &st, v, piece, (int)sizeof piece);
+        bad += r < 0 || !valid_utf8(piece, r);
+      }
+      CHECK(bad == 0, "%s: %d tokens decode badly", NAMES[k], bad);
+    }
     if (tried) printf("%s%s: %d/%d %s\n", NAMES[k], json ? " (tokenizer.json)" : "", pass, tried, roundtrip ? "round trips" : "golden cases");
     total += tried;
     total_pass += pass;
