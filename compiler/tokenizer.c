@@ -310,8 +310,12 @@ static int gguf_id(struct tb *b, const struct smelt_gguf *g, const char *key, in
     return 0;
   }
   if (smelt_gguf_int(g, key, &v)) return tb_err(b, "%s: %s is not an integer", key);
-  if (v < 0 || v >= b->n)
-    return smelt_errorf(b->cx, "%s: %s is %lld, outside the vocabulary of %lld tokens", b->src, key, (long long)v, (long long)b->n);
+  if (v == -1 || v == 0xFFFFFFFFll) { *id = -1; return 0; } /* "none", as converters write it */
+  if (v < 0 || v >= b->n) { /* as llama.cpp: ignored, with a warning */
+    smelt_warnf(b->cx, "%s: %s is %lld, outside the vocabulary of %lld tokens; ignored", b->src, key, (long long)v, (long long)b->n);
+    if (*id >= b->n) *id = -1;
+    return 0;
+  }
   *id = (int32_t)v;
   return 0;
 }

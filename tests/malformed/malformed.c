@@ -27,8 +27,9 @@
  *   tokenizers (smelt tokenize FILE TEXT): tokenizer.json that is not JSON, has no or
  *     an unknown model, a vocabulary with bad, duplicate, missing or absurd ids, bad
  *     merges and added tokens, unknown normalizers / pre-tokenizers / decoders; GGUF
- *     vocabularies whose tokenizer.ggml.* keys have the wrong types or lengths,
- *     out-of-range special ids, unknown models and pre-tokenizers, bad merges.
+ *     vocabularies whose tokenizer.ggml.* keys have the wrong types or lengths, unknown
+ *     models and pre-tokenizers, bad merges (an out-of-range special id is only warned
+ *     about, as llama.cpp does: real files write -1 for "none").
  *
  * Under ASan/UBSan (make test-sanitize) the sanitizers' exit codes are set to 86/87,
  * so any report fails the run.
@@ -628,7 +629,7 @@ static void gguf_vocab(const char *name, int bpe, int bad) {
   }
   gb_ku32(&g, "tokenizer.ggml.bos_token_id", bad == 14 ? 1000000 : 1);
   if (bad == 15) gb_kstr(&g, "tokenizer.ggml.eos_token_id", "2");
-  gb_write(&g, name, bad ? 1 : -1);
+  gb_write(&g, name, bad && bad != 14 ? 1 : -1); /* an out-of-range special id is ignored with a warning */
 }
 
 static void tok_mutants(void) {
