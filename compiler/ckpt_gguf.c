@@ -14,8 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* until the tokenizer and Hugging Face readers are linked in (weak: NULL if absent) */
-extern struct smelt_tokenizer *smelt_tokenizer_from_gguf(smelt_ctx *cx, const struct smelt_gguf *g) __attribute__((weak));
+/* until the Hugging Face reader is linked in (weak: NULL if absent) */
 extern struct smelt_ckpt *smelt_ckpt_from_hf(smelt_ctx *cx, const char *dir) __attribute__((weak));
 
 static int ggml_to_dtype(uint32_t type, smelt_dtype *dt) {
@@ -127,7 +126,7 @@ struct smelt_ckpt *smelt_ckpt_from_gguf(smelt_ctx *cx, const char *path) {
   if (!smelt_gguf_int(f, "tokenizer.ggml.eot_token_id", &v) && (ck->n_eos == 0 || ck->eos_ids[0] != v)) ck->eos_ids[ck->n_eos++] = v;
   ck->add_bos = smelt_gguf_int(f, "tokenizer.ggml.add_bos_token", &v) ? !strcmp(arch, "llama") || !strcmp(arch, "gemma") || !strcmp(arch, "gemma2") : (int)v;
   ck->chat_template = smelt_gguf_str(cx, f, "tokenizer.chat_template");
-  if (toks && smelt_tokenizer_from_gguf) {
+  if (toks) {
     ck->tok = smelt_tokenizer_from_gguf(cx, f);
     if (!ck->tok) return NULL;
   }

@@ -23,6 +23,7 @@ static const char *usage_main =
     "  dump MODEL            print the IR in its text form\n"
     "  eval MODEL IN.npy...  run the reference interpreter on inputs\n"
     "  ops                   the IR operators and the ONNX operators smelt reads\n"
+    "  tokenize MODEL TEXT   the token ids of TEXT (MODEL: GGUF file or tokenizer folder)\n"
     "\n"
     "MODEL is an ONNX file (.onnx) or smelt IR text.  `smelt COMMAND --help` describes\n"
     "each command; `smelt --version` prints the version.\n";
@@ -549,6 +550,7 @@ static int cmd_ops(int argc, char **argv) {
 }
 
 static int cmd_eval(int argc, char **argv);
+static int cmd_tokenize(int argc, char **argv);
 
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
@@ -566,6 +568,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "dump")) return cmd_dump(argc, argv);
   if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
   if (!strcmp(argv[1], "ops")) return cmd_ops(argc, argv);
+  if (!strcmp(argv[1], "tokenize")) return cmd_tokenize(argc, argv);
   fprintf(stderr, "smelt: error: unknown command '%s' (see smelt --help)\n", argv[1]);
   return 1;
 }
@@ -662,4 +665,96 @@ static int cmd_eval(int argc, char **argv) {
   free(st);
   smelt_ctx_free(cx);
   return rc;
+}
+
+/* ---- smelt tokenize -------------------------------------------------------------------- */
+
+#include "compiler/tokenizer.h"
+
+static const char *usage_tokenize =
+    "usage: smelt tokenize MODEL TEXT [--bos] [--no-special]\n"
+    "       smelt tokenize MODEL --file FILE [--bos] [--no-special]\n"
+    "\n"
+    "Prints the token ids of TEXT (or of the bytes of FILE) separated by spaces, as the\n"
+    "compiled model tokenizes them.  MODEL is a GGUF file (a vocabulary-only file will\n"
+    "do) or a folder with tokenizer.json (and optionally tokenizer_config.json), or a\n"
+    "tokenizer.json itself.\n"
+    "\n"
+    "options:\n"
+    "  --bos          add the BOS token (and EOS where the model adds one, as BERT's\n"
+    "                 [SEP]); without it no BOS or EOS is added\n"
+    "  --no-special   control-token text (<s>, <|im_start|>...) is plain text; added\n"
+    "                 tokens that are not special are still matched\n"
+    "  --file FILE    tokenize the contents of FILE instead of TEXT\n";
+
+static int cmd_tokenize(int argc, char **argv) {
+  if (wants_help(argc, argv)) { fputs(usage_tokenize, stdout); return 0; }
+  const char *model = NULL, *text = NULL, *file = NULL;
+  int bos = 0, nospecial = 0, have_text = 0;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--bos")) bos = 1;
+    else if (!strcmp(a, "--no-special")) nospecial = 1;
+    else if (!strcmp(a, "--file")) {
+      if (i + 1 >= argc) { fprintf(stderr, "smelt: error: --file needs a value\n"); return 1; }
+      file = argv[++i];
+    } else if (a[0] == '-' && a[1] && !have_text && model) { fprintf(stderr, "smelt: error: unknown option %s (see smelt tokenize --help)\n", a); return 1; }
+    else if (!model) model = a;
+    else if (!have_text) { text = a; have_text = 1; }
+    else { fprintf(stderr, "smelt: error: more than one TEXT given (quote it)\n"); return 1; }
+  }
+  if (!model || (!have_text && !file) || (have_text && file)) { fputs(usage_tokenize, stderr); return 1; }
+  smelt_ctx *cx = smelt_ctx_new();
+  if (!cx) { fprintf(stderr, "smelt: error: out of memory\n"); return 1; }
+  struct smelt_tokenizer *tk = NULL;
+  struct stat st;
+  if (stat(model, &st)) {
+    fprintf(stderr, "smelt: error: %s: %s\n", model, strerror(errno));
+    smelt_ctx_free(cx);
+    return 1;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    char tj[4096], tc[4096];
+    snprintf(tj, sizeof tj, "%s/tokenizer.json", model);
+    snprintf(tc, sizeof tc, "%s/tokenizer_config.json", model);
+    if (access(tj, F_OK)) smelt_errorf(cx, "%s: no tokenizer.json in the folder", model);
+    else tk = smelt_tokenizer_from_json(cx, tj, tc);
+  } else {
+    size_t ml = strlen(model);
+    if (ml > 5 && !strcmp(model + ml - 5, ".json")) tk = smelt_tokenizer_from_json(cx, model, NULL);
+    else {
+      struct smelt_gguf *g = smelt_gguf_open(cx, model);
+      if (g) tk = smelt_tokenizer_from_gguf(cx, g);
+    }
+  }
+  print_warnings(cx);
+  if (!tk) { int rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
+  size_t len = have_text ? strlen(text) : 0;
+  char *buf = NULL;
+  if (file) {
+    FILE *f = fopen(file, "rb");
+    if (!f) { fprintf(stderr, "smelt: error: %s: %s\n", file, strerror(errno)); smelt_ctx_free(cx); return 1; }
+    size_t cap = 65536;
+    buf = malloc(cap);
+    for (size_t r; buf && (r = fread(buf + len, 1, cap - len, f)) > 0;) {
+      len += r;
+      if (len == cap) { char *nb = cap < ((size_t)1 << 30) ? realloc(buf, cap *= 2) : NULL; if (!nb) { free(buf); buf = NULL; } else buf = nb; }
+    }
+    fclose(f);
+    if (!buf) { fprintf(stderr, "smelt: error: %s: too large or out of memory\n", file); smelt_ctx_free(cx); return 1; }
+    text = buf;
+  }
+  int32_t *ids;
+  int n = smelt_tokenizer_encode(tk, text, len, bos | (nospecial ? 2 : 0), &ids);
+  if (n < 0) {
+    free(buf);
+    int rc = fail(cx, file ? file : model);
+    smelt_ctx_free(cx);
+    return rc;
+  }
+  for (int i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
+  printf("\n");
+  free(buf);
+  smelt_ctx_free(cx);
+  return 0;
 }

@@ -25,7 +25,9 @@ int64_t smelt_tokenizer_bos(const struct smelt_tokenizer *t); /* -1 if none */
 int smelt_tokenizer_eos(const struct smelt_tokenizer *t, int64_t *ids, int max); /* count */
 int smelt_tokenizer_add_bos(const struct smelt_tokenizer *t);  /* the model expects BOS first */
 
-/* Encodes text (UTF-8, len bytes) into *ids (ctx arena); returns the count or SMELT_ERR. */
+/* Encodes text (UTF-8, len bytes) into *ids (ctx arena); returns the count or SMELT_ERR.
+ * add_bos: 1 adds BOS (and EOS where the model adds one); | 2 treats control-token text
+ * as plain text (llama.cpp's parse_special = false). */
 int smelt_tokenizer_encode(const struct smelt_tokenizer *t, const char *text, size_t len, int add_bos, int32_t **ids);
 /* The bytes token id stands for (for `smelt tokenize --decode` and tests). */
 const char *smelt_tokenizer_piece(const struct smelt_tokenizer *t, int32_t id, size_t *len);
@@ -35,5 +37,10 @@ const char *smelt_tokenizer_piece(const struct smelt_tokenizer *t, int32_t id, s
  * (with its arrays named PREFIX_tok_*) for runtime/smelt_tok.h.  Returns an arena
  * string or NULL with a diagnostic. */
 char *smelt_tokenizer_emit_c(smelt_ctx *cx, const struct smelt_tokenizer *t, const char *prefix);
+
+/* The runtime tables themselves (runtime/smelt_tok.h), to encode or decode with the
+ * runtime functions directly (tests, `smelt tokenize --decode`). */
+struct smelt_tok;
+const struct smelt_tok *smelt_tokenizer_tables(const struct smelt_tokenizer *t);
 
 #endif

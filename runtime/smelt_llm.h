@@ -4,7 +4,8 @@
  * Header-only, static, C99, no allocation: the sampler works in scratch memory the
  * model's arena provides.  Sampling order (as llama.cpp's common chain): repetition
  * penalty over the recent tokens, then greedy when temperature <= 0, else top-k,
- * temperature, min-p, top-p, and a draw from what is left.  Same seed, same tokens. */
+ * temperature, min-p, top-p, and a draw from what is left.  Same seed, same tokens.
+ * Only top-p orders candidates, and only as far as its mass reaches. */
 #ifndef SMELT_LLM_H
 #define SMELT_LLM_H
 
@@ -48,20 +49,6 @@ static void smelt_sift(float *v, int32_t *id, int i, int n) {
     float tv = v[i]; v[i] = v[m]; v[m] = tv;
     int32_t ti = id[i]; id[i] = id[m]; id[m] = ti;
     i = m;
-  }
-}
-
-/* sorts candidates [0, n) most preferred first (heapsort, then reversed) */
-static void smelt_sort_cands(float *v, int32_t *id, int n) {
-  for (int i = n / 2 - 1; i >= 0; i--) smelt_sift(v, id, i, n);
-  for (int end = n - 1; end > 0; end--) {
-    float tv = v[0]; v[0] = v[end]; v[end] = tv;
-    int32_t ti = id[0]; id[0] = id[end]; id[end] = ti;
-    smelt_sift(v, id, 0, end);
-  }
-  for (int a = 0, b = n - 1; a < b; a++, b--) {
-    float tv = v[a]; v[a] = v[b]; v[b] = tv;
-    int32_t ti = id[a]; id[a] = id[b]; id[b] = ti;
   }
 }
 
@@ -122,19 +109,34 @@ static int32_t smelt_sample(const float *logits, int n, const struct smelt_sampl
   }
   int m = n;
   if (p->top_k > 0 && p->top_k < n) { smelt_top_k_select(vals, ids, n, p->top_k); m = p->top_k; }
-  smelt_sort_cands(vals, ids, m);
+  int nucleus = p->top_p > 0 && p->top_p < 1;
   double mx = vals[0], sum = 0;
+  for (int i = 1; i < m; i++)
+    if (vals[i] > mx) mx = vals[i];
   for (int i = 0; i < m; i++) { double e = exp(((double)vals[i] - mx) / p->temperature); vals[i] = (float)e; sum += e; }
-  for (int i = 0; i < m; i++) vals[i] = (float)(vals[i] / sum);
-  if (p->min_p > 0) { /* drop candidates below min_p times the most likely */
-    int k = 1;
-    while (k < m && vals[k] >= p->min_p * vals[0]) k++;
+  double pmax = 0;
+  for (int i = 0; i < m; i++) { vals[i] = (float)(vals[i] / sum); if (vals[i] > pmax) pmax = vals[i]; }
+  if (p->min_p > 0) { /* drop candidates below min_p times the most likely (order kept) */
+    int k = 0;
+    for (int i = 0; i < m; i++)
+      if (vals[i] >= p->min_p * pmax) { vals[k] = vals[i]; ids[k] = ids[i]; k++; }
     m = k;
   }
-  if (p->top_p > 0 && p->top_p < 1) { /* the smallest prefix whose mass reaches top_p */
+  if (nucleus) { /* the most likely candidates until their mass reaches top_p: a heap
+                  * popped only that far, the popped ones gathered at the end */
+    for (int i = m / 2 - 1; i >= 0; i--) smelt_sift(vals, ids, i, m);
     double c = 0;
     int k = 0;
-    while (k < m) { c += vals[k++]; if (c >= p->top_p) break; }
+    while (k < m && c < p->top_p) {
+      int end = m - 1 - k;
+      float tv = vals[0]; vals[0] = vals[end]; vals[end] = tv;
+      int32_t ti = ids[0]; ids[0] = ids[end]; ids[end] = ti;
+      smelt_sift(vals, ids, 0, end);
+      c += vals[end];
+      k++;
+    }
+    vals += m - k;
+    ids += m - k;
     m = k;
   }
   double total = 0;

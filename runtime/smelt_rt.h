@@ -25,6 +25,7 @@
 #define SMELT_E_ARG (-6)        /* other bad argument */
 #define SMELT_E_CTX (-7)        /* the tokens do not fit in the context */
 #define SMELT_E_NO_TOKENIZER (-8) /* the model was built without a tokenizer */
+#define SMELT_E_NOSPACE (-9)    /* an output buffer is too small (token ids, text) */
 
 static inline const char *smelt_rt_strerror(int err) {
   switch (err) {
@@ -37,6 +38,7 @@ static inline const char *smelt_rt_strerror(int err) {
   case SMELT_E_ARG: return "bad argument";
   case SMELT_E_CTX: return "the tokens do not fit in the context";
   case SMELT_E_NO_TOKENIZER: return "the model was built without a tokenizer";
+  case SMELT_E_NOSPACE: return "output buffer too small";
   default: return "unknown error";
   }
 }

@@ -24,6 +24,12 @@
  *     unterminated strings, limits (inputs, outputs, attributes, list lengths) ...
  *   .npy: bad magic, version, header length, descr, shape, truncated data, arrays
  *     that do not fit the model's input.
+ *   tokenizers (smelt tokenize FILE TEXT): tokenizer.json that is not JSON, has no or
+ *     an unknown model, a vocabulary with bad, duplicate, missing or absurd ids, bad
+ *     merges and added tokens, unknown normalizers / pre-tokenizers / decoders; GGUF
+ *     vocabularies whose tokenizer.ggml.* keys have the wrong types or lengths, unknown
+ *     models and pre-tokenizers, bad merges (an out-of-range special id is only warned
+ *     about, as llama.cpp does: real files write -1 for "none").
  *
  * Under ASan/UBSan (make test-sanitize) the sanitizers' exit codes are set to 86/87,
  * so any report fails the run.
@@ -39,7 +45,7 @@ static const char *smelt;
 static char work[4096];
 
 /* ---- the corpus ------------------------------------------------------------------- */
-enum { K_ONNX, K_IR, K_NPY };
+enum { K_ONNX, K_IR, K_NPY, K_TOK };
 struct kase {
   char path[4200];
   int kind;
@@ -539,6 +545,116 @@ static void npy_mutants(void) {
   npy_raw("data_none.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 8), }", 0);
 }
 
+/* ---- tokenizers ---------------------------------------------------------------------- */
+#define TOKJ_HEAD "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2,\"<s>\":3},\"merges\":[\"a b\"]}"
+static const char *tok_json_bad[][2] = {
+    {"notjson", "{\"model\": "},
+    {"array", "[1,2,3]"},
+    {"nomodel", "{\"version\":\"1.0\"}"},
+    {"unigram", "{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",0.0]]}}"},
+    {"vocab_array", "{\"model\":{\"type\":\"BPE\",\"vocab\":[1,2],\"merges\":[]}}"},
+    {"vocab_neg", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":-1},\"merges\":[]}}"},
+    {"vocab_frac", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0.5},\"merges\":[]}}"},
+    {"vocab_huge", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":1e15},\"merges\":[]}}"},
+    {"vocab_string", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":\"0\"},\"merges\":[]}}"},
+    {"vocab_hole", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":5},\"merges\":[]}}"},
+    {"vocab_dup", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":0},\"merges\":[]}}"},
+    {"vocab_empty", "{\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}"},
+    {"merges_obj", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":{}}}"},
+    {"merge_nospace", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"ab\"]}}"},
+    {"merge_triple", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[[\"a\",\"b\",\"c\"]]}}"},
+    {"merge_int", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[7]}}"},
+    {"dropout", "{\"model\":{\"type\":\"BPE\",\"dropout\":0.1,\"vocab\":{\"a\":0},\"merges\":[]}}"},
+    {"suffix", "{\"model\":{\"type\":\"BPE\",\"end_of_word_suffix\":\"</w>\",\"vocab\":{\"a\":0},\"merges\":[]}}"},
+    {"added_obj", TOKJ_HEAD ",\"added_tokens\":{}}"},
+    {"added_noid", TOKJ_HEAD ",\"added_tokens\":[{\"content\":\"x\"}]}"},
+    {"added_nocontent", TOKJ_HEAD ",\"added_tokens\":[{\"id\":4}]}"},
+    {"added_empty", TOKJ_HEAD ",\"added_tokens\":[{\"id\":4,\"content\":\"\"}]}"},
+    {"added_huge", TOKJ_HEAD ",\"added_tokens\":[{\"id\":1e12,\"content\":\"x\"}]}"},
+    {"added_gap", TOKJ_HEAD ",\"added_tokens\":[{\"id\":9,\"content\":\"x\"}]}"},
+    {"pre_whitespace", TOKJ_HEAD ",\"pre_tokenizer\":{\"type\":\"Whitespace\"}}"},
+    {"pre_split", TOKJ_HEAD ",\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\w+\"},\"behavior\":\"Isolated\"},{\"type\":\"ByteLevel\",\"use_regex\":false}]}}"},
+    {"pre_prefix", TOKJ_HEAD ",\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true}}"},
+    {"pre_deep", TOKJ_HEAD ",\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\"},{\"type\":\"Digits\"},{\"type\":\"Digits\"},{\"type\":\"Digits\"},{\"type\":\"Digits\"},{\"type\":\"Digits\"},{\"type\":\"Digits\"},{\"type\":\"Digits\"},{\"type\":\"Digits\"}]}}"},
+    {"norm_lower", TOKJ_HEAD ",\"normalizer\":{\"type\":\"Lowercase\"}}"},
+    {"norm_replace", TOKJ_HEAD ",\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"x\"},\"content\":\"y\"}}"},
+    {"norm_bert", TOKJ_HEAD ",\"normalizer\":{\"type\":\"BertNormalizer\"}}"},
+    {"dec_ctc", TOKJ_HEAD ",\"decoder\":{\"type\":\"CTC\"}}"},
+    {"wp_unk", "{\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"vocab\":{\"a\":0}}}"},
+};
+
+/* a GGUF vocabulary: "GGUF", v3, 0 tensors, then key/values appended by the helpers */
+struct gb { unsigned char b[65536]; size_t n; uint64_t nkv; };
+static void gb_raw(struct gb *g, const void *p, size_t n) { if (g->n + n <= sizeof g->b) { memcpy(g->b + g->n, p, n); g->n += n; } }
+static void gb_u32(struct gb *g, uint32_t v) { gb_raw(g, &v, 4); }
+static void gb_u64(struct gb *g, uint64_t v) { gb_raw(g, &v, 8); }
+static void gb_str(struct gb *g, const char *s) { gb_u64(g, strlen(s)); gb_raw(g, s, strlen(s)); }
+static void gb_key(struct gb *g, const char *k, uint32_t type) { gb_str(g, k); gb_u32(g, type); g->nkv++; }
+static void gb_kstr(struct gb *g, const char *k, const char *v) { gb_key(g, k, 8); gb_str(g, v); }
+static void gb_ku32(struct gb *g, const char *k, uint32_t v) { gb_key(g, k, 4); gb_u32(g, v); }
+static void gb_kstrs(struct gb *g, const char *k, const char *const *v, int n) { gb_key(g, k, 9); gb_u32(g, 8); gb_u64(g, (uint64_t)n); for (int i = 0; i < n; i++) gb_str(g, v[i]); }
+static void gb_ki32s(struct gb *g, const char *k, const int32_t *v, int n) { gb_key(g, k, 9); gb_u32(g, 5); gb_u64(g, (uint64_t)n); gb_raw(g, v, 4 * (size_t)n); }
+static void gb_kf32s(struct gb *g, const char *k, const float *v, int n) { gb_key(g, k, 9); gb_u32(g, 6); gb_u64(g, (uint64_t)n); gb_raw(g, v, 4 * (size_t)n); }
+static void gb_write(struct gb *g, const char *name, int must_fail) {
+  unsigned char out[65536 + 24];
+  memcpy(out, "GGUF", 4);
+  uint32_t v = 3;
+  uint64_t nt = 0;
+  memcpy(out + 4, &v, 4);
+  memcpy(out + 8, &nt, 8);
+  memcpy(out + 16, &g->nkv, 8);
+  memcpy(out + 24, g->b, g->n);
+  write_case("tok", name, out, g->n + 24, K_TOK, must_fail);
+}
+
+static const char *const VOC[] = {"<unk>", "<s>", "</s>", "a", "b", "ab", "\xe2\x96\x81" "a"};
+static const char *const BVOC[] = {"a", "b", "ab", "<|endoftext|>"};
+
+/* a valid SentencePiece or byte-level vocabulary, with one thing spoilt by `bad` */
+static void gguf_vocab(const char *name, int bpe, int bad) {
+  struct gb g = {0};
+  float sc[7] = {0, 0, 0, -1, -2, -0.5f, -0.1f};
+  int32_t ty[7] = {2, 3, 3, 1, 1, 1, 1};
+  if (bad != 1) gb_kstr(&g, "tokenizer.ggml.model", bad == 2 ? "t5" : bpe ? "gpt2" : "llama");
+  if (bpe && bad != 3) gb_kstr(&g, "tokenizer.ggml.pre", bad == 4 ? "mystery" : "gpt-2");
+  if (bad == 5) gb_ku32(&g, "tokenizer.ggml.tokens", 7);
+  else if (bad == 6) gb_ki32s(&g, "tokenizer.ggml.tokens", ty, 7);
+  else if (bad != 7) gb_kstrs(&g, "tokenizer.ggml.tokens", bpe ? BVOC : VOC, bad == 8 ? 0 : bpe ? 4 : 7);
+  if (!bpe) gb_kf32s(&g, "tokenizer.ggml.scores", sc, bad == 9 ? 3 : 7);
+  if (bad == 10) gb_kstrs(&g, "tokenizer.ggml.token_type", VOC, 7);
+  else gb_ki32s(&g, "tokenizer.ggml.token_type", ty, bad == 11 ? 2 : bpe ? 4 : 7);
+  if (bpe && bad != 12) {
+    const char *m[] = {bad == 13 ? "ab" : "a b"};
+    gb_kstrs(&g, "tokenizer.ggml.merges", m, 1);
+  }
+  gb_ku32(&g, "tokenizer.ggml.bos_token_id", bad == 14 ? 1000000 : 1);
+  if (bad == 15) gb_kstr(&g, "tokenizer.ggml.eos_token_id", "2");
+  gb_write(&g, name, bad && bad != 14 ? 1 : -1); /* an out-of-range special id is ignored with a warning */
+}
+
+static void tok_mutants(void) {
+  char p[4300];
+  for (size_t i = 0; i < sizeof tok_json_bad / sizeof *tok_json_bad; i++) {
+    snprintf(p, sizeof p, "%s.json", tok_json_bad[i][0]);
+    write_case("tok", p, tok_json_bad[i][1], strlen(tok_json_bad[i][1]), K_TOK, 1);
+  }
+  static const char good[] = TOKJ_HEAD ",\"added_tokens\":[{\"id\":3,\"content\":\"<s>\",\"special\":true}],\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false},\"decoder\":{\"type\":\"ByteLevel\"}}";
+  write_case("tok", "good.json", good, strlen(good), K_TOK, -1);
+  random_mutants("tok", "good", ".json", (const unsigned char *)good, strlen(good), K_TOK, 60);
+  static const char *gname[] = {"spm_ok", "nomodel", "model_t5", "", "", "tokens_scalar", "tokens_ints", "notokens", "tokens_empty", "scores_short",
+                                "types_strings", "types_short", "", "", "bos_range", "eos_string"};
+  for (int bad = 0; bad < 16; bad++)
+    if (*gname[bad]) { snprintf(p, sizeof p, "%s.gguf", gname[bad]); gguf_vocab(p, 0, bad); }
+  static const char *bname[] = {"bpe_ok", "", "", "bpe_nopre", "bpe_pre_unknown", "", "", "", "", "", "", "", "bpe_nomerges", "bpe_merge_nospace", "", ""};
+  for (int bad = 0; bad < 16; bad++)
+    if (*bname[bad]) { snprintf(p, sizeof p, "%s.gguf", bname[bad]); gguf_vocab(p, 1, bad); }
+  /* random mutants of the valid ones */
+  snprintf(p, sizeof p, "%s/tok/spm_ok.gguf", work);
+  size_t n;
+  char *d = t_read_file(p, &n);
+  if (d) { random_mutants("tok", "spm_ok", ".gguf", (const unsigned char *)d, n, K_TOK, 80); free(d); }
+}
+
 /* ---- running the CLI on the corpus -------------------------------------------------------- */
 static int nruns, naccepted;
 
@@ -591,8 +707,8 @@ int main(int argc, char **argv) {
   append_env("ASAN_OPTIONS", "exitcode=86");
   append_env("UBSAN_OPTIONS", "exitcode=87:halt_on_error=1:print_stacktrace=1");
   char p[4300];
-  const char *subs[] = {"onnx", "onnx/sub", "ir", "npy", "out"};
-  for (int i = 0; i < 5; i++) { snprintf(p, sizeof p, "%s/%s", work, subs[i]); t_mkdirs(p); }
+  const char *subs[] = {"onnx", "onnx/sub", "ir", "npy", "out", "tok"};
+  for (int i = 0; i < 6; i++) { snprintf(p, sizeof p, "%s/%s", work, subs[i]); t_mkdirs(p); }
   base_bytes = (unsigned char *)t_read_file(base_onnx, &base_len);
   if (!base_bytes) SKIP("cannot read %s", base_onnx);
   /* the external data files: w's 128 bytes, and one too short */
@@ -627,6 +743,7 @@ int main(int argc, char **argv) {
   add_case(p, K_ONNX, 1);
   ir_mutants(argv[3]);
   npy_mutants();
+  tok_mutants();
 
   /* the runs, split over `jobs` worker processes (each reports its own failures) */
   int jobs = 2;
@@ -647,7 +764,10 @@ int main(int argc, char **argv) {
     for (int i = w; i < ncases; i += jobs) {
       const struct kase *k = &cases[i];
       int before = t_failures;
-      if (k->kind == K_NPY) {
+      if (k->kind == K_TOK) {
+        const char *av[] = {smelt, "tokenize", k->path, "Hello <s> world\n\t  333 \xc3\xa9\xf0\x9f\xa6\x99 ab", NULL};
+        check_run(k, av, "tokenize", 0);
+      } else if (k->kind == K_NPY) {
         const char *av[] = {smelt, "eval", base_onnx, k->path, NULL};
         check_run(k, av, "eval", 0);
       } else {
