@@ -344,6 +344,14 @@ fail:
   return NULL;
 }
 
+static struct smelt_safetensors *one_file(smelt_ctx *cx, const char *path) {
+  struct smelt_st_file *f = smelt_safetensors_open_file(cx, path);
+  struct smelt_safetensors *st = f ? new_model(cx, path, 1, f->ntensors) : NULL;
+  if (!st) return NULL;
+  st->files[st->nfiles++] = f;
+  return add_file(cx, st, f) ? NULL : st;
+}
+
 struct smelt_safetensors *smelt_safetensors_open(smelt_ctx *cx, const char *path) {
   struct stat s;
   if (stat(path, &s)) { smelt_errorf(cx, "%s: %s", path, strerror(errno)); return NULL; }
@@ -352,18 +360,13 @@ struct smelt_safetensors *smelt_safetensors_open(smelt_ctx *cx, const char *path
     const char *one = smelt_sprintf(cx, "%s/model.safetensors", path);
     if (!ix || !one) return NULL;
     if (!stat(ix, &s)) return open_index(cx, ix);
-    if (!stat(one, &s)) return smelt_safetensors_open(cx, one);
+    if (!stat(one, &s)) return one_file(cx, one); /* a regular file, not another folder */
     smelt_errorf(cx, "%s: no model.safetensors or model.safetensors.index.json in the folder", path);
     return NULL;
   }
   size_t n = strlen(path);
   if (n >= 5 && !strcmp(path + n - 5, ".json")) return open_index(cx, path);
-  struct smelt_st_file *f = smelt_safetensors_open_file(cx, path);
-  if (!f) return NULL;
-  struct smelt_safetensors *st = new_model(cx, path, 1, f->ntensors);
-  if (!st) return NULL;
-  st->files[st->nfiles++] = f;
-  return add_file(cx, st, f) ? NULL : st;
+  return one_file(cx, path);
 }
 
 const struct smelt_st_tensor *smelt_safetensors_get(const struct smelt_safetensors *st, const char *name) {
