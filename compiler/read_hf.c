@@ -501,9 +501,8 @@ static int read_config(struct hf *h, const char *path) {
   /* overflow guard for products builders form */
   if ((ck->n_head + 2 * ck->n_head_kv) * ck->head_dim > ((int64_t)1 << 22))
     return smelt_errorf(cx, "%s: %lld heads of %lld dims is too large", path, (long long)ck->n_head, (long long)ck->head_dim);
-  const char *nm = NULL;
-  if (get_str(&c, "_name_or_path", &nm) < 0) return SMELT_ERR;
-  if (nm && *nm && strlen(nm) < 256) ck->name = nm;
+  const cJSON *nm = cJSON_GetObjectItemCaseSensitive(root, "_name_or_path"); /* informative only */
+  if (cJSON_IsString(nm) && nm->valuestring && *nm->valuestring && strlen(nm->valuestring) < 256) ck->name = nm->valuestring;
   int n = 0;
   if (get_ids(&c, "bos_token_id", ck->n_vocab, &ck->bos_id, 1, &n) < 0 || get_ids(&c, "eos_token_id", ck->n_vocab, ck->eos_ids, 8, &ck->n_eos) < 0)
     return SMELT_ERR;
