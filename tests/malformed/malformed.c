@@ -24,22 +24,29 @@
  *     unterminated strings, limits (inputs, outputs, attributes, list lengths) ...
  *   .npy: bad magic, version, header length, descr, shape, truncated data, arrays
  *     that do not fit the model's input.
+ *   Hugging Face folders (malformed/hf.c, from the fixtures of tests/e2e/llm, run
+ *     through `smelt inspect`, and `smelt build` when they must be rejected): config.json
+ *     values of the wrong type or range, unknown model_type / activation / rope_scaling,
+ *     head counts that do not divide, hyperparameters that disagree with the tensors;
+ *     safetensors headers with wrong lengths, shapes, dtypes, offsets, missing tensors;
+ *     sharded indexes naming the wrong, a missing or an outside shard; generation and
+ *     tokenizer configs of the wrong types; files that are FIFOs, devices or folders.
  *
  * Under ASan/UBSan (make test-sanitize) the sanitizers' exit codes are set to 86/87,
  * so any report fails the run.
  *
- *   malformed SMELT BASE.onnx BASE.ir WORK */
+ *   malformed SMELT BASE.onnx BASE.ir WORK [LLM_FIXTURES] */
 #include "../testutil.h"
+#include "malformed.h"
 #include "onnx.pb-c.h"
 #include "runtime/smelt_npy.h"
 
 #include <stddef.h>
 
 static const char *smelt;
-static char work[4096];
+char work[4096];
 
 /* ---- the corpus ------------------------------------------------------------------- */
-enum { K_ONNX, K_IR, K_NPY };
 struct kase {
   char path[4200];
   int kind;
@@ -49,7 +56,7 @@ struct kase {
 static struct kase *cases;
 static int ncases, cap_cases;
 
-static void add_case(const char *path, int kind, int must_fail) {
+void add_case(const char *path, int kind, int must_fail) {
   if (ncases == cap_cases) {
     cap_cases = cap_cases ? 2 * cap_cases : 256;
     cases = realloc(cases, sizeof *cases * (size_t)cap_cases);
@@ -68,7 +75,7 @@ static void write_case(const char *sub, const char *name, const void *data, size
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint32_t rnd(uint32_t n) {
+uint32_t rnd(uint32_t n) {
   rng ^= rng >> 12; rng ^= rng << 25; rng ^= rng >> 27;
   return (uint32_t)((rng * 0x2545f4914f6cdd1dull) >> 33) % n;
 }
@@ -579,7 +586,7 @@ static void append_env(const char *var, const char *opts) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) { fprintf(stderr, "usage: malformed SMELT BASE.onnx BASE.ir WORK\n"); return 2; }
+  if (argc != 5 && argc != 6) { fprintf(stderr, "usage: malformed SMELT BASE.onnx BASE.ir WORK [LLM_FIXTURES]\n"); return 2; }
   static char sm[4096], base_onnx[4096];
   if (!realpath(argv[1], sm)) SKIP("%s is not built", argv[1]);
   smelt = sm;
@@ -627,6 +634,7 @@ int main(int argc, char **argv) {
   add_case(p, K_ONNX, 1);
   ir_mutants(argv[3]);
   npy_mutants();
+  if (argc == 6) hf_mutants(argv[5]);
 
   /* the runs, split over `jobs` worker processes (each reports its own failures) */
   int jobs = 2;
@@ -647,7 +655,12 @@ int main(int argc, char **argv) {
     for (int i = w; i < ncases; i += jobs) {
       const struct kase *k = &cases[i];
       int before = t_failures;
-      if (k->kind == K_NPY) {
+      if (k->kind == K_HF) { /* a folder; build (slow once it compiles) only when it must fail */
+        const char *av1[] = {smelt, "inspect", k->path, NULL};
+        check_run(k, av1, "inspect", 0);
+        const char *av2[] = {smelt, "build", k->path, "-o", out, "--emit", "c", "-q", NULL};
+        if (k->must_fail == 1) check_run(k, av2, "build --emit c", 1);
+      } else if (k->kind == K_NPY) {
         const char *av[] = {smelt, "eval", base_onnx, k->path, NULL};
         check_run(k, av, "eval", 0);
       } else {
