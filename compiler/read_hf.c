@@ -260,7 +260,7 @@ static int check_tensors(struct hf *h) {
     const char *n = h->st->t[i]->name;
     size_t l = strlen(n);
     /* buffers some checkpoints carry: causal masks, rotary tables, tied copies */
-    if (used[i] || (l > 9 && !strcmp(n + l - 9, "attn.bias")) || strstr(n, "masked_bias") || strstr(n, "rotary_emb.inv_freq") ||
+    if (used[i] || (l > 10 && !strcmp(n + l - 10, ".attn.bias")) || strstr(n, "masked_bias") || strstr(n, "rotary_emb.inv_freq") ||
         (h->ck.tie_embeddings && !strcmp(n, "lm_head.weight")))
       continue;
     if (!unused++) first = n;
