@@ -770,7 +770,7 @@ def gguf_metadata(arch, cfg, tok, tcfg, name):
     kv.append(("tokenizer.ggml.eos_token_id", GG_U32, tok.eos))
     if arch == "gemma":
         kv.append(("tokenizer.ggml.padding_token_id", GG_U32, tok.vocab["<pad>"]))
-    kv.append(("tokenizer.ggml.add_bos_token", GG_BOOL, bool(tcfg.get("add_bos_token", False))))
+    kv.append(("tokenizer.ggml.add_bos_token", GG_BOOL, adds_bos(arch, tok, tcfg)))
     kv.append(("tokenizer.ggml.add_eos_token", GG_BOOL, False))
     if tcfg.get("chat_template"):
         kv.append(("tokenizer.chat_template", GG_STR, tcfg["chat_template"]))
@@ -936,6 +936,12 @@ def fixtures():
     return F
 
 
+def adds_bos(arch, tok, tcfg):
+    """Whether prompts start with BOS: tokenizer_config's add_bos_token, else (Llama 3,
+    whose tokenizer.json template adds it) for llama."""
+    return tok.bos is not None and bool(tcfg.get("add_bos_token", arch == "llama"))
+
+
 def tokenizer_config(tok, extra):
     tc = {"added_tokens_decoder": {str(a["id"]): {k: a[k] for k in ("content", "lstrip", "normalized", "rstrip", "single_word", "special")}
                                    for a in tok.json["added_tokens"]}}
@@ -984,7 +990,7 @@ def main():
         V = cfg["vocab_size"]
         assert V >= len(tok.vocab), name
         prompt = tok.encode(PROMPT_TEXT)
-        if tok.bos is not None and tcx.get("add_bos_token", arch == "llama"):
+        if adds_bos(arch, tok, tcx):
             prompt = [tok.bos] + prompt
         prompt = prompt[:N_PROMPT]
         assert len(prompt) == N_PROMPT
