@@ -20,8 +20,10 @@ what it needs by hand:
 
 Each fixture folder gets config.json, generation_config.json, tokenizer.json,
 tokenizer_config.json, model.safetensors (or shards + model.safetensors.index.json),
-prompt_ids.txt (8 ids), logits.bin (float32 [8, vocab_size], every prompt position),
-greedy_ids.txt (16 greedy ids, a full forward per step) and, for some, model.gguf.
+prompt.txt and prompt_tokens.txt (its encoding, BOS first where the family adds one),
+prompt_ids.txt (the first 8 of those ids), logits.bin (float32 [8, vocab_size], every
+prompt position), greedy_ids.txt (16 greedy ids, a full forward per step) and, for
+some, model.gguf.
 
 The script checks itself: the float32 logits agree with a float64 run, every greedy step
 has a clear winner (so f32 rounding cannot flip it), and for GGUF llama a forward with
@@ -271,6 +273,9 @@ def make_spm(style, n_target):
             "pair": [{"SpecialToken": {"id": bos_p, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
                      {"SpecialToken": {"id": bos_p, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
             "special_tokens": {bos_p: {"id": bos_p, "ids": [vocab[bos_p]], "tokens": [bos_p]}}}
+    if style == "phi3":  # add_bos_token false: the template transformers rebuilds has no BOS
+        post = {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A", "type_id": 0}}],
+                "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}], "special_tokens": {}}
     dec_tail = [{"type": "ByteFallback"}, {"type": "Fuse"}]
     j = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": addl}
     if style == "mistral":
@@ -989,10 +994,10 @@ def main():
             os.remove(os.path.join(d, f))
         V = cfg["vocab_size"]
         assert V >= len(tok.vocab), name
-        prompt = tok.encode(PROMPT_TEXT)
+        full = tok.encode(PROMPT_TEXT)
         if adds_bos(arch, tok, tcx):
-            prompt = [tok.bos] + prompt
-        prompt = prompt[:N_PROMPT]
+            full = [tok.bos] + full
+        prompt = full[:N_PROMPT]
         assert len(prompt) == N_PROMPT
         for seed in range(1000, 1300):
             gen_ = torch.Generator().manual_seed(seed)
@@ -1025,6 +1030,10 @@ def main():
             write_json(os.path.join(d, "model.safetensors.index.json"), {"metadata": {"total_size": total}, "weight_map": wm})
         with open(os.path.join(d, "prompt_ids.txt"), "w") as f:
             f.write(" ".join(map(str, prompt)) + "\n")
+        with open(os.path.join(d, "prompt.txt"), "w") as f:
+            f.write(PROMPT_TEXT)  # no final newline: the text is the whole file
+        with open(os.path.join(d, "prompt_tokens.txt"), "w") as f:
+            f.write(" ".join(map(str, full)) + "\n")
         with open(os.path.join(d, "greedy_ids.txt"), "w") as f:
             f.write(" ".join(map(str, greedy)) + "\n")
         logits.numpy().astype("<f4").tofile(os.path.join(d, "logits.bin"))
