@@ -467,7 +467,8 @@ static int read_config(struct hf *h, const char *path) {
   }
   /* attention window, soft-capping, scaling */
   if (ai->id == MISTRAL || ai->id == GEMMA2 || ai->id == PHI3) {
-    if (ai->id == GEMMA2) ck->sliding_window = 4096;
+    if (ai->id != PHI3) ck->sliding_window = 4096; /* the config classes' default; null means none */
+    if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "sliding_window"))) ck->sliding_window = 0;
     if (get_int(&c, "sliding_window", 0, (int64_t)1 << 26, &ck->sliding_window) < 0) return SMELT_ERR;
   }
   if (ai->id == QWEN2) {
