@@ -282,6 +282,8 @@ static void config_cases(void) {
       {"gemma2", "gemma2_softcap_null_ok", "final_logit_softcapping", "null", -1},
       {"gemma2", "gemma2_query_scalar_zero", "query_pre_attn_scalar", "0", 1},
       {"gemma2", "gemma2_window_negative", "sliding_window", "-3", 1},
+      {"mistral", "mistral_window_null_ok", "sliding_window", "null", -1},
+      {"mistral", "mistral_window_absent_ok", "sliding_window", NULL, -1},
       {"gemma2", "gemma2_rope_scaling", "rope_scaling", "{\"type\":\"linear\",\"factor\":2}", 1},
       {"phi3", "phi3_partial_tiny", "partial_rotary_factor", "0.1", 1},
       {"phi3", "phi3_partial_over", "partial_rotary_factor", "1.5", 1},
