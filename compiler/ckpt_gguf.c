@@ -12,10 +12,7 @@
 
 #include <math.h>
 #include <string.h>
-#include <sys/stat.h>
 
-/* until the Hugging Face reader is linked in (weak: NULL if absent) */
-extern struct smelt_ckpt *smelt_ckpt_from_hf(smelt_ctx *cx, const char *dir) __attribute__((weak));
 
 static int ggml_to_dtype(uint32_t type, smelt_dtype *dt) {
   switch (type) {
@@ -131,14 +128,4 @@ struct smelt_ckpt *smelt_ckpt_from_gguf(smelt_ctx *cx, const char *path) {
     if (!ck->tok) return NULL;
   }
   return ck;
-}
-
-struct smelt_ckpt *smelt_ckpt_open(smelt_ctx *cx, const char *path) {
-  struct stat st;
-  if (stat(path, &st)) { smelt_errorf(cx, "%s: cannot open", path); return NULL; }
-  if (S_ISDIR(st.st_mode)) {
-    if (!smelt_ckpt_from_hf) { smelt_errorf(cx, "%s: Hugging Face folders are not supported by this build", path); return NULL; }
-    return smelt_ckpt_from_hf(cx, path);
-  }
-  return smelt_ckpt_from_gguf(cx, path);
 }

@@ -264,6 +264,8 @@ static smelt_graph *load(smelt_ctx *cx, const char *model, struct common *co) {
   return smelt_load_model(cx, model, &lo);
 }
 
+static int inspect_ckpt(const char *model); /* LLM checkpoints (defined at the end) */
+
 static int cmd_inspect(int argc, char **argv) {
   if (wants_help(argc, argv)) { fputs(usage_inspect, stdout); return 0; }
   struct common co = {0};
@@ -277,6 +279,7 @@ static int cmd_inspect(int argc, char **argv) {
     model = argv[i];
   }
   if (!model) { fputs(usage_inspect, stderr); return 1; }
+  { int rc = inspect_ckpt(model); if (rc >= 0) return rc; }
   smelt_ctx *cx = smelt_ctx_new();
   smelt_graph *g = load(cx, model, &co);
   print_warnings(cx);
@@ -755,6 +758,85 @@ static int cmd_tokenize(int argc, char **argv) {
   for (int i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
   printf("\n");
   free(buf);
+  smelt_ctx_free(cx);
+  return 0;
+}
+
+/* ---- smelt inspect on an LLM checkpoint (a Hugging Face folder or a GGUF file) ---------- */
+#include "compiler/ckpt.h"
+#include "compiler/tokenizer.h"
+
+/* Returns -1 when model is neither a folder nor a GGUF file (the caller goes on). */
+static int inspect_ckpt(const char *model) {
+  struct stat st;
+  char magic[4] = {0};
+  if (stat(model, &st)) return -1;
+  if (!S_ISDIR(st.st_mode)) {
+    FILE *f = S_ISREG(st.st_mode) ? fopen(model, "rb") : NULL;
+    size_t n = f ? fread(magic, 1, 4, f) : 0;
+    if (f) fclose(f);
+    if (n != 4 || memcmp(magic, "GGUF", 4)) return -1;
+  }
+  smelt_ctx *cx = smelt_ctx_new();
+  struct smelt_ckpt *ck = smelt_ckpt_open(cx, model);
+  smelt_graph *g = ck ? smelt_graph_new(cx, "inspect") : NULL;
+  if (!g) { print_warnings(cx); int rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
+  static const char *acts[] = {"silu", "gelu_tanh", "gelu"};
+  printf("checkpoint %s (%s, arch %s, name '%s', xxh3 %016llx)\n", model, ck->format, ck->arch, ck->name ? ck->name : "",
+         (unsigned long long)ck->hash);
+  printf("hyperparameters:\n");
+  printf("  n_vocab %lld\n  n_embd %lld\n  n_layer %lld\n  n_head %lld\n  n_head_kv %lld\n  head_dim %lld\n  n_ff %lld\n  n_ctx_train %lld\n",
+         (long long)ck->n_vocab, (long long)ck->n_embd, (long long)ck->n_layer, (long long)ck->n_head, (long long)ck->n_head_kv,
+         (long long)ck->head_dim, (long long)ck->n_ff, (long long)ck->n_ctx_train);
+  printf("  norm_eps %g\n  act %s\n  norm_add_one %d\n  tie_embeddings %d\n", ck->norm_eps,
+         ck->act >= 0 && ck->act <= 2 ? acts[ck->act] : "?", ck->norm_add_one, ck->tie_embeddings);
+  if (ck->rope_theta) {
+    printf("  rope_theta %g\n  rope_dim %lld (%s)\n", ck->rope_theta, (long long)ck->rope_dim, ck->rope_neox ? "neox" : "normal");
+    if (ck->rope_scaling)
+      printf("  rope_scaling %s (factor %g, low_freq_factor %g, high_freq_factor %g, original ctx %lld)\n", ck->rope_scaling, ck->rope_factor,
+             ck->rope_low_freq_factor, ck->rope_high_freq_factor, (long long)ck->rope_orig_ctx);
+  } else {
+    printf("  positions learned\n");
+  }
+  if (ck->sliding_window) printf("  sliding_window %lld\n", (long long)ck->sliding_window);
+  if (ck->attn_softcap) printf("  attn_softcap %g\n", ck->attn_softcap);
+  if (ck->final_softcap) printf("  final_softcap %g\n", ck->final_softcap);
+  if (ck->attn_scale) printf("  attn_scale %g\n", ck->attn_scale);
+  if (ck->tok) {
+    int64_t eos[8];
+    int ne = smelt_tokenizer_eos(ck->tok, eos, 8);
+    printf("tokenizer: %lld tokens, bos %lld, %d eos, add_bos %d\n", (long long)smelt_tokenizer_vocab_size(ck->tok),
+           (long long)smelt_tokenizer_bos(ck->tok), ne, smelt_tokenizer_add_bos(ck->tok));
+  } else {
+    printf("tokenizer: none\n");
+  }
+  printf("generation: bos %lld, eos", (long long)ck->bos_id);
+  for (int i = 0; i < ck->n_eos; i++) printf(" %lld", (long long)ck->eos_ids[i]);
+  printf("%s, add_bos %d, temperature %g, top_p %g, top_k %lld\n", ck->n_eos ? "" : " none", ck->add_bos, ck->temperature, ck->top_p,
+         (long long)ck->top_k);
+  printf("chat template: %s%zu bytes\n", ck->chat_template ? "" : "none, ", ck->chat_template ? strlen(ck->chat_template) : (size_t)0);
+  /* every tensor a builder may ask for, by its GGUF name */
+  static const char *global[] = {"token_embd", "position_embd", "output_norm", "output", "rope_freqs"};
+  static const char *layer[] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output", "post_attention_norm",
+                                "ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "post_ffw_norm"};
+  printf("tensors:\n");
+  int64_t params = 0, bytes = 0;
+  char name[128], buf[256], hb[32];
+  for (int64_t l = -1; l < ck->n_layer && !smelt_failed(cx); l++)
+    for (int i = 0; i < (l < 0 ? 5 : 12) && !smelt_failed(cx); i++)
+      for (int b = 0; b < 2; b++) {
+        if (l < 0) snprintf(name, sizeof name, "%s.%s", global[i], b ? "bias" : "weight");
+        else snprintf(name, sizeof name, "blk.%lld.%s.%s", (long long)l, layer[i], b ? "bias" : "weight");
+        int v = ck->weight(ck, g, name, 0);
+        if (v < 0) continue;
+        const smelt_value *val = &g->values[v];
+        printf("  %-34s %s%s\n", name, smelt_dtype_name(val->dt), smelt_shape_str(g, &val->shape, buf, sizeof buf));
+        params += smelt_shape_max_elems(g, &val->shape);
+        bytes += (int64_t)val->c.nbytes;
+      }
+  print_warnings(cx);
+  if (smelt_failed(cx)) { int rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
+  printf("parameters: %lld in %s\n", (long long)params, human(bytes, hb, sizeof hb));
   smelt_ctx_free(cx);
   return 0;
 }

@@ -9,6 +9,7 @@ void smelt_rope_inv_freq(const smelt_node *n, double *out) {
   int64_t dims = smelt_attr_i(n, "dims");
   double theta = smelt_attr_f(n, "theta"), factor = smelt_attr_f(n, "factor");
   const char *sc = smelt_attr_s(n, "scaling");
+  const smelt_attr *fa = smelt_node_attr(n, "factors");
   double lo = smelt_attr_f(n, "low_freq"), hi = smelt_attr_f(n, "high_freq"), orig = (double)smelt_attr_i(n, "orig_ctx");
   for (int64_t i = 0; i < dims / 2; i++) {
     double f = pow(theta, -2.0 * (double)i / (double)dims);
@@ -22,6 +23,7 @@ void smelt_rope_inv_freq(const smelt_node *n, double *out) {
         f = (1 - smooth) * f / factor + smooth * f;
       }
     }
+    if (fa && fa->n == dims / 2 && fa->fs[i] != 0) f /= fa->fs[i]; /* explicit per-frequency divisors */
     out[i] = f;
   }
 }

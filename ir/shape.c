@@ -797,6 +797,8 @@ static int shape_rope(smelt_graph *g, int ni) {
   const char *sc = smelt_attr_s(n, "scaling");
   if (*sc && strcmp(sc, "linear") && strcmp(sc, "llama3")) return fail(g, n, "scaling must be empty, linear or llama3");
   if (smelt_attr_f(n, "theta") <= 0 || smelt_attr_f(n, "factor") <= 0) return fail(g, n, "theta and factor must be positive");
+  const smelt_attr *fa = smelt_node_attr(n, "factors");
+  if (fa && fa->n && fa->n != dims / 2) return fail(g, n, "factors must give one divisor per rotated pair");
   OUT(0)->dt = V(0)->dt;
   OUT(0)->shape = V(0)->shape;
   return 0;

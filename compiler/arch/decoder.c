@@ -23,6 +23,8 @@ typedef struct {
   smelt_graph *g;
   int layer;
   int err;
+  int factors_done;
+  const smelt_attr *factors;
 } B;
 
 static const char *lname(B *b, const char *suffix) { return smelt_sprintf(b->cx, "blk.%d.%s", b->layer, suffix); }
@@ -79,14 +81,39 @@ static int norm(B *b, const char *base, int x) {
   return node(b, SMELT_OP_RMS_NORM, base, in, 2, a, 2, NULL);
 }
 
+/* per-frequency divisors from rope_freqs.weight (Llama 3.1 scaling in GGUF; the
+ * Hugging Face reader computes the same tensor), or NULL */
+static const smelt_attr *rope_factors(B *b) {
+  static const char *const key = "rope_freqs.weight";
+  if (b->factors_done) return b->factors;
+  b->factors_done = 1;
+  int v = W(b, key, 0);
+  if (v < 0) return NULL;
+  const smelt_value *val = &b->g->values[v];
+  int64_t n = smelt_shape_max_elems(b->g, &val->shape);
+  if (val->dt != SMELT_DT_F32 || n < 1 || n > 65536 || !val->c.data) {
+    smelt_errorf(b->cx, "%s: %s must be f32", b->ck->path, key);
+    b->err = 1;
+    return NULL;
+  }
+  double *f = smelt_alloc(b->cx, sizeof(double) * (size_t)n);
+  smelt_attr *a = smelt_alloc(b->cx, sizeof *a);
+  if (!f || !a) { b->err = 1; return NULL; }
+  for (int64_t i = 0; i < n; i++) f[i] = ((const float *)val->c.data)[i];
+  *a = smelt_attr_floats(b->cx, "factors", f, (int)n);
+  return b->factors = a;
+}
+
 static int rope(B *b, const char *name, int x, int pos) {
   struct smelt_ckpt *ck = b->ck;
-  smelt_attr a[8];
+  smelt_attr a[9];
   int na = 0;
   a[na++] = smelt_attr_float("theta", ck->rope_theta);
   a[na++] = smelt_attr_int("dims", ck->rope_dim ? ck->rope_dim : ck->head_dim);
   a[na++] = smelt_attr_int("neox", ck->rope_neox);
-  if (ck->rope_scaling) {
+  const smelt_attr *fac = rope_factors(b);
+  if (fac) a[na++] = *fac; /* replaces the llama3 formula: the tensor already holds it */
+  else if (ck->rope_scaling) {
     a[na++] = smelt_attr_str("scaling", ck->rope_scaling);
     a[na++] = smelt_attr_float("factor", ck->rope_factor);
     if (!strcmp(ck->rope_scaling, "llama3")) {

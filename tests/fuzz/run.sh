@@ -9,7 +9,7 @@
 # usage: run.sh FUZZ_BIN CORPUS_DIR SECONDS_EACH SOURCE_DIR
 set -u
 bin=$1 corpus=$2 secs=$3 src=$4
-for h in onnx ir npy; do
+for h in onnx ir npy safetensors hf; do
   if [ ! -x "$bin/fuzz_$h" ]; then
     echo "SKIPPED: $bin/fuzz_$h is not built (needs clang with libFuzzer: apt-get install clang libclang-rt-dev, then reconfigure)"
     exit 77
@@ -17,12 +17,18 @@ for h in onnx ir npy; do
 done
 seeds=$corpus/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds/onnx" "$seeds/ir" "$seeds/npy" "$corpus/crashes"
+mkdir -p "$seeds/onnx" "$seeds/ir" "$seeds/npy" "$seeds/safetensors" "$seeds/hf" "$corpus/crashes"
 cp "$src/tests/malformed/base.onnx" "$seeds/onnx/"
 for m in "$src"/tests/e2e/models/*/model.onnx; do cp "$m" "$seeds/onnx/$(basename "$(dirname "$m")").onnx"; done
 cp "$src"/tests/ir/*.ir "$src"/tests/golden/*.ir "$seeds/ir/"
 # inputs that once found a bug (tests/fuzz/regress/HARNESS/) are seeds too
-for h in onnx ir npy; do
+# the LLM fixtures: their safetensors files, and config.json for fuzz_hf
+for d in "$src"/tests/e2e/llm/*/; do
+  n=$(basename "$d")
+  for f in "$d"*.safetensors; do [ -f "$f" ] && cp "$f" "$seeds/safetensors/${n}_$(basename "$f")"; done
+  cp "$d/config.json" "$seeds/hf/$n.json"
+done
+for h in onnx ir npy safetensors hf; do
   for f in "$src/tests/fuzz/regress/$h"/*; do [ -f "$f" ] && cp "$f" "$seeds/$h/regress-$(basename "$f")"; done
 done
 for f in "$src"/tests/e2e/models/*/*.npy; do cp "$f" "$seeds/npy/$(basename "$(dirname "$f")")_$(basename "$f")"; done
@@ -37,11 +43,13 @@ if [ -d "$node" ]; then
   done
 fi
 status=0
-for h in onnx ir npy; do
+for h in onnx ir npy safetensors hf; do
   mkdir -p "$corpus/$h"
   dict=
   if [ "$h" = ir ]; then dict=-dict=$src/tests/fuzz/ir.dict; fi
-  "$bin/fuzz_$h" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
+  maxlen=65536
+  if [ "$h" = safetensors ]; then maxlen=262144; fi # the fixtures' files are up to 180 KB
+  "$bin/fuzz_$h" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 -max_len=$maxlen -print_final_stats=1 \
     -artifact_prefix="$corpus/crashes/$h-" $dict "$corpus/$h" "$seeds/$h" >"$corpus/$h.log" 2>&1
   rc=$?
   if [ $rc -ne 0 ]; then

@@ -36,16 +36,16 @@
  *
  *   malformed SMELT BASE.onnx BASE.ir WORK */
 #include "../testutil.h"
+#include "malformed.h"
 #include "onnx.pb-c.h"
 #include "runtime/smelt_npy.h"
 
 #include <stddef.h>
 
 static const char *smelt;
-static char work[4096];
+char work[4096];
 
 /* ---- the corpus ------------------------------------------------------------------- */
-enum { K_ONNX, K_IR, K_NPY, K_TOK };
 struct kase {
   char path[4200];
   int kind;
@@ -55,7 +55,7 @@ struct kase {
 static struct kase *cases;
 static int ncases, cap_cases;
 
-static void add_case(const char *path, int kind, int must_fail) {
+void add_case(const char *path, int kind, int must_fail) {
   if (ncases == cap_cases) {
     cap_cases = cap_cases ? 2 * cap_cases : 256;
     cases = realloc(cases, sizeof *cases * (size_t)cap_cases);
@@ -74,7 +74,7 @@ static void write_case(const char *sub, const char *name, const void *data, size
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint32_t rnd(uint32_t n) {
+uint32_t rnd(uint32_t n) {
   rng ^= rng >> 12; rng ^= rng << 25; rng ^= rng >> 27;
   return (uint32_t)((rng * 0x2545f4914f6cdd1dull) >> 33) % n;
 }
@@ -695,7 +695,7 @@ static void append_env(const char *var, const char *opts) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) { fprintf(stderr, "usage: malformed SMELT BASE.onnx BASE.ir WORK\n"); return 2; }
+  if (argc != 5 && argc != 6) { fprintf(stderr, "usage: malformed SMELT BASE.onnx BASE.ir WORK [LLM_FIXTURES]\n"); return 2; }
   static char sm[4096], base_onnx[4096];
   if (!realpath(argv[1], sm)) SKIP("%s is not built", argv[1]);
   smelt = sm;
@@ -743,6 +743,7 @@ int main(int argc, char **argv) {
   add_case(p, K_ONNX, 1);
   ir_mutants(argv[3]);
   npy_mutants();
+  if (argc == 6) hf_mutants(argv[5]);
   tok_mutants();
 
   /* the runs, split over `jobs` worker processes (each reports its own failures) */
@@ -767,6 +768,11 @@ int main(int argc, char **argv) {
       if (k->kind == K_TOK) {
         const char *av[] = {smelt, "tokenize", k->path, "Hello <s> world\n\t  333 \xc3\xa9\xf0\x9f\xa6\x99 ab", NULL};
         check_run(k, av, "tokenize", 0);
+      } else if (k->kind == K_HF) { /* a folder; build (slow once it compiles) only when it must fail */
+        const char *av1[] = {smelt, "inspect", k->path, NULL};
+        check_run(k, av1, "inspect", 0);
+        const char *av2[] = {smelt, "build", k->path, "-o", out, "--emit", "c", "-q", NULL};
+        if (k->must_fail == 1) check_run(k, av2, "build --emit c", 1);
       } else if (k->kind == K_NPY) {
         const char *av[] = {smelt, "eval", base_onnx, k->path, NULL};
         check_run(k, av, "eval", 0);
