@@ -3,7 +3,8 @@
  *
  * Floats accumulate in float (f32/f16/bf16) or double (f64) except reductions,
  * which accumulate in double like the interpreter; integers accumulate in 64 bits
- * and wrap to the output type at the store. */
+ * and wrap to the output type at the store.  MatMul by a block-quantized (or f16 /
+ * bf16) weight calls the runtime's row dots (runtime/smelt_quant.h). */
 #include "cgen.h"
 
 #include <string.h>
@@ -19,9 +20,27 @@ static const char *mac(struct cg *c, smelt_dtype dt, const char *acc, const char
   return smelt_sprintf(c->cx, "%s = (%s)((uint64_t)%s + (uint64_t)(%s) * (uint64_t)(%s));", acc, acc_type(dt), acc, a, b);
 }
 
+/* A weight stored as blocks (or f16 / bf16 under f32 activations): y[r, j] is the
+ * runtime's dot of weight row j with row r of A (smq_dot_<dtype>, runtime/smelt_quant.h).
+ * Weight rows are the outer loop, so each is read from memory once per call for all
+ * rows of A (decode has one, prefill many); nothing is allocated or expanded. */
+static int emit_matmul_weight(struct cg *c, const smelt_node *n) {
+  const smelt_value *A = cg_in(c, n, 0), *B = cg_in(c, n, 1);
+  const char *R = cg_elems(c, &A->shape, 0, A->shape.rank - 1);
+  int64_t N = B->shape.d[0].n, K = B->shape.d[1].n;
+  cg_line(c, "const int64_t R = %s;", R);
+  cg_line(c, "for (int64_t j = 0; j < %lld; j++) {", (long long)N);
+  cg_line(c, "  const unsigned char *w = (const unsigned char *)x1 + j * %lld;", (long long)smelt_dtype_nbytes(B->dt, K));
+  cg_line(c, "  for (int64_t r = 0; r < R; r++) y0[r * %lld + j] = smq_dot_%s(w, x0 + r * %lld, %lld);", (long long)N,
+          smelt_dtype_name(B->dt), (long long)K, (long long)K);
+  cg_line(c, "}");
+  return 0;
+}
+
 /* Loops over the output's batch dims, binding offsets oa/ob/oy of each matrix. */
 int emit_matmul(struct cg *c, const smelt_node *n) {
   const smelt_value *A = cg_in(c, n, 0), *B = cg_in(c, n, 1), *Y = cg_out(c, n, 0);
+  if (smelt_dtype_is_weight_for(A->dt, B->dt)) return emit_matmul_weight(c, n);
   int tb = (int)smelt_attr_i(n, "trans_b"), r = Y->shape.rank;
   smelt_dtype dt = A->dt;
   const char *M = cg_dim(c, A->shape.d[A->shape.rank - 2]), *K = cg_dim(c, A->shape.d[A->shape.rank - 1]);
