@@ -8,7 +8,8 @@
  *     |compiled - interpreter| <= 1e-5 * sum_k |w_jk a_rk| (float lane sums against
  *     double sums of the same dequantized weights);
  *   - Gather(W, indices) on block tables (with a negative index): bit-exact f32 rows;
- *   - the kernels call the runtime's row dots, never dequantize_row, for MatMul.
+ *   - the kernels call the runtime's row dots, never dequantize_row, for MatMul;
+ *   - two larger weights span several of the kernel's weight tiles (the last partial).
  *
  * Half the types put their weights in NAME_weights.o (LLVM), half in C arrays.  With
  * SMELT_CFLAGS set (make test-sanitize) the generated code runs under the sanitizers. */
@@ -111,13 +112,12 @@ static double mag(const float *wd, const float *a, int64_t r, int64_t j, int64_t
   return s;
 }
 
-static void one_type(smelt_dtype dt, int ti) {
+static void one_type(smelt_dtype dt, int ti, int64_t K, int64_t N) {
   const char *tn = smelt_dtype_name(dt);
-  int blk = smelt_dtype_blk(dt), isblock = smelt_dtype_is_block(dt);
-  int64_t K = blk == 256 ? 512 : blk == 32 ? 160 : 100, N = 37;
+  int isblock = smelt_dtype_is_block(dt);
   smelt_ctx *cx = smelt_ctx_new();
-  char name[32];
-  snprintf(name, sizeof name, "q_%s", tn);
+  char name[48];
+  snprintf(name, sizeof name, "q_%s_%lldx%lld", tn, (long long)N, (long long)K);
   smelt_graph *g = smelt_graph_new(cx, name);
   int S = smelt_graph_add_sym(g, "S", 8);
   size_t wbytes;
@@ -236,6 +236,12 @@ int main(int argc, char **argv) {
   t_mkdirs(work);
   static const smelt_dtype dts[] = {SMELT_DT_Q8_0, SMELT_DT_Q4_0, SMELT_DT_Q4_1, SMELT_DT_Q5_0, SMELT_DT_Q5_1,
                                     SMELT_DT_Q4_K, SMELT_DT_Q5_K, SMELT_DT_Q6_K, SMELT_DT_F16, SMELT_DT_BF16};
-  for (size_t i = 0; i < sizeof dts / sizeof *dts; i++) one_type(dts[i], (int)i);
+  for (size_t i = 0; i < sizeof dts / sizeof *dts; i++) {
+    int blk = smelt_dtype_blk(dts[i]);
+    one_type(dts[i], (int)i, blk == 256 ? 512 : blk == 32 ? 160 : 100, 37);
+  }
+  /* weights past the kernel's 128 KiB tile: several tiles, the last one partial */
+  one_type(SMELT_DT_Q4_0, 0, 4096, 130);
+  one_type(SMELT_DT_Q6_K, 1, 2048, 300);
   return t_done("quant_ops");
 }
