@@ -1,7 +1,7 @@
 /* ir/eval_data.c — interpreter kernels for data movement: reshape (copy), expand,
  * transpose, concat, slice, gather, pad.  They move bytes and never look at values
  * (except gather's indices and pad's fill value); gather dequantizes the rows of a
- * block-quantized table to f32. */
+ * block-quantized, f16 or bf16 table to f32. */
 #include "eval.h"
 
 static size_t esz(const smelt_tensor *t) { return (size_t)smelt_dtype_bytes(t->dt); }
@@ -103,7 +103,9 @@ int eval_gather(const smelt_graph *g, const smelt_node *n, const smelt_tensor *i
       int64_t ix = ev_geti(I, j);
       if (ix < 0) ix += D;
       if (ix < 0 || ix >= D) return ev_fail(g, n, "index out of range");
-      memcpy((char *)out->data + ((o * ni + j) * inner) * b, (const char *)X->data + ((o * D + ix) * inner) * b, (size_t)inner * b);
+      const char *src = (const char *)X->data + ((o * D + ix) * inner) * b;
+      if (out->dt != X->dt) smelt_dequantize_row(X->dt, src, (float *)out->data + (o * ni + j) * inner, inner); /* f16 / bf16 rows to f32 */
+      else memcpy((char *)out->data + ((o * ni + j) * inner) * b, src, (size_t)inner * b);
     }
   return 0;
 }

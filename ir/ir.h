@@ -51,7 +51,7 @@ static inline int64_t smelt_dtype_nbytes(smelt_dtype dt, int64_t n) { return n /
 /* A weight dtype for f32 activations: MatMul(A f32 [..., M, K], B [N, K], trans_b=1)
  * computes on B's stored rows (runtime/smelt_quant.h: blocks, f16 or bf16), never
  * expanded to f32 first; f16 / bf16 B with f16 / bf16 A stays the same-dtype MatMul.
- * (Gather turns rows of a block table into f32; an f16 table gives f16, as in ONNX.) */
+ * Gather of a table of these dtypes gives f32 rows (the ONNX reader casts back). */
 static inline int smelt_dtype_is_weight_for(smelt_dtype act, smelt_dtype w) {
   return smelt_dtype_is_block(w) || (act == SMELT_DT_F32 && (w == SMELT_DT_F16 || w == SMELT_DT_BF16));
 }

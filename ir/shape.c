@@ -456,13 +456,13 @@ static int shape_gather(smelt_graph *g, int ni) {
   if (a < 0) return fail(g, n, "axis out of range");
   if (V(1)->dt != SMELT_DT_I64 && V(1)->dt != SMELT_DT_I32) return fail(g, n, "indices must be i32 or i64");
   if (x->rank + ix->rank - 1 > SMELT_MAX_RANK) return fail(g, n, "result rank too large");
-  /* rows of a block-quantized table (an embedding lookup) come out as f32 */
+  /* rows of a weight table (blocks, f16, bf16: an embedding lookup) come out as f32 */
   if (smelt_dtype_is_block(V(0)->dt) && (x->rank != 2 || a != 0)) return fail(g, n, "a block-quantized table must be [rows, D] gathered on axis 0");
   smelt_shape o = {0};
   for (int i = 0; i < a; i++) o.d[o.rank++] = x->d[i];
   for (int i = 0; i < ix->rank; i++) o.d[o.rank++] = ix->d[i];
   for (int i = a + 1; i < x->rank; i++) o.d[o.rank++] = x->d[i];
-  OUT(0)->dt = smelt_dtype_is_block(V(0)->dt) ? SMELT_DT_F32 : V(0)->dt;
+  OUT(0)->dt = smelt_dtype_is_weight_for(SMELT_DT_F32, V(0)->dt) ? SMELT_DT_F32 : V(0)->dt;
   OUT(0)->shape = o;
   return 0;
 }

@@ -110,7 +110,7 @@ int smelt_backend_c_uses_quant(const smelt_graph *g) {
     const smelt_node *n = &g->nodes[ni];
     if (n->dead || (n->op != SMELT_OP_MATMUL && n->op != SMELT_OP_GATHER)) continue;
     smelt_dtype a = g->values[n->in[0]].dt, b = g->values[n->in[1]].dt;
-    if (smelt_dtype_is_block(a) || (n->op == SMELT_OP_MATMUL && smelt_dtype_is_weight_for(a, b))) return 1;
+    if (n->op == SMELT_OP_GATHER ? smelt_dtype_is_weight_for(SMELT_DT_F32, a) : smelt_dtype_is_weight_for(a, b)) return 1;
   }
   return 0;
 }

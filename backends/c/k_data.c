@@ -1,7 +1,8 @@
 /* backends/c/k_data.c — C kernels for data movement: copy (Reshape that could not
  * be a view), expand, transpose, concat, slice, gather and pad.  They move elements
  * without arithmetic; gather checks its indices and returns SMELT_E_INDEX, and turns
- * the rows of a block-quantized table into f32 with the runtime's dequantize_row. */
+ * the rows of a block-quantized, f16 or bf16 table into f32 with the runtime's
+ * dequantize_row. */
 #include "cgen.h"
 
 #include <string.h>
@@ -104,7 +105,10 @@ int emit_gather(struct cg *c, const smelt_node *n) {
   cg_line(c, "    int64_t ix = (int64_t)x1[j];");
   cg_line(c, "    if (ix < 0) ix += %s;", D);
   cg_line(c, "    if (ix < 0 || ix >= %s) return SMELT_E_INDEX;", D);
-  cg_line(c, "    memcpy(y0 + (o * %s + j) * %s, x0 + (o * %s + ix) * %s, (size_t)(%s) * sizeof(*y0));", ni, inner, D, inner, inner);
+  if (dt == SMELT_DT_F16 || dt == SMELT_DT_BF16) /* a weight table's rows come out as f32 */
+    cg_line(c, "    smq_dequantize_row_%s(x0 + (o * %s + ix) * %s, y0 + (o * %s + j) * %s, %s);", smelt_dtype_name(dt), D, inner, ni, inner, inner);
+  else
+    cg_line(c, "    memcpy(y0 + (o * %s + j) * %s, x0 + (o * %s + ix) * %s, (size_t)(%s) * sizeof(*y0));", ni, inner, D, inner, inner);
   cg_line(c, "  }");
   return 0;
 }

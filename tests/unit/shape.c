@@ -111,7 +111,8 @@ int main(void) {
   OK("const %w : f16[8,64] = opaque 0\ninput %a : f32[3,64]\n%y : f32[3,8] = MatMul(%a, %w) {trans_b=1}\noutput %y");
   OK("const %w : bf16[8,64] = opaque 0\ninput %a : bf16[3,64]\n%y : bf16[3,8] = MatMul(%a, %w) {trans_b=1}\noutput %y");
   OK(QW "input %i : i32[N]\n%y : f32[N,64] = Gather(%w, %i)\noutput %y");
-  OK("const %w : f16[8,64] = opaque 0\ninput %i : i64[2]\n%y : f16[2,64] = Gather(%w, %i)\noutput %y"); /* ONNX's Gather: f16 stays f16 */
+  OK("const %w : f16[8,64] = opaque 0\ninput %i : i64[2]\n%y : f32[2,64] = Gather(%w, %i)\noutput %y");
+  OK("input %w : bf16[8,4,6]\ninput %i : i64[2]\n%y : f32[8,2,6] = Gather(%w, %i) {axis=1}\noutput %y");
   BAD(QW "input %a : f32[N,64]\n%y : f32[N,8] = MatMul(%a, %w)\noutput %y", "q4_0 weight must be [N, K] with trans_b=1");
   BAD(QW "input %a : f16[N,64]\n%y : f32[N,8] = MatMul(%a, %w) {trans_b=1}\noutput %y", "needs f32 activations, not f16");
   BAD(QW "input %a : f32[N,32]\n%y : f32[N,8] = MatMul(%a, %w) {trans_b=1}\noutput %y", "inner dimensions differ");
