@@ -7,7 +7,8 @@
  *     with a batch dim) and [S, K] with S symbolic, run at S = 1 and S = 7:
  *     |compiled - interpreter| <= 1e-5 * sum_k |w_jk a_rk| (float lane sums against
  *     double sums of the same dequantized weights);
- *   - Gather(W, indices) on block tables (with a negative index): bit-exact f32 rows;
+ *   - Gather(W, indices) (with a negative index): bit-exact f32 rows, and for f16 / bf16
+ *     tables f32 columns too (axis 1);
  *   - the kernels call the runtime's row dots, never dequantize_row, for MatMul;
  *   - two larger weights span several of the kernel's weight tiles (the last partial).
  *
@@ -127,10 +128,10 @@ static void one_type(smelt_dtype dt, int ti, int64_t K, int64_t N) {
   smelt_shape s1 = {2, {smelt_dim_c(1), smelt_dim_c(K)}}, s2 = {3, {smelt_dim_c(2), smelt_dim_c(3), smelt_dim_c(K)}};
   smelt_shape s3 = {2, {{0, S}, smelt_dim_c(K)}}, si = {1, {smelt_dim_c(5)}};
   int a1 = smelt_graph_add_input(g, "a1", SMELT_DT_F32, &s1), a2 = smelt_graph_add_input(g, "a2", SMELT_DT_F32, &s2);
-  int a3 = smelt_graph_add_input(g, "a3", SMELT_DT_F32, &s3), ix = isblock ? smelt_graph_add_input(g, "ix", SMELT_DT_I32, &si) : -1;
+  int a3 = smelt_graph_add_input(g, "a3", SMELT_DT_F32, &s3), ix = smelt_graph_add_input(g, "ix", SMELT_DT_I32, &si);
   smelt_attr tb = smelt_attr_int("trans_b", 1);
-  int y[4], ny = 0;
-  const char *onames[4] = {"y1", "y2", "y3", "rows"};
+  int y[5], ny = 0;
+  const char *onames[5] = {"y1", "y2", "y3", "rows", "cols"};
   int ins[3][2] = {{a1, w}, {a2, w}, {a3, w}};
   for (int k = 0; k < 3; k++) {
     y[ny] = smelt_graph_add_node(g, SMELT_OP_MATMUL, onames[k], ins[k], 2, &tb, 1, 1, NULL);
@@ -139,12 +140,13 @@ static void one_type(smelt_dtype dt, int ti, int64_t K, int64_t N) {
     g->values[y[ny]].name = onames[k];
     ny++;
   }
-  if (isblock) {
+  for (int axis = 0; axis < (isblock ? 1 : 2); axis++) { /* rows; and columns of an f16 / bf16 table */
     int gi[2] = {w, ix};
-    y[ny] = smelt_graph_add_node(g, SMELT_OP_GATHER, "rows", gi, 2, NULL, 0, 1, NULL);
+    smelt_attr ax = smelt_attr_int("axis", axis);
+    y[ny] = smelt_graph_add_node(g, SMELT_OP_GATHER, onames[3 + axis], gi, 2, &ax, 1, 1, NULL);
     CHECK(y[ny] >= 0, "%s: Gather: %s", tn, smelt_error_msg(cx));
     if (y[ny] < 0) goto out;
-    g->values[y[ny]].name = "rows";
+    g->values[y[ny]].name = onames[3 + axis];
     CHECK(g->values[y[ny]].dt == SMELT_DT_F32, "%s: Gather gives %s", tn, smelt_dtype_name(g->values[y[ny]].dt));
     ny++;
   }
@@ -160,17 +162,15 @@ static void one_type(smelt_dtype dt, int ti, int64_t K, int64_t N) {
 
   /* reference interpreter at S = 1 and S = 7 (before the pipeline rewrites the graph) */
   int64_t Ss[2] = {1, 7};
-  smelt_tensor in[2][4], ref[2][4];
+  smelt_tensor in[2][4], ref[2][5];
   for (int v = 0; v < 2; v++) {
     int64_t d1[2] = {1, K}, d2[3] = {2, 3, K}, d3[2] = {Ss[v], K}, di[1] = {5};
     rand_tensor(&in[v][0], SMELT_DT_F32, 2, d1);
     rand_tensor(&in[v][1], SMELT_DT_F32, 3, d2);
     rand_tensor(&in[v][2], SMELT_DT_F32, 2, d3);
-    if (isblock) {
-      rand_tensor(&in[v][3], SMELT_DT_I32, 1, di);
-      int32_t *p = in[v][3].data;
-      p[0] = 0; p[1] = (int32_t)N - 1; p[2] = -1; p[3] = (int32_t)(rnd() % N); p[4] = 17;
-    }
+    rand_tensor(&in[v][3], SMELT_DT_I32, 1, di);
+    int32_t *p = in[v][3].data;
+    p[0] = 0; p[1] = (int32_t)N - 1; p[2] = -1; p[3] = (int32_t)(rnd() % N); p[4] = 17;
     int rc = smelt_eval(g, in[v], ref[v]);
     CHECK(!rc, "%s: eval: %s", tn, smelt_error_msg(cx));
     if (rc) { free(wd); goto out; }
@@ -189,15 +189,23 @@ static void one_type(smelt_dtype dt, int ti, int64_t K, int64_t N) {
     char *src = t_read_file(p, NULL), want[64];
     snprintf(want, sizeof want, "smq_dot_%s(", tn);
     CHECK(src && strstr(src, want), "%s: the MatMul kernels do not call %s", tn, want);
+    /* dequantize_row: Gather's kernels only (every kernel opens with a comment naming its op) */
     snprintf(want, sizeof want, "smq_dequantize_row_%s(", tn);
-    CHECK(src && (strstr(src, want) != NULL) == isblock, "%s: dequantize_row is called %s", tn, isblock ? "nowhere" : "(only Gather may)");
+    int calls = 0, in_gather = 0;
+    for (const char *q = src; q && (q = strstr(q, want)); q++) {
+      calls++;
+      const char *k = q;
+      while (k > src && strncmp(k, "\n/* ", 4)) k--;
+      in_gather += !strncmp(k, "\n/* Gather ", 11);
+    }
+    CHECK(calls == (isblock ? 1 : 2) && in_gather == calls, "%s: dequantize_row called %d times, %d in Gather kernels", tn, calls, in_gather);
     free(src);
     snprintf(p, sizeof p, "%s/%s", dir, name);
     for (int v = 0; v < 2; v++) {
-      smelt_tensor got[4];
+      smelt_tensor got[5];
       char tag[64];
       snprintf(tag, sizeof tag, "%s_S%lld", name, (long long)Ss[v]);
-      if (run_exe(p, tag, in[v], isblock ? 4 : 3, got, onames, ny)) { CHECK(0, "%s: running the executable at S=%lld failed", tn, (long long)Ss[v]); continue; }
+      if (run_exe(p, tag, in[v], 4, got, onames, ny)) { CHECK(0, "%s: running the executable at S=%lld failed", tn, (long long)Ss[v]); continue; }
       for (int o = 0; o < ny; o++) {
         int64_t ne = smelt_tensor_elems(&ref[v][o]);
         CHECK(got[o].rank == ref[v][o].rank && smelt_tensor_elems(&got[o]) == ne, "%s: output %s shape", tn, onames[o]);
@@ -205,7 +213,7 @@ static void one_type(smelt_dtype dt, int ti, int64_t K, int64_t N) {
         const float *gp = got[o].data, *rp = ref[v][o].data;
         int bad = 0;
         for (int64_t e = 0; e < ne && bad < 3; e++) {
-          if (o == 3) { /* gathered rows: bit-exact */
+          if (o >= 3) { /* gathered rows / columns: bit-exact */
             if (memcmp(&gp[e], &rp[e], 4)) { bad++; CHECK(0, "%s: rows[%lld] = %.9g, interpreter %.9g", tn, (long long)e, gp[e], rp[e]); }
             continue;
           }
@@ -222,7 +230,7 @@ static void one_type(smelt_dtype dt, int ti, int64_t K, int64_t N) {
     }
   }
   for (int v = 0; v < 2; v++) {
-    for (int i = 0; i < (isblock ? 4 : 3); i++) smelt_tensor_free(&in[v][i]);
+    for (int i = 0; i < 4; i++) smelt_tensor_free(&in[v][i]);
     for (int o = 0; o < ny; o++) smelt_tensor_free(&ref[v][o]);
   }
   free(wd);
