@@ -55,6 +55,9 @@ int smelt_backend_c_emit_llm(smelt_graph *prefill, smelt_graph *decode, struct s
 /* Is every node of g supported by the C backend?  Records an error naming the first
  * that is not. */
 int smelt_backend_c_check(smelt_graph *g);
+/* Does a kernel of g call runtime/smelt_quant.h (a weight stored as blocks, f16 or
+ * bf16)?  The source that holds g's kernels must include it then. */
+int smelt_backend_c_uses_quant(const smelt_graph *g);
 
 /* Writes the weights as an object file for `triple` (NULL: the host) through the
  * LLVM C API, atomically.  Each weight becomes a 64-byte-aligned constant global. */

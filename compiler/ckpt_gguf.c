@@ -14,38 +14,11 @@
 #include <string.h>
 
 
-static int ggml_to_dtype(uint32_t type, smelt_dtype *dt) {
-  switch (type) {
-  case 0: *dt = SMELT_DT_F32; return 0;
-  case 1: *dt = SMELT_DT_F16; return 0;
-  case 30: *dt = SMELT_DT_BF16; return 0;
-  case 2: *dt = SMELT_DT_Q4_0; return 0;
-  case 3: *dt = SMELT_DT_Q4_1; return 0;
-  case 6: *dt = SMELT_DT_Q5_0; return 0;
-  case 7: *dt = SMELT_DT_Q5_1; return 0;
-  case 8: *dt = SMELT_DT_Q8_0; return 0;
-  case 12: *dt = SMELT_DT_Q4_K; return 0;
-  case 13: *dt = SMELT_DT_Q5_K; return 0;
-  case 14: *dt = SMELT_DT_Q6_K; return 0;
-  default: return SMELT_ERR;
-  }
-}
-
 static int gguf_weight(struct smelt_ckpt *ck, smelt_graph *g, const char *name, int required) {
   const struct smelt_gguf *f = ck->impl;
   const struct smelt_gguf_tensor *t = smelt_gguf_tensor(f, name);
   if (!t) return required ? smelt_errorf(ck->cx, "%s: the model has no tensor '%s'", ck->path, name) : -1;
-  smelt_dtype dt;
-  if (ggml_to_dtype(t->type, &dt))
-    return smelt_errorf(ck->cx, "%s: tensor '%s' has type %s, which smelt does not support", ck->path, name, smelt_ggml_type(t->type)->name);
-  smelt_shape s = {.rank = t->ndims};
-  for (int i = 0; i < t->ndims; i++) s.d[i] = smelt_dim_c(t->ne[t->ndims - 1 - i]);
-  int v = smelt_graph_add_const(g, name, dt, &s, t->data, t->nbytes);
-  if (v >= 0) {
-    g->values[v].c.file = f->path;
-    g->values[v].c.offset = f->data_off + t->offset;
-  }
-  return v;
+  return smelt_gguf_add_tensor(g, f, t); /* a view of the mapping; blocks stay blocks */
 }
 
 /* "<arch>.<key>" as an integer / float, with a default */

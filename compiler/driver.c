@@ -212,44 +212,20 @@ static int write_runtime_all(smelt_ctx *cx, const char *dir) {
   return 0;
 }
 
-int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts *o, struct smelt_build_info *info) {
-  double t0 = now();
-  memset(info, 0, sizeof *info);
-  const char *name = o->name ? o->name : smelt_default_name(cx, model);
+static int check_name(smelt_ctx *cx, const char *name) {
   for (const char *p = name; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || (p > name && *p >= '0' && *p <= '9')))
       return smelt_errorf(cx, "--name '%s' is not a C identifier", name);
   if (!*name || strlen(name) > 64) return smelt_errorf(cx, "--name must be 1 to 64 characters");
-  info->name = name;
-  struct smelt_emit_opts eo = {.name = name, .target = o->target ? o->target : "generic",
-                               .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
-                               .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options};
-  struct smelt_emit_result r;
-  smelt_graph *g = NULL, *dc = NULL;
-  struct stat st;
-  int llm = !stat(model, &st) && (S_ISDIR(st.st_mode) || smelt_is_gguf(model));
-  if (llm) { /* a language model: prefill and decode over one KV cache */
-    if (o->load.ndims || o->load.nconsts) return smelt_errorf(cx, "%s: --dim and --const apply to ONNX models only", model);
-    struct smelt_ckpt *ck = smelt_ckpt_open(cx, model);
-    if (!ck) return SMELT_ERR;
-    struct smelt_llm_opts lo = smelt_llm_default_opts(ck);
-    if (o->ctx > 0) lo.ctx = lo.max_tokens = o->ctx;
-    if (o->kv_f16) lo.kv_dtype = SMELT_DT_F16;
-    smelt_logf(cx, 1, "%s: %s, %lld layers, d=%lld, vocabulary %lld, context %lld", model, ck->arch, (long long)ck->n_layer,
-               (long long)ck->n_embd, (long long)ck->n_vocab, (long long)lo.ctx);
-    if (!(g = smelt_arch_build(cx, ck, &lo, 0)) || !(dc = smelt_arch_build(cx, ck, &lo, 1))) return SMELT_ERR;
-    if (smelt_run_pipeline(cx, g, o) || smelt_run_pipeline(cx, dc, o)) return SMELT_ERR;
-    /* an LLM's weights are many and large: all but the tiny ones go to NAME_weights.o */
-    if (o->weights_min <= 0) eo.weights_min = 4096;
-    if (smelt_backend_c_emit_llm(g, dc, ck, lo.ctx, &eo, &r)) return SMELT_ERR;
-  } else {
-    if (o->ctx > 0 || o->kv_f16) return smelt_errorf(cx, "%s: --ctx and --kv apply to language models only", model);
-    g = smelt_load_model(cx, model, &o->load);
-    if (!g) return SMELT_ERR;
-    if (smelt_run_pipeline(cx, g, o)) return SMELT_ERR;
-    if (smelt_backend_c_check(g)) return SMELT_ERR;
-    if (smelt_backend_c_emit(g, &eo, &r)) return SMELT_ERR;
-  }
+  return 0;
+}
+
+/* After emission: the files, the weights object and the C compiler (g and, for a
+ * language model, its decode graph dc). */
+static int write_and_compile(smelt_ctx *cx, const struct smelt_build_opts *o, const char *name, smelt_graph *g, smelt_graph *dc, int llm,
+                             const struct smelt_emit_opts *eop, struct smelt_emit_result *rp, struct smelt_build_info *info, double t0) {
+  const struct smelt_emit_opts eo = *eop;
+  struct smelt_emit_result r = *rp;
   int rc = SMELT_ERR;
   const char *dir = o->out_dir;
   if (mkdir(dir, 0777) && errno != EEXIST) { smelt_errorf(cx, "%s: cannot create directory: %s", dir, strerror(errno)); goto done; }
@@ -320,4 +296,57 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
 done:
   smelt_emit_result_free(&r);
   return rc;
+}
+
+int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts *o, struct smelt_build_info *info) {
+  double t0 = now();
+  memset(info, 0, sizeof *info);
+  const char *name = o->name ? o->name : smelt_default_name(cx, model);
+  if (check_name(cx, name)) return SMELT_ERR;
+  info->name = name;
+  struct smelt_emit_opts eo = {.name = name, .target = o->target ? o->target : "generic",
+                               .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
+                               .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options};
+  struct smelt_emit_result r;
+  smelt_graph *g = NULL, *dc = NULL;
+  struct stat st;
+  int llm = !stat(model, &st) && (S_ISDIR(st.st_mode) || smelt_is_gguf(model));
+  if (llm) { /* a language model: prefill and decode over one KV cache */
+    if (o->load.ndims || o->load.nconsts) return smelt_errorf(cx, "%s: --dim and --const apply to ONNX models only", model);
+    struct smelt_ckpt *ck = smelt_ckpt_open(cx, model);
+    if (!ck) return SMELT_ERR;
+    struct smelt_llm_opts lo = smelt_llm_default_opts(ck);
+    if (o->ctx > 0) lo.ctx = lo.max_tokens = o->ctx;
+    if (o->kv_f16) lo.kv_dtype = SMELT_DT_F16;
+    smelt_logf(cx, 1, "%s: %s, %lld layers, d=%lld, vocabulary %lld, context %lld", model, ck->arch, (long long)ck->n_layer,
+               (long long)ck->n_embd, (long long)ck->n_vocab, (long long)lo.ctx);
+    if (!(g = smelt_arch_build(cx, ck, &lo, 0)) || !(dc = smelt_arch_build(cx, ck, &lo, 1))) return SMELT_ERR;
+    if (smelt_run_pipeline(cx, g, o) || smelt_run_pipeline(cx, dc, o)) return SMELT_ERR;
+    /* an LLM's weights are many and large: all but the tiny ones go to NAME_weights.o */
+    if (o->weights_min <= 0) eo.weights_min = 4096;
+    if (smelt_backend_c_emit_llm(g, dc, ck, lo.ctx, &eo, &r)) return SMELT_ERR;
+  } else {
+    if (o->ctx > 0 || o->kv_f16) return smelt_errorf(cx, "%s: --ctx and --kv apply to language models only", model);
+    g = smelt_load_model(cx, model, &o->load);
+    if (!g) return SMELT_ERR;
+    if (smelt_run_pipeline(cx, g, o)) return SMELT_ERR;
+    if (smelt_backend_c_check(g)) return SMELT_ERR;
+    if (smelt_backend_c_emit(g, &eo, &r)) return SMELT_ERR;
+  }
+  return write_and_compile(cx, o, name, g, dc, llm, &eo, &r, info, t0);
+}
+
+int smelt_build_graph(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_opts *o, struct smelt_build_info *info) {
+  double t0 = now();
+  memset(info, 0, sizeof *info);
+  const char *name = o->name ? o->name : g->name;
+  if (!name) return smelt_errorf(cx, "build: the graph has no name");
+  if (check_name(cx, name)) return SMELT_ERR;
+  info->name = name;
+  struct smelt_emit_opts eo = {.name = name, .target = o->target ? o->target : "generic",
+                               .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
+                               .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options};
+  struct smelt_emit_result r;
+  if (smelt_run_pipeline(cx, g, o) || smelt_backend_c_check(g) || smelt_backend_c_emit(g, &eo, &r)) return SMELT_ERR;
+  return write_and_compile(cx, o, name, g, NULL, 0, &eo, &r, info, t0);
 }

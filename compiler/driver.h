@@ -52,6 +52,9 @@ smelt_graph *smelt_load_model(smelt_ctx *cx, const char *path, const struct smel
 int smelt_run_pipeline(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_opts *o);
 /* Loads, optimizes, emits and (per o->emit) compiles a model into o->out_dir. */
 int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts *o, struct smelt_build_info *info);
+/* The same for a graph already in memory (built by a program or a test): o->name, or
+ * the graph's name, names the outputs. */
+int smelt_build_graph(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_opts *o, struct smelt_build_info *info);
 /* A C identifier derived from a path ("models/mnist-8.onnx" -> "mnist_8"). */
 const char *smelt_default_name(smelt_ctx *cx, const char *path);
 /* Writes bytes to path atomically (temp file in the same directory + rename). */

@@ -57,6 +57,13 @@ struct smelt_gguf *smelt_gguf_open(smelt_ctx *cx, const char *path);
 const struct smelt_gguf_kv *smelt_gguf_get(const struct smelt_gguf *g, const char *key);
 const struct smelt_gguf_tensor *smelt_gguf_tensor(const struct smelt_gguf *g, const char *name);
 
+/* Adds tensor t of f as a constant of g: a view of the mapping (not copied; the
+ * mapping lives as long as the ctx), named after the tensor, with ggml's type mapped
+ * to a smelt dtype (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K;
+ * anything else is an error naming the tensor and its type) and the shape reversed
+ * from ne.  Returns the value index or SMELT_ERR. */
+int smelt_gguf_add_tensor(smelt_graph *g, const struct smelt_gguf *f, const struct smelt_gguf_tensor *t);
+
 /* Scalar getters: 0 on success, SMELT_ERR (no diagnostic) when absent or of another kind.
  * Integers of any width and bools read as int64; floats (and integers) as double. */
 int smelt_gguf_int(const struct smelt_gguf *g, const char *key, int64_t *out);

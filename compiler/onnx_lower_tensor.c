@@ -378,7 +378,10 @@ static int lower_gather(onnx_rd *r, int arg) {
   if (on_dtype(r, in[1]) != SMELT_DT_I64 && on_dtype(r, in[1]) != SMELT_DT_I32) in[1] = on_cast(r, in[1], SMELT_DT_I64);
   smelt_attr a = smelt_attr_int("axis", on_att_i(r, "axis", 0));
   if (on_norm_axis(r, a.i, on_shape(r, in[0])->rank) < 0) return SMELT_ERR;
-  return on_bind(r, 0, on_emit(r, SMELT_OP_GATHER, in, 2, &a, 1, NULL));
+  int y = on_emit(r, SMELT_OP_GATHER, in, 2, &a, 1, NULL);
+  smelt_dtype dt = on_dtype(r, in[0]);
+  if (y >= 0 && (dt == SMELT_DT_F16 || dt == SMELT_DT_BF16)) y = on_cast(r, y, dt); /* the IR's Gather gives f32 rows of a half table */
+  return on_bind(r, 0, y);
 }
 
 /* broadcast of shape s with target dims t into out */

@@ -4,7 +4,10 @@
  * Layout: "GGUF", u32 version, u64 tensor count, u64 kv count, the key/values
  * (string key, u32 type, value), the tensor infos (string name, u32 ndims, u64 ne[],
  * u32 type, u64 offset), padding to general.alignment (default 32), then the data.
- * Strings are u64 length + bytes.  All values are little-endian. */
+ * Strings are u64 length + bytes.  All values are little-endian.
+ *
+ * smelt_gguf_add_tensor turns a tensor into an IR constant over the mapping: ggml's
+ * block-quantized weights stay blocks (runtime/smelt_quant.h computes on them). */
 #define _POSIX_C_SOURCE 200809L
 #include "compiler/gguf.h"
 
@@ -27,6 +30,24 @@ static const struct smelt_ggml_type ggml_types[] = {
 const struct smelt_ggml_type *smelt_ggml_type(uint32_t type) {
   if (type >= sizeof ggml_types / sizeof *ggml_types || !ggml_types[type].name) return NULL;
   return &ggml_types[type];
+}
+
+/* ggml_type ids smelt computes on -> smelt dtypes (SMELT_DT_COUNT: not supported) */
+static smelt_dtype ggml_to_dtype(uint32_t type) {
+  switch (type) {
+  case 0: return SMELT_DT_F32;
+  case 1: return SMELT_DT_F16;
+  case 30: return SMELT_DT_BF16;
+  case 8: return SMELT_DT_Q8_0;
+  case 2: return SMELT_DT_Q4_0;
+  case 3: return SMELT_DT_Q4_1;
+  case 6: return SMELT_DT_Q5_0;
+  case 7: return SMELT_DT_Q5_1;
+  case 12: return SMELT_DT_Q4_K;
+  case 13: return SMELT_DT_Q5_K;
+  case 14: return SMELT_DT_Q6_K;
+  default: return SMELT_DT_COUNT;
+  }
 }
 
 typedef struct {
@@ -291,4 +312,31 @@ const char *smelt_gguf_arr_str(const struct smelt_gguf_kv *kv, uint64_t i, uint6
   const unsigned char *q = kv->val + kv->str_off[i];
   memcpy(len, q, 8);
   return (const char *)q + 8;
+}
+
+int smelt_gguf_add_tensor(smelt_graph *g, const struct smelt_gguf *f, const struct smelt_gguf_tensor *t) {
+  smelt_ctx *cx = g->cx;
+  smelt_dtype dt = ggml_to_dtype(t->type);
+  if (dt == SMELT_DT_COUNT) {
+    const struct smelt_ggml_type *ty = smelt_ggml_type(t->type);
+    return smelt_errorf(cx, "%s: tensor '%s' has ggml type %s (%u), which smelt cannot compute on (F32, F16, BF16, Q8_0, Q4_0, "
+                        "Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K are supported)", f->path, t->name, ty ? ty->name : "?", t->type);
+  }
+  smelt_shape s = {.rank = t->ndims};
+  int64_t ne = 1;
+  for (int i = 0; i < t->ndims; i++) {
+    s.d[i] = smelt_dim_c(t->ne[t->ndims - 1 - i]);
+    ne *= t->ne[i];
+  }
+  /* smelt_gguf_open checked rows of whole blocks and the bytes against the file */
+  if ((uint64_t)smelt_dtype_nbytes(dt, ne) != t->nbytes)
+    return smelt_errorf(cx, "%s: tensor '%s': %llu bytes do not hold its %s elements", f->path, t->name, (unsigned long long)t->nbytes, smelt_dtype_name(dt));
+  int v = smelt_graph_add_const(g, t->name, dt, &s, t->data, t->nbytes);
+  if (v < 0) return SMELT_ERR;
+  smelt_value *val = &g->values[v];
+  if (!val->c.file) { /* a view of the checkpoint (an identical earlier tensor keeps its own) */
+    val->c.file = f->path;
+    val->c.offset = f->data_off + t->offset;
+  }
+  return v;
 }

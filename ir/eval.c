@@ -2,6 +2,7 @@
  * concrete tensors, allocating each value when its producer runs and freeing it
  * after its last use.  Symbols take their values from the inputs' dims. */
 #include "eval.h"
+#include "../runtime/smelt_quant.h"
 #include "../runtime/smelt_scalar.h"
 
 #include <math.h>
@@ -11,6 +12,23 @@ static const eval_fn eval_tab[] = {
 #include "ops.def"
 #undef OP
 };
+
+int smelt_dequantize_row(smelt_dtype dt, const void *row, float *y, int64_t k) {
+  switch (dt) {
+  case SMELT_DT_F32: memcpy(y, row, (size_t)k * sizeof(float)); return 0;
+  case SMELT_DT_F16: smq_dequantize_row_f16(row, y, k); return 0;
+  case SMELT_DT_BF16: smq_dequantize_row_bf16(row, y, k); return 0;
+  case SMELT_DT_Q8_0: smq_dequantize_row_q8_0(row, y, k); return 0;
+  case SMELT_DT_Q4_0: smq_dequantize_row_q4_0(row, y, k); return 0;
+  case SMELT_DT_Q4_1: smq_dequantize_row_q4_1(row, y, k); return 0;
+  case SMELT_DT_Q5_0: smq_dequantize_row_q5_0(row, y, k); return 0;
+  case SMELT_DT_Q5_1: smq_dequantize_row_q5_1(row, y, k); return 0;
+  case SMELT_DT_Q4_K: smq_dequantize_row_q4_k(row, y, k); return 0;
+  case SMELT_DT_Q5_K: smq_dequantize_row_q5_k(row, y, k); return 0;
+  case SMELT_DT_Q6_K: smq_dequantize_row_q6_k(row, y, k); return 0;
+  default: return SMELT_ERR;
+  }
+}
 
 int ev_fail(const smelt_graph *g, const smelt_node *n, const char *msg) {
   return smelt_errorf(g->cx, "eval: node '%s' (%s): %s", n->name, smelt_op_info(n->op)->name, msg);

@@ -1,6 +1,7 @@
 /* ir/eval_data.c — interpreter kernels for data movement: reshape (copy), expand,
  * transpose, concat, slice, gather, pad.  They move bytes and never look at values
- * (except gather's indices and pad's fill value). */
+ * (except gather's indices and pad's fill value); gather dequantizes the rows of a
+ * block-quantized, f16 or bf16 table to f32. */
 #include "eval.h"
 
 static size_t esz(const smelt_tensor *t) { return (size_t)smelt_dtype_bytes(t->dt); }
@@ -86,13 +87,25 @@ int eval_gather(const smelt_graph *g, const smelt_node *n, const smelt_tensor *i
   int64_t outer = 1, inner = 1, D = X->dims[ax], ni = smelt_tensor_elems(I);
   for (int i = 0; i < ax; i++) outer *= X->dims[i];
   for (int i = ax + 1; i < r; i++) inner *= X->dims[i];
+  if (smelt_dtype_is_block(X->dt)) { /* f32 rows dequantized from a [D, inner] table (axis 0) */
+    size_t rb = (size_t)smelt_dtype_nbytes(X->dt, inner);
+    for (int64_t j = 0; j < ni; j++) {
+      int64_t ix = ev_geti(I, j);
+      if (ix < 0) ix += D;
+      if (ix < 0 || ix >= D) return ev_fail(g, n, "index out of range");
+      smelt_dequantize_row(X->dt, (const char *)X->data + ix * rb, (float *)out->data + j * inner, inner);
+    }
+    return 0;
+  }
   size_t b = esz(X);
   for (int64_t o = 0; o < outer; o++)
     for (int64_t j = 0; j < ni; j++) {
       int64_t ix = ev_geti(I, j);
       if (ix < 0) ix += D;
       if (ix < 0 || ix >= D) return ev_fail(g, n, "index out of range");
-      memcpy((char *)out->data + ((o * ni + j) * inner) * b, (const char *)X->data + ((o * D + ix) * inner) * b, (size_t)inner * b);
+      const char *src = (const char *)X->data + ((o * D + ix) * inner) * b;
+      if (out->dt != X->dt) smelt_dequantize_row(X->dt, src, (float *)out->data + (o * ni + j) * inner, inner); /* f16 / bf16 rows to f32 */
+      else memcpy((char *)out->data + ((o * ni + j) * inner) * b, src, (size_t)inner * b);
     }
   return 0;
 }

@@ -5,9 +5,30 @@
 
 #include <math.h>
 
+/* A f32 [..., K] times the rows of a weight B [N, K] stored as blocks / f16 / bf16
+ * (trans_b = 1): each row of B is dequantized with the runtime's own function, then
+ * the products are summed in double. */
+static int eval_matmul_weight(const smelt_graph *g, const smelt_node *n, const smelt_tensor *A, const smelt_tensor *B, smelt_tensor *out) {
+  int64_t N = B->dims[0], K = B->dims[1], R = 1;
+  for (int k = 0; k < A->rank - 1; k++) R *= A->dims[k];
+  size_t rb = (size_t)smelt_dtype_nbytes(B->dt, K);
+  float *w = malloc(sizeof(float) * (size_t)(K ? K : 1));
+  if (!w) return ev_fail(g, n, "out of memory");
+  for (int64_t j = 0; j < N; j++) {
+    smelt_dequantize_row(B->dt, (const char *)B->data + j * rb, w, K);
+    for (int64_t r = 0; r < R; r++) {
+      double acc = 0;
+      for (int64_t k = 0; k < K; k++) acc += (double)w[k] * ev_getf(A, r * K + k);
+      ev_setf(out, r * N + j, acc);
+    }
+  }
+  free(w);
+  return 0;
+}
+
 int eval_matmul(const smelt_graph *g, const smelt_node *n, const smelt_tensor *in, smelt_tensor *out) {
-  (void)g;
   const smelt_tensor *A = &in[0], *B = &in[1];
+  if (smelt_dtype_is_weight_for(A->dt, B->dt)) return eval_matmul_weight(g, n, A, B, out);
   int tb = (int)smelt_attr_i(n, "trans_b"), r = out->rank, isf = smelt_dtype_is_float(A->dt);
   int64_t M = A->dims[A->rank - 2], K = A->dims[A->rank - 1], N = out->dims[r - 1];
   /* batch strides with broadcasting */

@@ -48,6 +48,13 @@ int smelt_dtype_parse(const char *name, smelt_dtype *out); /* 0 or SMELT_ERR */
 static inline int smelt_dtype_is_float(smelt_dtype dt) { return (smelt_dtype_flags(dt) & DTF_FLOAT) != 0; }
 static inline int smelt_dtype_is_block(smelt_dtype dt) { return (smelt_dtype_flags(dt) & DTF_BLOCK) != 0; }
 static inline int64_t smelt_dtype_nbytes(smelt_dtype dt, int64_t n) { return n / smelt_dtype_blk(dt) * smelt_dtype_bytes(dt); }
+/* A weight dtype for f32 activations: MatMul(A f32 [..., M, K], B [N, K], trans_b=1)
+ * computes on B's stored rows (runtime/smelt_quant.h: blocks, f16 or bf16), never
+ * expanded to f32 first; f16 / bf16 B with f16 / bf16 A stays the same-dtype MatMul.
+ * Gather of a table of these dtypes gives f32 rows (the ONNX reader casts back). */
+static inline int smelt_dtype_is_weight_for(smelt_dtype act, smelt_dtype w) {
+  return smelt_dtype_is_block(w) || (act == SMELT_DT_F32 && (w == SMELT_DT_F16 || w == SMELT_DT_BF16));
+}
 
 /* ---- ops ------------------------------------------------------------------------ */
 enum {
@@ -273,5 +280,8 @@ void smelt_tensor_free(smelt_tensor *t);
 double smelt_tensor_getf(const smelt_tensor *t, int64_t i); /* element i as a double */
 void smelt_tensor_setf(smelt_tensor *t, int64_t i, double v);  /* rounds; integers saturate */
 void smelt_tensor_seti(smelt_tensor *t, int64_t i, int64_t v); /* integers truncate to the width */
+/* Row of k values of a weight dtype (blocks, f16, bf16; f32 copies) as f32, with the
+ * runtime's own functions (runtime/smelt_quant.h).  SMELT_ERR for other dtypes. */
+int smelt_dequantize_row(smelt_dtype dt, const void *row, float *y, int64_t k);
 
 #endif

@@ -213,10 +213,41 @@ static int shape_argreduce(smelt_graph *g, int ni) {
   return 0;
 }
 
+/* MatMul by a weight stored as blocks (or f16 / bf16 under f32 activations): B is
+ * [N, K] with trans_b = 1, K a whole number of blocks; A is f32 [..., M, K] (any
+ * leading dims, M may be symbolic); Y is f32 [..., M, N]. */
+static int shape_matmul_weight(smelt_graph *g, smelt_node *n) {
+  const smelt_shape *a = &V(0)->shape, *b = &V(1)->shape;
+  const char *bt = smelt_dtype_name(V(1)->dt);
+  char m[160];
+  if (V(0)->dt != SMELT_DT_F32) {
+    snprintf(m, sizeof m, "a %s weight needs f32 activations, not %s", bt, smelt_dtype_name(V(0)->dt));
+    return fail(g, n, m);
+  }
+  if (b->rank != 2 || !smelt_attr_i(n, "trans_b")) {
+    snprintf(m, sizeof m, "a %s weight must be [N, K] with trans_b=1", bt);
+    return fail(g, n, m);
+  }
+  if (b->d[0].sym || b->d[1].sym) return fail(g, n, "weight shape must be constant");
+  int64_t K = b->d[1].n, blk = smelt_dtype_blk(V(1)->dt);
+  if (K % blk) {
+    snprintf(m, sizeof m, "K = %lld is not a whole number of %s blocks of %lld", (long long)K, bt, (long long)blk);
+    return fail(g, n, m);
+  }
+  if (!smelt_dim_eq(a->d[a->rank - 1], b->d[1])) return fail(g, n, "inner dimensions differ");
+  smelt_shape o = *a;
+  o.d[a->rank - 1] = b->d[0];
+  OUT(0)->dt = SMELT_DT_F32;
+  OUT(0)->shape = o;
+  return 0;
+}
+
 static int shape_matmul(smelt_graph *g, int ni) {
   smelt_node *n = &g->nodes[ni];
   const smelt_shape *a = &V(0)->shape, *b = &V(1)->shape;
   if (a->rank < 2 || b->rank < 2) return fail(g, n, "operands need rank >= 2");
+  if (smelt_dtype_is_block(V(0)->dt)) return fail(g, n, "block-quantized values can only be B, the weight");
+  if (smelt_dtype_is_weight_for(V(0)->dt, V(1)->dt)) return shape_matmul_weight(g, n);
   if (same_dtypes(g, n, 0, 2)) return SMELT_ERR;
   if (V(0)->dt == SMELT_DT_BOOL) return fail(g, n, "bool operands");
   int tb = (int)smelt_attr_i(n, "trans_b");
@@ -425,11 +456,13 @@ static int shape_gather(smelt_graph *g, int ni) {
   if (a < 0) return fail(g, n, "axis out of range");
   if (V(1)->dt != SMELT_DT_I64 && V(1)->dt != SMELT_DT_I32) return fail(g, n, "indices must be i32 or i64");
   if (x->rank + ix->rank - 1 > SMELT_MAX_RANK) return fail(g, n, "result rank too large");
+  /* rows of a weight table (blocks, f16, bf16: an embedding lookup) come out as f32 */
+  if (smelt_dtype_is_block(V(0)->dt) && (x->rank != 2 || a != 0)) return fail(g, n, "a block-quantized table must be [rows, D] gathered on axis 0");
   smelt_shape o = {0};
   for (int i = 0; i < a; i++) o.d[o.rank++] = x->d[i];
   for (int i = 0; i < ix->rank; i++) o.d[o.rank++] = ix->d[i];
   for (int i = a + 1; i < x->rank; i++) o.d[o.rank++] = x->d[i];
-  OUT(0)->dt = V(0)->dt;
+  OUT(0)->dt = smelt_dtype_is_weight_for(SMELT_DT_F32, V(0)->dt) ? SMELT_DT_F32 : V(0)->dt;
   OUT(0)->shape = o;
   return 0;
 }

@@ -1,6 +1,8 @@
 /* backends/c/k_data.c — C kernels for data movement: copy (Reshape that could not
  * be a view), expand, transpose, concat, slice, gather and pad.  They move elements
- * without arithmetic; gather checks its indices and returns SMELT_E_INDEX. */
+ * without arithmetic; gather checks its indices and returns SMELT_E_INDEX, and turns
+ * the rows of a block-quantized, f16 or bf16 table into f32 with the runtime's
+ * dequantize_row. */
 #include "cgen.h"
 
 #include <string.h>
@@ -87,12 +89,26 @@ int emit_gather(struct cg *c, const smelt_node *n) {
   if (ax < 0) ax += r;
   const char *outer = cg_elems(c, xs, 0, ax), *inner = cg_elems(c, xs, ax + 1, r), *D = cg_dim(c, xs->d[ax]);
   const char *ni = cg_elems(c, is, 0, is->rank);
+  smelt_dtype dt = cg_in(c, n, 0)->dt;
+  if (smelt_dtype_is_block(dt)) { /* [D, inner] table on axis 0: f32 rows (runtime/smelt_quant.h) */
+    int64_t rb = smelt_dtype_nbytes(dt, xs->d[1].n);
+    cg_line(c, "for (int64_t j = 0; j < %s; j++) {", ni);
+    cg_line(c, "  int64_t ix = (int64_t)x1[j];");
+    cg_line(c, "  if (ix < 0) ix += %s;", D);
+    cg_line(c, "  if (ix < 0 || ix >= %s) return SMELT_E_INDEX;", D);
+    cg_line(c, "  smq_dequantize_row_%s(x0 + ix * %lld, y0 + j * %s, %s);", smelt_dtype_name(dt), (long long)rb, inner, inner);
+    cg_line(c, "}");
+    return 0;
+  }
   cg_line(c, "for (int64_t o = 0; o < %s; o++)", outer);
   cg_line(c, "  for (int64_t j = 0; j < %s; j++) {", ni);
   cg_line(c, "    int64_t ix = (int64_t)x1[j];");
   cg_line(c, "    if (ix < 0) ix += %s;", D);
   cg_line(c, "    if (ix < 0 || ix >= %s) return SMELT_E_INDEX;", D);
-  cg_line(c, "    memcpy(y0 + (o * %s + j) * %s, x0 + (o * %s + ix) * %s, (size_t)(%s) * sizeof(*y0));", ni, inner, D, inner, inner);
+  if (dt == SMELT_DT_F16 || dt == SMELT_DT_BF16) /* a weight table's rows come out as f32 */
+    cg_line(c, "    smq_dequantize_row_%s(x0 + (o * %s + ix) * %s, y0 + (o * %s + j) * %s, %s);", smelt_dtype_name(dt), D, inner, ni, inner, inner);
+  else
+    cg_line(c, "    memcpy(y0 + (o * %s + j) * %s, x0 + (o * %s + ix) * %s, (size_t)(%s) * sizeof(*y0));", ni, inner, D, inner, inner);
   cg_line(c, "  }");
   return 0;
 }

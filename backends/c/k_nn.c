@@ -3,7 +3,8 @@
  *
  * Floats accumulate in float (f32/f16/bf16) or double (f64) except reductions,
  * which accumulate in double like the interpreter; integers accumulate in 64 bits
- * and wrap to the output type at the store. */
+ * and wrap to the output type at the store.  MatMul by a block-quantized (or f16 /
+ * bf16) weight calls the runtime's row dots (runtime/smelt_quant.h). */
 #include "cgen.h"
 
 #include <string.h>
@@ -19,9 +20,43 @@ static const char *mac(struct cg *c, smelt_dtype dt, const char *acc, const char
   return smelt_sprintf(c->cx, "%s = (%s)((uint64_t)%s + (uint64_t)(%s) * (uint64_t)(%s));", acc, acc_type(dt), acc, a, b);
 }
 
+/* A weight stored as blocks (or f16 / bf16 under f32 activations): y[r, j] is the
+ * runtime's dot of weight row j with row r of A (smq_dot_<dtype>, runtime/smelt_quant.h).
+ * Nothing is allocated or expanded.  Weight rows go in tiles of about 128 KiB, and
+ * each tile meets every row of A before the next tile: every weight byte comes from
+ * memory once per call (decode reads each once; prefill reuses the tile from the
+ * cache for all rows of A), and a row of A stays in L1 across the tile. */
+static int emit_matmul_weight(struct cg *c, const smelt_node *n) {
+  const smelt_value *A = cg_in(c, n, 0), *B = cg_in(c, n, 1);
+  const char *R = cg_elems(c, &A->shape, 0, A->shape.rank - 1);
+  int64_t N = B->shape.d[0].n, K = B->shape.d[1].n, rb = smelt_dtype_nbytes(B->dt, K);
+  int64_t tile = rb ? (128 * 1024) / rb : N;
+  if (tile < 1) tile = 1;
+  if (tile > N) tile = N;
+  const char *dot = smelt_sprintf(c->cx, "smq_dot_%s(w + j * %lld, a, %lld)", smelt_dtype_name(B->dt), (long long)rb, (long long)K);
+  cg_line(c, "const int64_t R = %s;", R);
+  cg_line(c, "const unsigned char *w = (const unsigned char *)x1;");
+  if (tile >= N) { /* one tile */
+    cg_line(c, "for (int64_t r = 0; r < R; r++) {");
+    cg_line(c, "  const float *a = x0 + r * %lld;", (long long)K);
+    cg_line(c, "  for (int64_t j = 0; j < %lld; j++) y0[r * %lld + j] = %s;", (long long)N, (long long)N, dot);
+    cg_line(c, "}");
+    return 0;
+  }
+  cg_line(c, "for (int64_t j0 = 0; j0 < %lld; j0 += %lld) {", (long long)N, (long long)tile);
+  cg_line(c, "  const int64_t j1 = j0 + %lld < %lld ? j0 + %lld : %lld;", (long long)tile, (long long)N, (long long)tile, (long long)N);
+  cg_line(c, "  for (int64_t r = 0; r < R; r++) {");
+  cg_line(c, "    const float *a = x0 + r * %lld;", (long long)K);
+  cg_line(c, "    for (int64_t j = j0; j < j1; j++) y0[r * %lld + j] = %s;", (long long)N, dot);
+  cg_line(c, "  }");
+  cg_line(c, "}");
+  return 0;
+}
+
 /* Loops over the output's batch dims, binding offsets oa/ob/oy of each matrix. */
 int emit_matmul(struct cg *c, const smelt_node *n) {
   const smelt_value *A = cg_in(c, n, 0), *B = cg_in(c, n, 1), *Y = cg_out(c, n, 0);
+  if (smelt_dtype_is_weight_for(A->dt, B->dt)) return emit_matmul_weight(c, n);
   int tb = (int)smelt_attr_i(n, "trans_b"), r = Y->shape.rank;
   smelt_dtype dt = A->dt;
   const char *M = cg_dim(c, A->shape.d[A->shape.rank - 2]), *K = cg_dim(c, A->shape.d[A->shape.rank - 1]);

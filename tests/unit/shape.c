@@ -103,6 +103,27 @@ int main(void) {
   BAD("input %a : f32[K]\noutput %a", "unknown symbol");
   BAD("input %a : f32[2]\n%y : f32[2] = Cast(%a) {to=q4}\noutput %y", "unknown dtype");
 
+  /* ---- weights that stay quantized: MatMul's B and Gather's table ---- */
+#define QW "const %w : q4_0[8,64] = opaque 0\n"
+  OK(QW "input %a : f32[N,64]\n%y : f32[N,8] = MatMul(%a, %w) {trans_b=1}\noutput %y");
+  OK(QW "input %a : f32[2,N,64]\n%y : f32[2,N,8] = MatMul(%a, %w) {trans_b=1}\noutput %y");
+  OK("const %w : q6_k[4,512] = opaque 0\ninput %a : f32[1,512]\n%y : f32[1,4] = MatMul(%a, %w) {trans_b=1}\noutput %y");
+  OK("const %w : f16[8,64] = opaque 0\ninput %a : f32[3,64]\n%y : f32[3,8] = MatMul(%a, %w) {trans_b=1}\noutput %y");
+  OK("const %w : bf16[8,64] = opaque 0\ninput %a : bf16[3,64]\n%y : bf16[3,8] = MatMul(%a, %w) {trans_b=1}\noutput %y");
+  OK(QW "input %i : i32[N]\n%y : f32[N,64] = Gather(%w, %i)\noutput %y");
+  OK("const %w : f16[8,64] = opaque 0\ninput %i : i64[2]\n%y : f32[2,64] = Gather(%w, %i)\noutput %y");
+  OK("input %w : bf16[8,4,6]\ninput %i : i64[2]\n%y : f32[8,2,6] = Gather(%w, %i) {axis=1}\noutput %y");
+  BAD(QW "input %a : f32[N,64]\n%y : f32[N,8] = MatMul(%a, %w)\noutput %y", "q4_0 weight must be [N, K] with trans_b=1");
+  BAD(QW "input %a : f16[N,64]\n%y : f32[N,8] = MatMul(%a, %w) {trans_b=1}\noutput %y", "needs f32 activations, not f16");
+  BAD(QW "input %a : f32[N,32]\n%y : f32[N,8] = MatMul(%a, %w) {trans_b=1}\noutput %y", "inner dimensions differ");
+  BAD("const %w : q4_0[2,4,64] = opaque 0\ninput %a : f32[4,64]\n%y : f32[2,4,4] = MatMul(%a, %w) {trans_b=1}\noutput %y", "must be [N, K]");
+  BAD("const %w : f16[8,64] = opaque 0\ninput %a : f32[3,64]\n%y : f32[3,8] = MatMul(%a, %w)\noutput %y", "f16 weight must be [N, K] with trans_b=1");
+  BAD(QW "input %a : f32[64,8]\n%y : f32[8,8] = MatMul(%w, %a)\noutput %y", "can only be B");
+  BAD(QW "input %i : i32[2]\n%y : f32[8,2] = Gather(%w, %i) {axis=1}\noutput %y", "gathered on axis 0");
+  BAD(QW "%y : q4_0[8,64] = Relu(%w)\noutput %y", "constant weights of MatMul or Gather");
+  BAD("const %w : q4_k[8,64] = opaque 0\noutput %w", "whole blocks");
+#undef QW
+
   /* ---- through the API: shapes derived, symbols carried ---- */
   smelt_ctx *cx = smelt_ctx_new();
   smelt_graph *g = smelt_graph_new(cx, "api");
