@@ -139,7 +139,7 @@ static inline void smq_dequantize_row_f16(const void *row, float *restrict y, in
     smq_load_h32(h, p);
     for (int l = 0; l < 32; l++) y[i + l] = smq_h2f(h[l]);
   }
-  for (; i < k; i++, p += 2) y[i] = smq_h2f(smq_u16(p));
+  for (int64_t l = 0; l < 31 && i + l < k; l++) { const uint8_t *q = p + 2 * l; y[i + l] = smq_h2f(smq_u16(q)); } /* the < 32 left */
 }
 static inline void smq_dequantize_row_bf16(const void *row, float *restrict y, int64_t k) {
   const uint8_t *p = (const uint8_t *)row;
@@ -148,7 +148,7 @@ static inline void smq_dequantize_row_bf16(const void *row, float *restrict y, i
     smq_load_h32(h, p);
     for (int l = 0; l < 32; l++) y[i + l] = smq_bf2f(h[l]);
   }
-  for (; i < k; i++, p += 2) y[i] = smq_bf2f(smq_u16(p));
+  for (int64_t l = 0; l < 31 && i + l < k; l++) { const uint8_t *q = p + 2 * l; y[i + l] = smq_bf2f(smq_u16(q)); } /* the < 32 left */
 }
 static inline float smq_dot_f16(const void *row, const float *restrict x, int64_t k) {
   const uint8_t *p = (const uint8_t *)row;
