@@ -6,6 +6,8 @@
 #   make demo          compile the shipped digit classifier and classify held-out digits
 #   make test          the whole ctest suite (unit, ir, golden, conformance, e2e, fuzz)
 #   make test-sanitize the suite with ASan+UBSan on smelt and on the generated code
+#   make bench         speed against peers measured in the same run (LLAMA_BENCH=path to
+#                      llama.cpp's llama-bench; rows without a peer say so)
 #   make conformance-report   rewrite tests/conformance/REPORT.md
 #   make update-golden / update-expected   refresh checked-in golden files / the pass list
 #   make readme-ops    regenerate README.md's operator table from `smelt ops --markdown`
@@ -61,6 +63,13 @@ test-sanitize: deps
 	cmake -S . -B $(BUILD_SAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSMELT_SANITIZE=ON >/dev/null
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 	cd $(BUILD_SAN) && ctest --output-on-failure -j $(JOBS)
+
+# the benchmark models are generated with numpy
+bench: all
+	@dpkg-query -W -f='$${Status}' python3-numpy 2>/dev/null | grep -q "ok installed" || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq python3-numpy >/dev/null; \
+	  else echo "make bench needs numpy; run: sudo apt-get install -y python3-numpy"; exit 1; fi; }
+	/usr/bin/python3 tools/bench_llm.py $(BUILD)
 
 conformance-report: all
 	$(BUILD)/tests/conformance --work $(BUILD)/conformance-work --report tests/conformance/REPORT.md

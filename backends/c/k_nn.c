@@ -25,7 +25,8 @@ static const char *mac(struct cg *c, smelt_dtype dt, const char *acc, const char
  * Nothing is allocated or expanded.  Weight rows go in tiles of about 128 KiB, and
  * each tile meets every row of A before the next tile: every weight byte comes from
  * memory once per call (decode reads each once; prefill reuses the tile from the
- * cache for all rows of A), and a row of A stays in L1 across the tile. */
+ * cache for all rows of A), and a row of A stays in L1 across the tile.  With several
+ * rows of A each weight row is unpacked once and met by every row with the float dot. */
 static int emit_matmul_weight(struct cg *c, const smelt_node *n) {
   const smelt_value *A = cg_in(c, n, 0), *B = cg_in(c, n, 1);
   const char *R = cg_elems(c, &A->shape, 0, A->shape.rank - 1);
@@ -36,6 +37,19 @@ static int emit_matmul_weight(struct cg *c, const smelt_node *n) {
   const char *dot = smelt_sprintf(c->cx, "smq_dot_%s(w + j * %lld, a, %lld)", smelt_dtype_name(B->dt), (long long)rb, (long long)K);
   cg_line(c, "const int64_t R = %s;", R);
   cg_line(c, "const unsigned char *w = (const unsigned char *)x1;");
+  if (K <= 16384) {
+    /* several rows of A (prefill): unpack each weight row once into a float buffer and
+     * meet every row of A with the vectorized float dot; one row (decode) keeps the
+     * fused dot above, which never writes the unpacked row */
+    cg_line(c, "if (R > 1) {");
+    cg_line(c, "  float wr[%lld];", (long long)K);
+    cg_line(c, "  for (int64_t j = 0; j < %lld; j++) {", (long long)N);
+    cg_line(c, "    smq_dequantize_row_%s(w + j * %lld, wr, %lld);", smelt_dtype_name(B->dt), (long long)rb, (long long)K);
+    cg_line(c, "    for (int64_t r = 0; r < R; r++) y0[r * %lld + j] = sm_dot_f32(x0 + r * %lld, wr, %lld);", (long long)N, (long long)K, (long long)K);
+    cg_line(c, "  }");
+    cg_line(c, "  return 0;");
+    cg_line(c, "}");
+  }
   if (tile >= N) { /* one tile */
     cg_line(c, "for (int64_t r = 0; r < R; r++) {");
     cg_line(c, "  const float *a = x0 + r * %lld;", (long long)K);

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* tests/unit/quant_ops.c — MatMul and Gather on weights that stay quantized: for every
  * weight dtype (ggml's eight block types, f16 and bf16) a graph built in C with random
  * weights is compiled by the C backend into an executable and run, and its outputs
@@ -189,16 +190,18 @@ static void one_type(smelt_dtype dt, int ti, int64_t K, int64_t N) {
     char *src = t_read_file(p, NULL), want[64];
     snprintf(want, sizeof want, "smq_dot_%s(", tn);
     CHECK(src && strstr(src, want), "%s: the MatMul kernels do not call %s", tn, want);
-    /* dequantize_row: Gather's kernels only (every kernel opens with a comment naming its op) */
+    /* dequantize_row: in Gather's kernels, and in MatMul's only into its one-row buffer
+     * `wr` (prefill unpacks a weight row at a time; nothing expands the weights) */
     snprintf(want, sizeof want, "smq_dequantize_row_%s(", tn);
-    int calls = 0, in_gather = 0;
+    int calls = 0, in_gather = 0, row_buf = 0;
     for (const char *q = src; q && (q = strstr(q, want)); q++) {
       calls++;
-      const char *k = q;
+      const char *k = q, *e = strchr(q, ';');
       while (k > src && strncmp(k, "\n/* ", 4)) k--;
-      in_gather += !strncmp(k, "\n/* Gather ", 11);
+      if (!strncmp(k, "\n/* Gather ", 11)) in_gather++;
+      else if (!strncmp(k, "\n/* MatMul ", 11) && e && memmem(q, (size_t)(e - q), ", wr,", 5)) row_buf++;
     }
-    CHECK(calls == (isblock ? 1 : 2) && in_gather == calls, "%s: dequantize_row called %d times, %d in Gather kernels", tn, calls, in_gather);
+    CHECK(in_gather == (isblock ? 1 : 2) && in_gather + row_buf == calls, "%s: dequantize_row called %d times, %d in Gather kernels, %d into MatMul's row buffer", tn, calls, in_gather, row_buf);
     free(src);
     snprintf(p, sizeof p, "%s/%s", dir, name);
     for (int v = 0; v < 2; v++) {
