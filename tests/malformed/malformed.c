@@ -744,6 +744,7 @@ int main(int argc, char **argv) {
   ir_mutants(argv[3]);
   npy_mutants();
   if (argc == 6) hf_mutants(argv[5]);
+  if (argc == 6) gguf_mutants(argv[5]);
   tok_mutants();
 
   /* the runs, split over `jobs` worker processes (each reports its own failures) */

@@ -13,5 +13,7 @@ extern char work[4096];
 
 /* Hugging Face folders made from the fixtures of tests/e2e/llm (malformed/hf.c) */
 void hf_mutants(const char *fixtures);
+/* GGUF model files made from tests/e2e/llm/llama/model.gguf (malformed/gguf.c) */
+void gguf_mutants(const char *fixtures);
 
 #endif
