@@ -17,6 +17,8 @@ int smelt_chat_kind(const char *t) {
     return has(t, "Cutting Knowledge Date") ? SMELT_CHAT_LLAMA31 : SMELT_CHAT_LLAMA3;
   if (has(t, "<start_of_turn>") && has(t, "<end_of_turn>")) return has(t, "first_user_prefix") ? SMELT_CHAT_GEMMA3 : SMELT_CHAT_GEMMA;
   if (has(t, "<|user|>") && has(t, "<|end|>") && has(t, "<|assistant|>")) return has(t, "<|system|>") ? SMELT_CHAT_PHI3 : SMELT_CHAT_PHI3_NOSYS;
+  /* Phi-3.5: '<|' + message['role'] + '|>' for every role, system included */
+  if (has(t, "'<|' + message['role'] + '|>'") && has(t, "<|end|>") && has(t, "<|assistant|>")) return SMELT_CHAT_PHI3;
   return -1;
 }
 

@@ -158,7 +158,7 @@ static inline float smq_dot_f16(const void *row, const float *restrict x, int64_
     smq_load_h32(h, p);
     for (int l = 0; l < 32; l++) acc[l] += smq_h2f(h[l]) * x[i + l];
   }
-  for (; i < k; i++, p += 2) tail += smq_h2f(smq_u16(p)) * x[i];
+  for (int64_t l = 0; l < 31 && i + l < k; l++) tail += smq_h2f(smq_u16(p + 2 * l)) * x[i + l]; /* the < 32 left */
   return smq_sum32(acc) + tail;
 }
 static inline float smq_dot_bf16(const void *row, const float *restrict x, int64_t k) {
@@ -169,7 +169,7 @@ static inline float smq_dot_bf16(const void *row, const float *restrict x, int64
     smq_load_h32(h, p);
     for (int l = 0; l < 32; l++) acc[l] += smq_bf2f(h[l]) * x[i + l];
   }
-  for (; i < k; i++, p += 2) tail += smq_bf2f(smq_u16(p)) * x[i];
+  for (int64_t l = 0; l < 31 && i + l < k; l++) tail += smq_bf2f(smq_u16(p + 2 * l)) * x[i + l]; /* the < 32 left */
   return smq_sum32(acc) + tail;
 }
 

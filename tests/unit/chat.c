@@ -10,7 +10,7 @@
 static const struct { const char *name; int kind; } T[] = {
     {"chatml-openhermes", SMELT_CHAT_CHATML}, {"qwen2", SMELT_CHAT_CHATML},     {"qwen2.5", SMELT_CHAT_CHATML},
     {"llama3", SMELT_CHAT_LLAMA3},            {"llama3.1", SMELT_CHAT_LLAMA31}, {"gemma2", SMELT_CHAT_GEMMA},
-    {"gemma3", SMELT_CHAT_GEMMA3},            {"phi3-mini", SMELT_CHAT_PHI3_NOSYS}, {"phi3.5-mini", SMELT_CHAT_PHI3},
+    {"gemma3", SMELT_CHAT_GEMMA3},            {"phi3-mini", SMELT_CHAT_PHI3_NOSYS}, {"phi3.5-mini", SMELT_CHAT_PHI3}, {"phi3-roles", SMELT_CHAT_PHI3},
     {"mistral-v0.2", -1},                     {"zephyr", -1},
 };
 
