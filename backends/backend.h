@@ -18,8 +18,19 @@ struct smelt_emit_shared {
   int n, cap;
 };
 
+struct cg;
+/* A target backend's kernel emitter: writes the body of node n's kernel into c and
+ * returns 0, or returns 1 to let the generic C backend emit it (SMELT_ERR on error).
+ * Its kernels may use the target's intrinsics: the C is compiled with the target's
+ * flags (compiler/targets.c). */
+typedef int (*smelt_kernel_fn)(struct cg *c, const smelt_node *n);
+/* The override of a kernel backend named in the target table ("x86", "arm", ...), or
+ * NULL when it has none (backends/registry.c). */
+smelt_kernel_fn smelt_backend_kernels(const char *backend);
+
 struct smelt_emit_opts {
   const char *name;        /* C identifier every generated symbol starts with */
+  smelt_kernel_fn kernels; /* the target backend's overrides, or NULL */
   const char *weights_prefix; /* prefix of constant symbols (default: name) */
   int embedded;            /* part of a larger source: no #includes, static API, no descriptor
                               (1: with its ctx typedef; 2: the header has it) */

@@ -10,6 +10,7 @@
 #include "compiler/embed.h"
 #include "compiler/read.h"
 #include "compiler/arch/arch.h"
+#include "compiler/targets.h"
 #include "runtime/smelt_npy.h"
 
 #include <errno.h>
@@ -24,7 +25,9 @@
 
 extern char **environ;
 
-/* The pipeline, in order.  Passes ask op flags, never op names. */
+/* The pipeline, in order.  Passes ask op flags, never op names; those that need the
+ * build options read them with smelt_ctx_options().  The planned order, as passes land:
+ *   lora_merge, fold, cse, dce, quantize, fuse, layout, memplan */
 static const struct smelt_pass pipeline[] = {
     {"fold", smelt_pass_fold},
     {"dce", smelt_pass_dce},
@@ -227,6 +230,8 @@ static int write_and_compile(smelt_ctx *cx, const struct smelt_build_opts *o, co
   const struct smelt_emit_opts eo = *eop;
   struct smelt_emit_result r = *rp;
   int rc = SMELT_ERR;
+  const struct smelt_target *tgt = smelt_target_find(o->target ? o->target : "native");
+  if (!tgt) return smelt_errorf(cx, "--target %s: unknown (smelt knows %s)", o->target, smelt_target_names());
   const char *dir = o->out_dir;
   if (mkdir(dir, 0777) && errno != EEXIST) { smelt_errorf(cx, "%s: cannot create directory: %s", dir, strerror(errno)); goto done; }
   const char *hpath = smelt_sprintf(cx, "%s/%s.h", dir, name), *cpath = smelt_sprintf(cx, "%s/%s.c", dir, name);
@@ -244,7 +249,7 @@ static int write_and_compile(smelt_ctx *cx, const struct smelt_build_opts *o, co
     for (int v = 0; gg && v < gg->nvalues && !(k && llm); v++) /* small constants (shared ones counted once) */
       if (gg->values[v].kind == SMELT_V_CONST && (int64_t)gg->values[v].c.nbytes < eo.weights_min) info->weight_bytes += (int64_t)gg->values[v].c.nbytes;
   }
-  if (r.nweights && smelt_llvm_emit_weights(cx, wpath, NULL, r.weights, r.nweights)) goto done;
+  if (r.nweights && smelt_llvm_emit_weights(cx, wpath, tgt->triple, r.weights, r.nweights)) goto done;
   if (!r.nweights) remove(wpath); /* a stale one from an earlier build would be linked */
   info->nnodes = g->nnodes;
   info->nkernels = r.nkernels;
@@ -261,7 +266,7 @@ static int write_and_compile(smelt_ctx *cx, const struct smelt_build_opts *o, co
   n = split_args(cx, cc && *cc ? cc : "cc", av, n, 8);
   av[n++] = "-std=c99";
   av[n++] = "-O2";
-  if (o->target && !strcmp(o->target, "native")) av[n++] = "-march=native"; /* the host's best, until the x86/arm kernels */
+  n = split_args(cx, tgt->cflags, av, n, 16); /* the target's flags (-march=native for native) */
   n = split_args(cx, o->cflags ? o->cflags : getenv("SMELT_CFLAGS"), av, n, 60);
   av[n++] = "-I";
   av[n++] = dir;
@@ -304,7 +309,10 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
   const char *name = o->name ? o->name : smelt_default_name(cx, model);
   if (check_name(cx, name)) return SMELT_ERR;
   info->name = name;
-  struct smelt_emit_opts eo = {.name = name, .target = o->target ? o->target : "generic",
+  const struct smelt_target *tgt = smelt_target_find(o->target ? o->target : "native");
+  if (!tgt) return smelt_errorf(cx, "--target %s: unknown (smelt knows %s)", o->target, smelt_target_names());
+  smelt_ctx_set_options(cx, o);
+  struct smelt_emit_opts eo = {.name = name, .target = tgt->name, .kernels = smelt_backend_kernels(tgt->backend),
                                .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
                                .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options};
   struct smelt_emit_result r;
@@ -343,7 +351,10 @@ int smelt_build_graph(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_op
   if (!name) return smelt_errorf(cx, "build: the graph has no name");
   if (check_name(cx, name)) return SMELT_ERR;
   info->name = name;
-  struct smelt_emit_opts eo = {.name = name, .target = o->target ? o->target : "generic",
+  const struct smelt_target *tgt = smelt_target_find(o->target ? o->target : "native");
+  if (!tgt) return smelt_errorf(cx, "--target %s: unknown (smelt knows %s)", o->target, smelt_target_names());
+  smelt_ctx_set_options(cx, o);
+  struct smelt_emit_opts eo = {.name = name, .target = tgt->name, .kernels = smelt_backend_kernels(tgt->backend),
                                .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
                                .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options};
   struct smelt_emit_result r;

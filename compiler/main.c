@@ -3,6 +3,7 @@
  * failure and exits 1 (user error) — never crashes on any input. */
 #define _POSIX_C_SOURCE 200809L
 #include "compiler/driver.h"
+#include "compiler/targets.h"
 #include "compiler/read.h"
 
 #include <errno.h>
@@ -39,8 +40,10 @@ static const char *usage_build =
     "options:\n"
     "  -o, --out DIR          output directory (created if missing)\n"
     "  --name NAME            C name of the model (default: from the file name)\n"
-    "  --target T             native (default: the generic C compiled for this machine with\n"
-    "                         -march=native) | generic (portable C99)\n"
+    "  --target T             native (default: this machine) | generic (portable C99) |\n"
+    "                         x86-64-avx2 | x86-64-avx512 | aarch64 | aarch64-dotprod |\n"
+    "                         cortex-m4 | cortex-m7 (today all run the generic C kernels;\n"
+    "                         the target sets the weights object's triple and C flags)\n"
     "  --emit exe|lib|c       executable (default), static library, or C sources only\n"
     "                         (all weights as C arrays, nothing compiled)\n"
     "  --dim NAME=V           fix the dynamic dim NAME to V\n"
@@ -229,8 +232,8 @@ static int cmd_build(int argc, char **argv) {
       ol += snprintf(optstr + ol, sizeof optstr - ol, "%s%s", ol ? " " : "", argv[k]);
   }
   if (!model || !o.out_dir) { fputs(usage_build, stderr); return 1; }
-  if (strcmp(o.target, "generic") && strcmp(o.target, "native")) {
-    fprintf(stderr, "smelt: error: --target %s: this build knows generic and native\n", o.target);
+  if (!smelt_target_find(o.target)) {
+    fprintf(stderr, "smelt: error: --target %s: unknown (smelt knows %s)\n", o.target, smelt_target_names());
     return 1;
   }
   if (o.print_after && strcmp(o.print_after, "all") && strcmp(o.print_after, "fold") && strcmp(o.print_after, "dce") && strcmp(o.print_after, "memplan")) {

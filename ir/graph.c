@@ -60,7 +60,11 @@ struct smelt_ctx {
   char **warns; int nwarns, cap_warns;
   smelt_log_fn log; void *log_user;
   struct cleanup { void (*fn)(void *); void *p; struct cleanup *next; } *cleanups;
+  const void *options;
 };
+
+void smelt_ctx_set_options(smelt_ctx *cx, const void *opts) { cx->options = opts; }
+const void *smelt_ctx_options(const smelt_ctx *cx) { return cx->options; }
 
 void smelt_ctx_on_free(smelt_ctx *cx, void (*fn)(void *), void *p) {
   if (!p) return;

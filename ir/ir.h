@@ -91,6 +91,10 @@ int smelt_op_lookup(const char *name, smelt_op *out); /* by text name; 0 or SMEL
 typedef struct smelt_ctx smelt_ctx;
 smelt_ctx *smelt_ctx_new(void);
 void smelt_ctx_free(smelt_ctx *cx);
+/* The compilation's options (compiler/driver.h's struct smelt_build_opts), for passes
+ * that need them (quantize, lora_merge, ...); NULL when none were set. */
+void smelt_ctx_set_options(smelt_ctx *cx, const void *opts);
+const void *smelt_ctx_options(const smelt_ctx *cx);
 /* Registers fn(p) to run when the ctx is freed (decoded files, mappings). */
 void smelt_ctx_on_free(smelt_ctx *cx, void (*fn)(void *), void *p);
 void *smelt_alloc(smelt_ctx *cx, size_t bytes);           /* zeroed, 16-aligned, never NULL-checked by callers: aborts the compilation via error state instead */

@@ -246,7 +246,8 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
       if (n->out[i] >= 0) sb_printf(&k, ", %s *%sy%d", smelt_dtype_ctype(cg_out(&c, n, i)->dt), rs, i);
     sb_puts(&k, ") {\n");
     c.indent = 1;
-    if (emit_tab[n->op](&c, n)) goto done;
+    int handled = o->kernels ? o->kernels(&c, n) : 1; /* the target backend first */
+    if (handled < 0 || (handled > 0 && emit_tab[n->op](&c, n))) goto done;
     sb_puts(&k, "  return 0;\n}\n\n");
     r->nkernels++;
   }
