@@ -194,6 +194,7 @@ static int parse_const(parser *ps) {
     ps->g->values[v].c.hash = strtoull(h, NULL, 16);
   } else {
     if (expect(ps, '[')) return SMELT_ERR;
+    if (smelt_dtype_is_block(dt)) return perr(ps, "block-quantized constants have no element list (the printer writes them opaque)");
     /* each element takes at least one character: bounds the allocation by the text */
     if (ne > (int64_t)(ps->end - ps->p)) return perr(ps, "the constant has more elements than the text holds");
     size_t es = (size_t)smelt_dtype_bytes(dt);
