@@ -1,6 +1,6 @@
 /* compiler/driver.c — the explicit pass pipeline and the build of DESIGN §6:
  *
- *     read (by format) -> fold -> dce -> memplan -> C backend -> files -> cc / ar
+ *     read (by format) -> fold -> dce -> quantize -> memplan -> C backend -> files -> cc / ar
  *
  * Every file is written atomically (temp + rename).  The C compiler is $CC (or
  * "cc") run with -std=c99 -O2 plus $SMELT_CFLAGS; its diagnostics go to stderr. */
@@ -31,6 +31,7 @@ extern char **environ;
 static const struct smelt_pass pipeline[] = {
     {"fold", smelt_pass_fold},
     {"dce", smelt_pass_dce},
+    {"quantize", smelt_pass_quantize},
     {"memplan", smelt_pass_memplan},
 };
 
@@ -311,6 +312,11 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
   info->name = name;
   const struct smelt_target *tgt = smelt_target_find(o->target ? o->target : "native");
   if (!tgt) return smelt_errorf(cx, "--target %s: unknown (smelt knows %s)", o->target, smelt_target_names());
+  struct smelt_build_opts *oq = smelt_alloc(cx, sizeof *oq); /* with the quantize pass's memo, shared by the build's graphs */
+  if (!oq) return SMELT_ERR;
+  *oq = *o;
+  if (!oq->quant_memo && !(oq->quant_memo = smelt_quant_memo_new(cx))) return SMELT_ERR;
+  o = oq;
   smelt_ctx_set_options(cx, o);
   struct smelt_emit_opts eo = {.name = name, .target = tgt->name, .kernels = smelt_backend_kernels(tgt->backend),
                                .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
@@ -353,6 +359,11 @@ int smelt_build_graph(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_op
   info->name = name;
   const struct smelt_target *tgt = smelt_target_find(o->target ? o->target : "native");
   if (!tgt) return smelt_errorf(cx, "--target %s: unknown (smelt knows %s)", o->target, smelt_target_names());
+  struct smelt_build_opts *oq = smelt_alloc(cx, sizeof *oq); /* with the quantize pass's memo, shared by the build's graphs */
+  if (!oq) return SMELT_ERR;
+  *oq = *o;
+  if (!oq->quant_memo && !(oq->quant_memo = smelt_quant_memo_new(cx))) return SMELT_ERR;
+  o = oq;
   smelt_ctx_set_options(cx, o);
   struct smelt_emit_opts eo = {.name = name, .target = tgt->name, .kernels = smelt_backend_kernels(tgt->backend),
                                .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,

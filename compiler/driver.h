@@ -31,6 +31,12 @@ struct smelt_build_opts {
   int64_t weights_min;     /* bytes; constants at least this large go to NAME_weights.o */
   int64_t ctx;             /* LLMs: KV cache length (0: the model's, capped at 4096) */
   int kv_f16;              /* LLMs: f16 KV cache */
+  /* quantize pass (passes/quantize.c) */
+  const char *quant;       /* --quant f16|int8|q8_0|q4_0|int4|nf4, NULL: none */
+  int quant_group;         /* --quant-group N for int4 / nf4 (0: 32) */
+  const char *const *quant_skip; int nquant_skip; /* --quant-skip globs on weight names */
+  struct smelt_quant_memo *quant_memo; /* set by smelt_build: one quantized copy per weight
+                                          for the graphs of one build (an LLM's two) */
 };
 
 struct smelt_build_info {

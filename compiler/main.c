@@ -55,7 +55,12 @@ static const char *usage_build =
     "  --weights-min BYTES    constants this large go to NAME_weights.o (default 262144)\n"
     "  --ctx N                language models: KV cache length (default: the model's, at most 4096)\n"
     "  --kv f32|f16           language models: KV cache element type (default f32)\n"
-    "  --print-after PASS     print the IR after PASS (fold, dce, memplan, or all)\n"
+    "  --quant Q              weight-only quantization of MatMul weights: f16 | int8 (per\n"
+    "                         row, int8 activations) | q8_0 | q4_0 (ggml) | int4 | nf4 (groups)\n"
+    "  --quant-group N        int4 / nf4 group size (default 32; else K's nearest divisor)\n"
+    "  --quant-skip GLOB      keep weights whose name matches float (repeatable; always\n"
+    "                         kept: token_embd.weight); -v lists every weight's error\n"
+    "  --print-after PASS     print the IR after PASS (fold, dce, quantize, memplan, or all)\n"
     "  --verify-each          run the IR verifier after every pass\n"
     "  -q, --quiet            no summary line\n";
 
@@ -184,7 +189,8 @@ static int cmd_build(int argc, char **argv) {
   struct common co = {0};
   struct smelt_build_opts o = {.target = "native", .emit = SMELT_EMIT_EXE};
   const char *model = NULL;
-  int quiet = 0, verbose = 0;
+  int quiet = 0, verbose = 0, nskip = 0;
+  const char *skips[64];
   char optstr[2048] = "";
   size_t ol = 0;
   for (int i = 2; i < argc; i++) {
@@ -195,7 +201,8 @@ static int cmd_build(int argc, char **argv) {
     if (r == 0) {
       int needs = !strcmp(a, "-o") || !strcmp(a, "--out") || !strcmp(a, "--name") || !strcmp(a, "--target") || !strcmp(a, "--emit") ||
                   !strcmp(a, "--cc") || !strcmp(a, "--cflags") || !strcmp(a, "--print-after") || !strcmp(a, "--weights-min") ||
-                  !strcmp(a, "--ctx") || !strcmp(a, "--kv");
+                  !strcmp(a, "--ctx") || !strcmp(a, "--kv") || !strcmp(a, "--quant") || !strcmp(a, "--quant-group") ||
+                  !strcmp(a, "--quant-skip");
       if (needs && i + 1 >= argc) { fprintf(stderr, "smelt: error: %s needs a value\n", a); return 1; }
       if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.out_dir = argv[++i];
       else if (!strcmp(a, "--name")) o.name = argv[++i];
@@ -218,6 +225,24 @@ static int cmd_build(int argc, char **argv) {
         if (!strcmp(k, "f16")) o.kv_f16 = 1;
         else if (strcmp(k, "f32")) { fprintf(stderr, "smelt: error: --kv %s: expected f32 or f16\n", k); return 1; }
       }
+      else if (!strcmp(a, "--quant")) {
+        o.quant = argv[++i];
+        if (!strcmp(o.quant, "none")) o.quant = NULL;
+        else if (strcmp(o.quant, "f16") && strcmp(o.quant, "int8") && strcmp(o.quant, "q8_0") && strcmp(o.quant, "q4_0") && strcmp(o.quant, "int4") && strcmp(o.quant, "nf4")) {
+          fprintf(stderr, "smelt: error: --quant %s: expected f16, int8, q8_0, q4_0, int4, nf4 or none\n", o.quant);
+          return 1;
+        }
+      } else if (!strcmp(a, "--quant-group")) {
+        char *end;
+        long v = strtol(argv[++i], &end, 10);
+        if (*end || v < 1 || v > 65536) { fprintf(stderr, "smelt: error: --quant-group %s: expected 1 to 65536\n", argv[i]); return 1; }
+        o.quant_group = (int)v;
+      } else if (!strcmp(a, "--quant-skip")) {
+        if (nskip == (int)(sizeof skips / sizeof *skips)) { fprintf(stderr, "smelt: error: at most 64 --quant-skip\n"); return 1; }
+        skips[nskip++] = argv[++i];
+        o.quant_skip = skips;
+        o.nquant_skip = nskip;
+      }
       else if (!strcmp(a, "--verify-each")) o.verify_each = 1;
       else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
       else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose++;
@@ -236,8 +261,9 @@ static int cmd_build(int argc, char **argv) {
     fprintf(stderr, "smelt: error: --target %s: unknown (smelt knows %s)\n", o.target, smelt_target_names());
     return 1;
   }
-  if (o.print_after && strcmp(o.print_after, "all") && strcmp(o.print_after, "fold") && strcmp(o.print_after, "dce") && strcmp(o.print_after, "memplan")) {
-    fprintf(stderr, "smelt: error: --print-after %s: unknown pass (fold, dce, memplan, all)\n", o.print_after);
+  if (o.print_after && strcmp(o.print_after, "all") && strcmp(o.print_after, "fold") && strcmp(o.print_after, "dce") && strcmp(o.print_after, "quantize") &&
+      strcmp(o.print_after, "memplan")) {
+    fprintf(stderr, "smelt: error: --print-after %s: unknown pass (fold, dce, quantize, memplan, all)\n", o.print_after);
     return 1;
   }
   o.load = (struct smelt_load_opts){co.dims, co.ndims, co.consts, co.nconsts};

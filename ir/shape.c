@@ -242,6 +242,34 @@ static int shape_matmul_weight(smelt_graph *g, smelt_node *n) {
   return 0;
 }
 
+/* QMatMul (ops.def): A f32 [.., K], W and S as the scheme says; Y f32 [.., N] */
+static int shape_qmatmul(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *a = &V(0)->shape, *w = &V(1)->shape, *s = &V(2)->shape;
+  const char *sch = smelt_attr_s(n, "scheme");
+  int i8 = !strcmp(sch, "int8");
+  if (!i8 && strcmp(sch, "int4") && strcmp(sch, "nf4")) return fail(g, n, "scheme must be int8, int4 or nf4");
+  if (V(0)->dt != SMELT_DT_F32 || V(2)->dt != SMELT_DT_F32) return fail(g, n, "A and the scales must be f32");
+  if (V(1)->dt != (i8 ? SMELT_DT_I8 : SMELT_DT_U8)) return fail(g, n, i8 ? "an int8 weight must be i8" : "a 4-bit weight must be u8");
+  if (a->rank < 1 || w->rank != 2) return fail(g, n, "A needs rank >= 1 and W rank 2");
+  smelt_dim kd = a->d[a->rank - 1];
+  if (kd.sym || w->d[0].sym || w->d[1].sym) return fail(g, n, "K and the weight's shape must be constant");
+  int64_t K = kd.n, N = w->d[0].n, G = smelt_attr_i(n, "group");
+  if (K < 1 || K > 131072) return fail(g, n, "K must be 1..131072 (int32 accumulation)");
+  if (i8) {
+    if (w->d[1].n != K || s->rank != 1 || s->d[0].sym || s->d[0].n != N) return fail(g, n, "int8 wants W [N, K] and S [N]");
+  } else {
+    if (G < 1 || K % G) return fail(g, n, "group must divide K");
+    if (w->d[1].n != (K + 1) / 2 || s->rank != 2 || s->d[0].sym || s->d[1].sym || s->d[0].n != N || s->d[1].n != K / G)
+      return fail(g, n, "a 4-bit scheme wants W [N, (K+1)/2] and S [N, K/group]");
+  }
+  smelt_shape o = *a;
+  o.d[a->rank - 1] = w->d[0];
+  OUT(0)->dt = SMELT_DT_F32;
+  OUT(0)->shape = o;
+  return 0;
+}
+
 static int shape_matmul(smelt_graph *g, int ni) {
   smelt_node *n = &g->nodes[ni];
   const smelt_shape *a = &V(0)->shape, *b = &V(1)->shape;

@@ -26,6 +26,10 @@ struct smelt_plan {
 
 int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g);
 int smelt_pass_dce(smelt_ctx *cx, smelt_graph *g);
+/* Weight-only quantization of MatMul weights per the build options (--quant). */
+int smelt_pass_quantize(smelt_ctx *cx, smelt_graph *g);
+struct smelt_quant_memo;
+struct smelt_quant_memo *smelt_quant_memo_new(smelt_ctx *cx);
 /* Folds node ni when all its inputs are constants (through the reference
  * interpreter); returns 1 if folded, 0 if not foldable, SMELT_ERR on error. */
 int smelt_fold_node(smelt_graph *g, int ni);

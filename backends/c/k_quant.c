@@ -1,0 +1,85 @@
+/* backends/c/k_quant.c — the portable C kernel of QMatMul (ops.def; weight layouts in
+ * compiler/quantizers.h), specialized on K, N, the scheme and the group size.
+ *
+ * int8: each row of A is quantized to int8 once (max|a| / 127, round half away, the
+ * interpreter's expressions), then every weight row meets it in an int8 x int8 -> int32
+ * dot (|sum| <= K * 127 * 127 < 2^31 for K <= 131072, which shape inference enforces),
+ * scaled once by s_a * s_w.  int4 / nf4: each weight row is decoded into a float row
+ * (codebook lookup times the group's scale) and met by every row of A with the float
+ * dot, so prefill decodes a row once for all tokens.
+ *
+ * Plain loops GCC vectorizes at -O2; target backends (backends/x86, backends/arm)
+ * override QMatMul through the kernel hook of backends/backend.h and return 1 for the
+ * cases they leave to this one. */
+#include "cgen.h"
+
+#include <string.h>
+
+static void nf4_table(struct cg *c, int nf4) {
+  if (nf4) {
+    cg_line(c, "static const float tab[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,");
+    cg_line(c, "  -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f, 0.07958029955625534f,");
+    cg_line(c, "  0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f,");
+    cg_line(c, "  0.5626170039176941f, 0.7229568362236023f, 1.0f};");
+  } else {
+    cg_line(c, "static const float tab[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};");
+  }
+}
+
+int emit_qmatmul(struct cg *c, const smelt_node *n) {
+  const smelt_value *A = cg_in(c, n, 0), *W = cg_in(c, n, 1);
+  const char *R = cg_elems(c, &A->shape, 0, A->shape.rank - 1);
+  const long long K = (long long)A->shape.d[A->shape.rank - 1].n, N = (long long)W->shape.d[0].n;
+  cg_line(c, "const int64_t R = %s;", R);
+  if (!strcmp(smelt_attr_s(n, "scheme"), "int8")) {
+    /* activations to int8 in a buffer on the stack (<= 128 KiB: K <= 131072) */
+    cg_line(c, "int8_t qa[%lld];", K);
+    cg_line(c, "for (int64_t r = 0; r < R; r++) {");
+    cg_line(c, "  const float *a = x0 + r * %lld;", K);
+    cg_line(c, "  float amax = 0;");
+    cg_line(c, "  for (int64_t k = 0; k < %lld; k++) amax = fmaxf(amax, fabsf(a[k]));", K);
+    cg_line(c, "  const float sa = amax / 127, ia = sa ? 1.0f / sa : 0.0f;");
+    cg_line(c, "  for (int64_t k = 0; k < %lld; k++) {", K);
+    cg_line(c, "    float t = roundf(a[k] * ia);");
+    cg_line(c, "    if (!(t >= -127.0f)) t = -127.0f;");
+    cg_line(c, "    if (t > 127.0f) t = 127.0f;");
+    cg_line(c, "    qa[k] = (int8_t)t;");
+    cg_line(c, "  }");
+    cg_line(c, "  for (int64_t j = 0; j < %lld; j++) {", N);
+    cg_line(c, "    const int8_t *w = x1 + j * %lld;", K);
+    cg_line(c, "    int32_t acc = 0;");
+    cg_line(c, "    for (int64_t k = 0; k < %lld; k++) acc += (int32_t)qa[k] * (int32_t)w[k];", K);
+    cg_line(c, "    y0[r * %lld + j] = (float)((double)acc * sa * x2[j]);", N);
+    cg_line(c, "  }");
+    cg_line(c, "}");
+    return 0;
+  }
+  const int nf4 = !strcmp(smelt_attr_s(n, "scheme"), "nf4");
+  const long long G = (long long)smelt_attr_i(n, "group"), NG = K / G, RB = (K + 1) / 2;
+  nf4_table(c, nf4);
+  if (K <= 16384) { /* decode a weight row once (64 KiB of stack at most), then float dots */
+    cg_line(c, "float wr[%lld];", K);
+    cg_line(c, "for (int64_t j = 0; j < %lld; j++) {", N);
+    cg_line(c, "  const uint8_t *w = x1 + j * %lld;", RB);
+    cg_line(c, "  const float *s = x2 + j * %lld;", NG);
+    cg_line(c, "  for (int64_t k = 0; k < %lld; k++) wr[k] = tab[(w[k >> 1] >> ((k & 1) * 4)) & 15] * s[k / %lld];", K, G);
+    cg_line(c, "  for (int64_t r = 0; r < R; r++) y0[r * %lld + j] = sm_dot_f32(x0 + r * %lld, wr, %lld);", N, K, K);
+    cg_line(c, "}");
+    return 0;
+  }
+  /* wide rows: one fused pass per (row of A, weight row), summed per group */
+  cg_line(c, "for (int64_t r = 0; r < R; r++) {");
+  cg_line(c, "  const float *a = x0 + r * %lld;", K);
+  cg_line(c, "  for (int64_t j = 0; j < %lld; j++) {", N);
+  cg_line(c, "    const uint8_t *w = x1 + j * %lld;", RB);
+  cg_line(c, "    float tot = 0;");
+  cg_line(c, "    for (int64_t b = 0; b < %lld; b++) {", NG);
+  cg_line(c, "      float acc = 0;");
+  cg_line(c, "      for (int64_t k = b * %lld; k < (b + 1) * %lld; k++) acc += tab[(w[k >> 1] >> ((k & 1) * 4)) & 15] * a[k];", G, G);
+  cg_line(c, "      tot += acc * x2[j * %lld + b];", NG);
+  cg_line(c, "    }");
+  cg_line(c, "    y0[r * %lld + j] = tot;", N);
+  cg_line(c, "  }");
+  cg_line(c, "}");
+  return 0;
+}
