@@ -232,8 +232,13 @@ int smelt_pass_quantize(smelt_ctx *cx, smelt_graph *g) {
     if (A->dt != SMELT_DT_F32 || B->kind != SMELT_V_CONST || !B->c.data || B->shape.rank != 2 || B->shape.d[0].sym || B->shape.d[1].sym) continue;
     if (B->dt != SMELT_DT_F32 && B->dt != SMELT_DT_F16 && B->dt != SMELT_DT_BF16) continue; /* already quantized */
     if (scheme == S_F16 && B->dt == SMELT_DT_F16 && tb) continue;
-    if (skipped(o, B->name)) {
-      smelt_logf(cx, 1, "quantize: %s kept %s (--quant-skip)", B->name, smelt_dtype_name(B->dt));
+    if (skipped(o, B->name)) { /* reported once per build */
+      const char *key = smelt_sprintf(cx, "skip:%s", B->name);
+      if (key && smelt_map_get(&m->map, key) < 0) {
+        smelt_logf(cx, 1, "quantize: %s [%lld,%lld] kept %s (--quant-skip)", B->name, (long long)B->shape.d[0].n, (long long)B->shape.d[1].n,
+                   smelt_dtype_name(B->dt));
+        if (smelt_map_put(&m->map, key, 0)) return SMELT_ERR;
+      }
       continue;
     }
     const int64_t K = B->shape.d[tb ? 1 : 0].n, N = B->shape.d[tb ? 0 : 1].n;

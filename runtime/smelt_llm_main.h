@@ -4,11 +4,16 @@
  *   NAME -p "prompt" [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
  *        [--repeat-penalty R] [--seed S] [--prompt-ids "1 2 3"] [--tokens]
  *        [--logits FILE.npy] [--prompt-logits] [--chat]
+ *   NAME --perplexity FILE.txt | --perplexity-ids FILE
  *
  * Text streams to stdout (token ids with --tokens); prefill and decode tokens/s go to
  * stderr.  --logits writes the logits of every generated step as [steps, vocab];
  * with --prompt-logits the prompt is fed one token at a time and the file holds the
  * logits after each prompt token instead (to check a model position by position).
+ * --perplexity tokenizes the file (--perplexity-ids reads whitespace-separated token
+ * ids), runs it through decode in windows of the context length, each starting afresh
+ * with the tokenizer's prefix (BOS), and prints exp(mean negative log-likelihood) of every
+ * token that has a predecessor in its window.
  * Exit status: 0 ok, 1 bad usage, 2 the model returned an error. */
 #ifndef SMELT_LLM_MAIN_H
 #define SMELT_LLM_MAIN_H
@@ -17,6 +22,7 @@
 #include "smelt_llm.h"
 #include "smelt_npy.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +38,90 @@ static int smelt_llm_usage(const char *prog, const struct smelt_llm_desc *d, FIL
   fprintf(f,
           "usage: %s -p \"prompt\" [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
           "       [--repeat-penalty R] [--seed S] [--prompt-ids \"1 2 3\"] [--tokens]\n"
-          "       [--logits FILE.npy] [--prompt-logits] [--chat]\n\n"
+          "       [--logits FILE.npy] [--prompt-logits] [--chat]\n"
+          "   or: %s --perplexity FILE.txt | --perplexity-ids FILE\n\n"
           "Generates text with %s (%s, vocabulary %d, context %d).  Greedy unless --temp > 0.\n",
-          prog, d->name, d->arch, d->vocab, d->ctx);
+          prog, prog, d->name, d->arch, d->vocab, d->ctx);
   return f == stdout ? 0 : 1;
+}
+
+/* --perplexity / --perplexity-ids (see the top of the file).  Returns the exit status. */
+static int smelt_llm_perplexity(const char *prog, const struct smelt_llm_desc *d, const char *path, int as_ids) {
+  int rc = 1, n = 0, np = 0;
+  int32_t pre[4], *ids = NULL;
+  char *text = NULL;
+  float *lg = NULL;
+  void *ctx = calloc(1, d->ctx_bytes), *arena = calloc(1, d->arena_bytes);
+  FILE *f = fopen(path, "rb");
+  if (!f) { fprintf(stderr, "%s: cannot open %s\n", prog, path); goto done; }
+  size_t len = 0, cap = 1 << 16;
+  text = malloc(cap + 1);
+  for (size_t r; text && (r = fread(text + len, 1, cap - len, f)) > 0;) {
+    len += r;
+    if (len == cap) { char *t = realloc(text, 2 * cap + 1); if (!t) { free(text); text = NULL; break; } text = t; cap *= 2; }
+  }
+  fclose(f);
+  if (!ctx || !arena || !text) { fprintf(stderr, "%s: out of memory\n", prog); goto done; }
+  text[len] = 0;
+  if (len > (1u << 28)) { fprintf(stderr, "%s: %s: larger than 256 MiB\n", prog, path); goto done; }
+  int err = d->init(ctx, arena, d->arena_bytes);
+  if (err) { fprintf(stderr, "%s: %s\n", prog, d->strerror(err)); rc = 2; goto done; }
+  ids = malloc(sizeof(int32_t) * (len + 8));
+  lg = malloc(sizeof(float) * (size_t)d->vocab);
+  if (!ids || !lg) { fprintf(stderr, "%s: out of memory\n", prog); goto done; }
+  if (as_ids) {
+    for (const char *p = text; *p;) {
+      char *e;
+      long v = strtol(p, &e, 10);
+      if (e == p) { if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r' || *p == ',') { p++; continue; } fprintf(stderr, "%s: %s: not a token id at byte %ld\n", prog, path, (long)(p - text)); goto done; }
+      if (v < 0 || v >= d->vocab) { fprintf(stderr, "%s: %s: token id %ld out of range [0, %d)\n", prog, path, v, d->vocab); goto done; }
+      ids[n++] = (int32_t)v;
+      p = e;
+    }
+  } else {
+    if (!d->has_tokenizer) { fprintf(stderr, "%s: this model was built without a tokenizer: use --perplexity-ids\n", prog); goto done; }
+    n = d->tokenize(ctx, text, ids, (int)(len + 8));
+    if (n < 0) { fprintf(stderr, "%s: %s\n", prog, d->strerror(n)); rc = 2; goto done; }
+  }
+  /* the prefix every window starts with: what the tokenizer puts before any text */
+  if (d->has_tokenizer) {
+    np = d->tokenize(ctx, "", pre, 4);
+    if (np < 0 || np >= d->ctx) np = 0;
+  }
+  int skip = 0; /* a tokenized file already starts with the prefix */
+  if (!as_ids && np && n >= np && !memcmp(ids, pre, sizeof(int32_t) * (size_t)np)) skip = np;
+  const int per = d->ctx - np; /* file tokens per window */
+  double nll = 0;
+  long scored = 0;
+  int windows = 0;
+  double t0 = smelt_llm_now();
+  for (int s = skip; s < n; s += per, windows++) {
+    const int e = s + per < n ? s + per : n;
+    d->reset(ctx);
+    int have = 0; /* logits of the last token fed are in lg */
+    for (int i = 0; i < np; i++) {
+      if ((err = d->decode(ctx, pre[i], lg))) { fprintf(stderr, "%s: %s\n", prog, d->strerror(err)); rc = 2; goto done; }
+      have = 1;
+    }
+    for (int i = s; i < e; i++) {
+      if (have) { /* -log softmax(lg)[ids[i]] in double */
+        double m = lg[0], z = 0;
+        for (int v = 1; v < d->vocab; v++) if (lg[v] > m) m = lg[v];
+        for (int v = 0; v < d->vocab; v++) z += exp((double)lg[v] - m);
+        nll += log(z) + m - (double)lg[ids[i]];
+        scored++;
+      }
+      if (i + 1 < e && (err = d->decode(ctx, ids[i], lg))) { fprintf(stderr, "%s: %s\n", prog, d->strerror(err)); rc = 2; goto done; }
+      have = 1;
+    }
+  }
+  if (!scored) { fprintf(stderr, "%s: %s: no token to score\n", prog, path); goto done; }
+  printf("perplexity: %.4f over %ld tokens (%d windows of at most %d, %.2f s)\n", exp(nll / (double)scored), scored, windows, d->ctx,
+         smelt_llm_now() - t0);
+  rc = 0;
+done:
+  free(ctx); free(arena); free(ids); free(text); free(lg);
+  return rc;
 }
 
 static int smelt_llm_main(int argc, char **argv, const struct smelt_llm_desc *d) {
@@ -60,6 +146,7 @@ static int smelt_llm_main(int argc, char **argv, const struct smelt_llm_desc *d)
     else if (!strcmp(a, "--tokens")) show_tokens = 1;
     else if (!strcmp(a, "--prompt-logits")) prompt_logits = 1;
     else if (!strcmp(a, "--chat")) chat = 1;
+    else if ((!strcmp(a, "--perplexity") || !strcmp(a, "--perplexity-ids")) && more) return smelt_llm_perplexity(argv[0], d, argv[i + 1], a[12] == '-');
     else { fprintf(stderr, "%s: unknown or incomplete option %s (try --help)\n", argv[0], a); return 1; }
   }
   if (!prompt && !prompt_ids) prompt = "";
