@@ -3,13 +3,14 @@
  * time with the KV cache as interpreter state, greedy.  It is the oracle the compiled
  * generator is compared with.
  *
- *   llm_ref MODEL --prompt-ids "1 2 3" [-n N] [--ctx C] [--kv f16] [--logits FILE.npy]
+ *   llm_ref MODEL --prompt-ids "1 2 3" [-n N] [--ctx C] [--kv f16] [--logits FILE.npy] [--quant S]
  *
  * Prints the generated ids on one line; --logits writes the logits after every prompt
  * token and every generated one, [prompt + n - 1, vocab]. */
 #define _POSIX_C_SOURCE 200809L
 #include "compiler/arch/arch.h"
 #include "compiler/driver.h"
+#include "passes/passes.h"
 #include "runtime/smelt_npy.h"
 
 #include <stdio.h>
@@ -21,12 +22,14 @@ int main(int argc, char **argv) {
   int n_new = 16;
   int64_t ctx_len = 0;
   int kv16 = 0;
+  const char *quant = NULL; /* --quant: the decode graph through the quantize pass */
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--prompt-ids") && i + 1 < argc) ids_s = argv[++i];
     else if (!strcmp(argv[i], "-n") && i + 1 < argc) n_new = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--ctx") && i + 1 < argc) ctx_len = atoll(argv[++i]);
     else if (!strcmp(argv[i], "--logits") && i + 1 < argc) logits_path = argv[++i];
     else if (!strcmp(argv[i], "--kv") && i + 1 < argc) kv16 = !strcmp(argv[++i], "f16");
+    else if (!strcmp(argv[i], "--quant") && i + 1 < argc) quant = argv[++i];
     else if (!model) model = argv[i];
     else { fprintf(stderr, "usage: llm_ref MODEL --prompt-ids \"1 2\" [-n N] [--ctx C] [--logits F.npy]\n"); return 2; }
   }
@@ -42,6 +45,9 @@ int main(int argc, char **argv) {
   if (kv16) lo.kv_dtype = SMELT_DT_F16;
   smelt_graph *g = smelt_arch_build(cx, ck, &lo, 1);
   if (!g) { fprintf(stderr, "llm_ref: %s\n", smelt_error_msg(cx)); return 1; }
+  struct smelt_build_opts bo = {.quant = quant};
+  smelt_ctx_set_options(cx, &bo);
+  if (quant && smelt_pass_quantize(cx, g)) { fprintf(stderr, "llm_ref: %s\n", smelt_error_msg(cx)); return 1; }
   int32_t prompt[4096];
   int np = 0;
   for (char *p = (char *)ids_s, *e; *p && np < 4096; p = e) {

@@ -1,0 +1,149 @@
+/* tests/ir/quantize.c — golden tests of the quantize pass: each tests/ir/quant/NAME.ir
+ * (made by tools/make_quant_ir_cases.py) holds a line "# options: --quant S ..." with
+ * the build options; it is parsed, run through fold, dce and quantize with them, and
+ * printed; the text must equal NAME.expected (SMELT_UPDATE_GOLDEN=1 rewrites it).
+ * Besides: the result verifies, its text parses back to the same text, and the
+ * reference interpreter's outputs on random inputs move by no more than the scheme's
+ * error: ||after - before|| / ||before|| <= 2e-3 (f16), 0.05 (int8, q8_0), 0.3 (int4,
+ * nf4).
+ *
+ *   ir_quantize DIR */
+#include "../testutil.h"
+#include "compiler/driver.h"
+#include "ir/ir.h"
+#include "passes/passes.h"
+
+#include <math.h>
+
+static uint64_t rng = 0x9b05688c2b3e6c1full;
+static uint32_t rnd(void) {
+  rng ^= rng >> 12; rng ^= rng << 25; rng ^= rng >> 27;
+  return (uint32_t)((rng * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+static char *print_graph(const smelt_graph *g, size_t *len) {
+  char *buf = NULL;
+  FILE *f = open_memstream(&buf, len);
+  int rc = smelt_print(g, f, 0);
+  fclose(f);
+  if (rc) { free(buf); return NULL; }
+  return buf;
+}
+
+/* "# options: --quant S [--quant-group N] [--quant-skip GLOB]..." into o */
+static int read_options(smelt_ctx *cx, const char *text, struct smelt_build_opts *o, const char **skips, int max) {
+  const char *p = strstr(text, "# options:");
+  if (!p) return -1;
+  p += 10;
+  const char *end = strchr(p, '\n');
+  int ns = 0;
+  while (p < end) {
+    while (*p == ' ') p++;
+    size_t k = strcspn(p, " \n");
+    const char *w = smelt_strndup(cx, p, k);
+    p += k;
+    while (*p == ' ') p++;
+    size_t k2 = strcspn(p, " \n");
+    const char *v = smelt_strndup(cx, p, k2);
+    p += k2;
+    if (!strcmp(w, "--quant")) o->quant = v;
+    else if (!strcmp(w, "--quant-group")) o->quant_group = atoi(v);
+    else if (!strcmp(w, "--quant-skip") && ns < max) skips[ns++] = v;
+    else return -1;
+  }
+  o->quant_skip = skips;
+  o->nquant_skip = ns;
+  return 0;
+}
+
+static void run_case(const char *dir, const char *file) {
+  char path[4200], exp[4200];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  snprintf(exp, sizeof exp, "%s/%.*s.expected", dir, (int)(strlen(file) - 3), file);
+  size_t len;
+  char *text = t_read_file(path, &len);
+  CHECK(text != NULL, "%s: cannot read", path);
+  if (!text) return;
+  smelt_ctx *cx = smelt_ctx_new();
+  struct smelt_build_opts o = {0};
+  const char *skips[8];
+  CHECK(!read_options(cx, text, &o, skips, 8), "%s: no valid '# options:' line", file);
+  smelt_graph *g = smelt_parse(cx, text, len, file);
+  CHECK(g != NULL, "%s: does not parse: %s", file, smelt_error_msg(cx));
+  if (!g || !o.quant) { free(text); smelt_ctx_free(cx); return; }
+  smelt_tensor in[8], before[8], after[8];
+  int nin = g->ninputs, nout = g->noutputs;
+  for (int i = 0; i < nin; i++) {
+    const smelt_value *v = &g->values[g->inputs[i]];
+    memset(&in[i], 0, sizeof in[i]);
+    in[i].dt = v->dt;
+    in[i].rank = v->shape.rank;
+    for (int k = 0; k < v->shape.rank; k++) in[i].dims[k] = v->shape.d[k].n;
+    int64_t n = smelt_tensor_elems(&in[i]);
+    in[i].data = malloc(sizeof(float) * (size_t)n);
+    for (int64_t e = 0; e < n; e++) ((float *)in[i].data)[e] = (float)(((double)(rnd() % 8192) - 4096) / 1024.0);
+  }
+  int eb = smelt_eval(g, in, before);
+  CHECK(eb == 0, "%s: eval before: %s", file, smelt_error_msg(cx));
+  smelt_ctx_set_options(cx, &o);
+  int rc = smelt_pass_fold(cx, g) || smelt_pass_dce(cx, g) || smelt_pass_quantize(cx, g);
+  CHECK(!rc, "%s: passes: %s", file, smelt_error_msg(cx));
+  CHECK(rc || !smelt_verify(g), "%s: does not verify after quantize: %s", file, smelt_error_msg(cx));
+  size_t olen = 0;
+  char *out = rc ? NULL : print_graph(g, &olen);
+  if (out) {
+    if (getenv("SMELT_UPDATE_GOLDEN")) t_write_file(exp, out, olen);
+    size_t elen;
+    char *want = t_read_file(exp, &elen);
+    CHECK(want != NULL, "%s: missing (make update-golden)", exp);
+    if (want && (elen != olen || memcmp(want, out, olen))) {
+      CHECK(0, "%s: output differs from %s", file, exp);
+      t_show_diff(file, out, want);
+    }
+    free(want);
+    /* the text parses back to the same text */
+    smelt_ctx *cx2 = smelt_ctx_new();
+    smelt_graph *g2 = smelt_parse(cx2, out, olen, file);
+    CHECK(g2 != NULL, "%s: the quantized IR does not parse: %s", file, smelt_error_msg(cx2));
+    size_t l2 = 0;
+    char *again = g2 ? print_graph(g2, &l2) : NULL;
+    CHECK(!g2 || (again && l2 == olen && !memcmp(again, out, olen)), "%s: parse/print round trip differs", file);
+    free(again);
+    smelt_ctx_free(cx2);
+  }
+  double bound = !strcmp(o.quant, "f16") ? 2e-3 : (!strcmp(o.quant, "int8") || !strcmp(o.quant, "q8_0")) ? 0.05 : 0.3;
+  if (!rc && eb == 0) {
+    int ea = smelt_eval(g, in, after);
+    CHECK(ea == 0, "%s: eval after: %s", file, smelt_error_msg(cx));
+    for (int k = 0; ea == 0 && k < nout; k++) {
+      double num = 0, den = 0;
+      int64_t n = smelt_tensor_elems(&before[k]);
+      for (int64_t e = 0; e < n; e++) {
+        double a = smelt_tensor_getf(&before[k], e), b = smelt_tensor_getf(&after[k], e);
+        num += (a - b) * (a - b);
+        den += a * a;
+      }
+      double r = den > 0 ? sqrt(num / den) : sqrt(num);
+      printf("  %-14s output %d: relative change %.3g (bound %g)\n", file, k, r, bound);
+      CHECK(r <= bound, "%s: output %d moved by %.3g (bound %g)", file, k, r, bound);
+      CHECK(r > 0 || !strcmp(o.quant, "none"), "%s: output %d did not change at all: was anything quantized?", file, k);
+    }
+    for (int k = 0; ea == 0 && k < nout; k++) smelt_tensor_free(&after[k]);
+  }
+  if (eb == 0)
+    for (int k = 0; k < nout; k++) smelt_tensor_free(&before[k]);
+  for (int i = 0; i < nin; i++) free(in[i].data);
+  free(out);
+  free(text);
+  smelt_ctx_free(cx);
+}
+
+int main(int argc, char **argv) {
+  const char *dir = argc > 1 ? argv[1] : "tests/ir/quant";
+  char **files;
+  int n = t_list_dir(dir, ".ir", &files);
+  CHECK(n > 0, "%s: no .ir cases", dir);
+  for (int i = 0; i < n; i++) run_case(dir, files[i]);
+  if (n > 0) t_free_list(files, n);
+  return t_done("ir_quantize");
+}
