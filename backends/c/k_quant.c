@@ -2,8 +2,8 @@
  * compiler/quantizers.h), specialized on K, N, the scheme and the group size.
  *
  * int8: each row of A is quantized to int8 once (max|a| / 127, round half away, the
- * interpreter's expressions), then every weight row meets it in an int8 x int8 -> int32
- * dot (|sum| <= K * 127 * 127 < 2^31 for K <= 131072, which shape inference enforces),
+ * interpreter's expressions), rows in chunks of up to 64 KiB; every weight row meets the
+ * chunk's rows in int8 x int8 -> int32 dots (|sum| <= K * 127 * 127 < 2^31 for K <= 131072, which shape inference enforces),
  * scaled once by s_a * s_w.  int4 / nf4: each weight row is decoded into a float row
  * (codebook lookup times the group's scale) and met by every row of A with the float
  * dot, so prefill decodes a row once for all tokens.
@@ -32,24 +32,37 @@ int emit_qmatmul(struct cg *c, const smelt_node *n) {
   const long long K = (long long)A->shape.d[A->shape.rank - 1].n, N = (long long)W->shape.d[0].n;
   cg_line(c, "const int64_t R = %s;", R);
   if (!strcmp(smelt_attr_s(n, "scheme"), "int8")) {
-    /* activations to int8 in a buffer on the stack (<= 128 KiB: K <= 131072) */
-    cg_line(c, "int8_t qa[%lld];", K);
-    cg_line(c, "for (int64_t r = 0; r < R; r++) {");
-    cg_line(c, "  const float *a = x0 + r * %lld;", K);
-    cg_line(c, "  float amax = 0;");
-    cg_line(c, "  for (int64_t k = 0; k < %lld; k++) amax = fmaxf(amax, fabsf(a[k]));", K);
-    cg_line(c, "  const float sa = amax / 127, ia = sa ? 1.0f / sa : 0.0f;");
-    cg_line(c, "  for (int64_t k = 0; k < %lld; k++) {", K);
-    cg_line(c, "    float t = roundf(a[k] * ia);");
-    cg_line(c, "    if (!(t >= -127.0f)) t = -127.0f;");
-    cg_line(c, "    if (t > 127.0f) t = 127.0f;");
-    cg_line(c, "    qa[k] = (int8_t)t;");
+    /* rows of A go to int8 in chunks of up to 64 KiB on the stack (at least one row,
+     * K <= 131072); each weight row then meets every row of the chunk while it is in
+     * L1, so prefill reads the weights once per chunk rather than once per token */
+    long long ch = 65536 / K;
+    if (ch < 1) ch = 1;
+    cg_line(c, "int8_t qa[%lld];", ch * K);
+    cg_line(c, "float sa[%lld];", ch);
+    cg_line(c, "for (int64_t r0 = 0; r0 < R; r0 += %lld) {", ch);
+    cg_line(c, "  const int64_t nr = R - r0 < %lld ? R - r0 : %lld;", ch, ch);
+    cg_line(c, "  for (int64_t i = 0; i < nr; i++) {");
+    cg_line(c, "    const float *a = x0 + (r0 + i) * %lld;", K);
+    cg_line(c, "    int8_t *q = qa + i * %lld;", K);
+    cg_line(c, "    float amax = 0;");
+    cg_line(c, "    for (int64_t k = 0; k < %lld; k++) amax = fmaxf(amax, fabsf(a[k]));", K);
+    cg_line(c, "    const float s = amax / 127, ia = s ? 1.0f / s : 0.0f;");
+    cg_line(c, "    sa[i] = s;");
+    cg_line(c, "    for (int64_t k = 0; k < %lld; k++) {", K);
+    cg_line(c, "      float t = roundf(a[k] * ia);");
+    cg_line(c, "      if (!(t >= -127.0f)) t = -127.0f;");
+    cg_line(c, "      if (t > 127.0f) t = 127.0f;");
+    cg_line(c, "      q[k] = (int8_t)t;");
+    cg_line(c, "    }");
     cg_line(c, "  }");
     cg_line(c, "  for (int64_t j = 0; j < %lld; j++) {", N);
     cg_line(c, "    const int8_t *w = x1 + j * %lld;", K);
-    cg_line(c, "    int32_t acc = 0;");
-    cg_line(c, "    for (int64_t k = 0; k < %lld; k++) acc += (int32_t)qa[k] * (int32_t)w[k];", K);
-    cg_line(c, "    y0[r * %lld + j] = (float)((double)acc * sa * x2[j]);", N);
+    cg_line(c, "    for (int64_t i = 0; i < nr; i++) {");
+    cg_line(c, "      const int8_t *q = qa + i * %lld;", K);
+    cg_line(c, "      int32_t acc = 0;");
+    cg_line(c, "      for (int64_t k = 0; k < %lld; k++) acc += (int32_t)q[k] * (int32_t)w[k];", K);
+    cg_line(c, "      y0[(r0 + i) * %lld + j] = (float)((double)acc * sa[i] * x2[j]);", N);
+    cg_line(c, "    }");
     cg_line(c, "  }");
     cg_line(c, "}");
     return 0;
