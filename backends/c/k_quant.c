@@ -75,7 +75,17 @@ int emit_qmatmul(struct cg *c, const smelt_node *n) {
     cg_line(c, "for (int64_t j = 0; j < %lld; j++) {", N);
     cg_line(c, "  const uint8_t *w = x1 + j * %lld;", RB);
     cg_line(c, "  const float *s = x2 + j * %lld;", NG);
-    cg_line(c, "  for (int64_t k = 0; k < %lld; k++) wr[k] = tab[(w[k >> 1] >> ((k & 1) * 4)) & 15] * s[k / %lld];", K, G);
+    if (G % 2 == 0) { /* a group is whole bytes: one scale per group, two codes a byte */
+      cg_line(c, "  for (int64_t b = 0; b < %lld; b++) {", NG);
+      cg_line(c, "    const uint8_t *wb = w + b * %lld;", G / 2);
+      cg_line(c, "    float *o = wr + b * %lld;", G);
+      cg_line(c, "    const float sb = s[b];");
+      if (nf4) cg_line(c, "    for (int l = 0; l < %lld; l++) { o[2 * l] = tab[wb[l] & 15] * sb; o[2 * l + 1] = tab[wb[l] >> 4] * sb; }", G / 2);
+      else cg_line(c, "    for (int l = 0; l < %lld; l++) { o[2 * l] = (float)((wb[l] & 15) - 8) * sb; o[2 * l + 1] = (float)((wb[l] >> 4) - 8) * sb; }", G / 2);
+      cg_line(c, "  }");
+    } else {
+      cg_line(c, "  for (int64_t k = 0; k < %lld; k++) wr[k] = tab[(w[k >> 1] >> ((k & 1) * 4)) & 15] * s[k / %lld];", K, G);
+    }
     cg_line(c, "  for (int64_t r = 0; r < R; r++) y0[r * %lld + j] = sm_dot_f32(x0 + r * %lld, wr, %lld);", N, K, K);
     cg_line(c, "}");
     return 0;
