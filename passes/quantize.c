@@ -5,8 +5,8 @@
  * smelt_ctx_options().  Without --quant it does nothing.
  *
  * Guarantees: every MatMul whose B is a rank-2 float constant (f32, f16 or bf16) whose
- * name matches no --quant-skip glob (default: token_embd.weight, the tied LM head) has
- * its weight replaced, as [N, K] (a [K, N] weight is transposed), by
+ * name matches no --quant-skip glob (default: token_embd.weight, i.e. a tied LM head
+ * stays float; "--quant-skip none" drops the default) has its weight replaced, as [N, K] (a [K, N] weight is transposed), by
  *   f16          MatMul(A, W f16, trans_b=1)          (runtime/smelt_quant.h dots)
  *   q8_0, q4_0   MatMul(A, W blocks, trans_b=1)       (ggml's formats and quantizers)
  *   int8         QMatMul(A, W i8, S [N])              (per-row scales; A quantized per
@@ -14,7 +14,10 @@
  *   int4, nf4    QMatMul(A, W u8 nibbles, S [N, K/G]) (group G along K)
  * q8_0 / q4_0 need K a multiple of 32: other layers fall back to int8 / int4 (said in
  * the -v report).  int4 / nf4 use --quant-group G (default 32) when it divides K, else
- * the divisor of K nearest to G in ratio (172 -> 43 for G = 32).
+ * the divisor of K nearest to G in ratio (172 -> 43 for G = 32).  A Gather (axis 0) of a
+ * table that a MatMul's weight shares (tied embeddings) reads the same quantized
+ * constant when it is f16 or blocks (Gather has no QMatMul layouts; those keep the float
+ * table beside the quantized head).
  *
  * Results move by the quantization error only: each weight's relative error
  * ||W - Wq|| / ||W|| is printed by `smelt build -v`; tests/unit/quantize.c bounds it per
@@ -74,12 +77,15 @@ static int64_t pick_group(int64_t k, int64_t g) {
   return best;
 }
 
+/* --quant-skip globs, plus the default token_embd.weight unless one of them is "none" */
 static int skipped(const struct smelt_build_opts *o, const char *name) {
   if (!name) return 0;
-  if (!fnmatch("token_embd.weight", name, 0)) return 1;
-  for (int i = 0; i < o->nquant_skip; i++)
-    if (!fnmatch(o->quant_skip[i], name, 0)) return 1;
-  return 0;
+  int defaults = 1;
+  for (int i = 0; i < o->nquant_skip; i++) {
+    if (!strcmp(o->quant_skip[i], "none")) defaults = 0;
+    else if (!fnmatch(o->quant_skip[i], name, 0)) return 1;
+  }
+  return defaults && !fnmatch("token_embd.weight", name, 0);
 }
 
 /* ||W - Wq|| / ||W|| over n*k values */
@@ -127,11 +133,15 @@ static int quantize_weight(smelt_ctx *cx, int scheme, int64_t group, const float
   return 0;
 }
 
+static const char *memo_key(smelt_ctx *cx, const smelt_value *B, int tb, int scheme, int64_t group) {
+  return smelt_sprintf(cx, "%p:%llu:%d:%d:%d:%lld", B->c.data, (unsigned long long)B->c.nbytes, (int)B->dt, tb, scheme, (long long)group);
+}
+
 /* The memo entry for constant B (as [n, k], transposed when tb is 0), quantizing it on
  * first sight and reporting it at -v. */
 static struct memo_ent *lookup(smelt_ctx *cx, struct smelt_quant_memo *m, const smelt_value *B, int tb, int scheme, int64_t group) {
   const int64_t n = B->shape.d[tb ? 0 : 1].n, k = B->shape.d[tb ? 1 : 0].n;
-  const char *key = smelt_sprintf(cx, "%p:%llu:%d:%d:%d:%lld", B->c.data, (unsigned long long)B->c.nbytes, (int)B->dt, tb, scheme, (long long)group);
+  const char *key = memo_key(cx, B, tb, scheme, group);
   if (!key) return NULL;
   int i = smelt_map_get(&m->map, key);
   if (i >= 0) return &m->e[i];
@@ -246,6 +256,26 @@ int smelt_pass_quantize(smelt_ctx *cx, smelt_graph *g) {
     const char *name = B->name ? B->name : smelt_sprintf(cx, "w%d", ni);
     struct memo_ent *e = lookup(cx, m, B, tb, scheme, group);
     if (!e || rewrite(cx, g, ni, e, name)) return SMELT_ERR;
+  }
+  /* A Gather of a table some MatMul above quantized to blocks or f16 (tied embeddings:
+   * the LM head's weight is the embedding table) reads the same quantized copy, so the
+   * model holds one; the Gather kernels give f32 rows of these dtypes. */
+  for (int ni = 0; ni < g->nnodes; ni++) {
+    smelt_node *n = &g->nodes[ni];
+    if (n->dead || n->op != SMELT_OP_GATHER || smelt_attr_i(n, "axis") != 0) continue;
+    const smelt_value *X = &g->values[n->in[0]];
+    if (X->kind != SMELT_V_CONST || !X->c.data || X->shape.rank != 2 || (X->dt != SMELT_DT_F32 && X->dt != SMELT_DT_F16 && X->dt != SMELT_DT_BF16))
+      continue;
+    const char *key = memo_key(cx, X, 1, scheme, group);
+    int i = key ? smelt_map_get(&m->map, key) : -1;
+    if (i < 0) continue;
+    const struct memo_ent *e = &m->e[i];
+    if (e->wdt != SMELT_DT_F16 && !smelt_dtype_is_block(e->wdt)) continue; /* QMatMul layouts have no Gather */
+    int wv = smelt_graph_add_const(g, X->name, e->wdt, &X->shape, e->w, e->wbytes);
+    if (wv < 0) return SMELT_ERR;
+    n = &g->nodes[ni];
+    n->in[0] = wv;
+    if (smelt_shape_infer(g, ni)) return SMELT_ERR;
   }
   smelt_graph_compact(g);
   return 0;

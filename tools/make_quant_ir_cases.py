@@ -43,6 +43,14 @@ cases = {
         "input %x : f32[2,64]\n" + const("up", 172, 64) +
         "%h : f32[2,172] = MatMul(%x, %up) {trans_b=1}\n" + const("down", 4, 172) +
         "%y : f32[2,4] = MatMul(%h, %down) {trans_b=1}\noutput %y\n"),
+    # tied embeddings: the Gather reads the LM head's q8_0 copy (--quant-skip none drops
+    # the default token_embd.weight)
+    "q8_0_tied": ("--quant q8_0 --quant-skip none",
+        "# q8_0 with --quant-skip none: the table feeds Gather and the tied LM head; both read\n"
+        "# one q8_0 constant (Gather gives f32 rows)\n"
+        "input %ids : i32[3]\n" + const("token_embd.weight", 6, 32) +
+        "%e : f32[3,32] = Gather(%token_embd.weight, %ids)\n"
+        "%y : f32[3,6] = MatMul(%e, %token_embd.weight) {trans_b=1}\noutput %y\n"),
     # f16; a MatMul of two activations is left alone
     "f16_acts": ("--quant f16",
         "# f16: the weight becomes f16 [N, K]; MatMul of two activations stays f32\n"

@@ -80,8 +80,11 @@ static void run_case(const char *dir, const char *file) {
     in[i].rank = v->shape.rank;
     for (int k = 0; k < v->shape.rank; k++) in[i].dims[k] = v->shape.d[k].n;
     int64_t n = smelt_tensor_elems(&in[i]);
-    in[i].data = malloc(sizeof(float) * (size_t)n);
-    for (int64_t e = 0; e < n; e++) ((float *)in[i].data)[e] = (float)(((double)(rnd() % 8192) - 4096) / 1024.0);
+    in[i].data = malloc(8 * (size_t)(n ? n : 1));
+    for (int64_t e = 0; e < n; e++) {
+      if (smelt_dtype_is_float(v->dt)) smelt_tensor_setf(&in[i], e, ((double)(rnd() % 8192) - 4096) / 1024.0);
+      else smelt_tensor_seti(&in[i], e, rnd() % 4); /* indices: every table has >= 4 rows */
+    }
   }
   int eb = smelt_eval(g, in, before);
   CHECK(eb == 0, "%s: eval before: %s", file, smelt_error_msg(cx));
