@@ -58,8 +58,8 @@ static const char *usage_build =
     "  --quant Q              weight-only quantization of MatMul weights: f16 | int8 (per\n"
     "                         row, int8 activations) | q8_0 | q4_0 (ggml) | int4 | nf4 (groups)\n"
     "  --quant-group N        int4 / nf4 group size (default 32; else K's nearest divisor)\n"
-    "  --quant-skip GLOB      keep weights whose name matches float (repeatable; always\n"
-    "                         kept: token_embd.weight); -v lists every weight's error\n"
+    "  --quant-skip GLOB      keep weights whose name matches float (repeatable; also kept:\n"
+    "                         token_embd.weight, unless GLOB is none); -v lists every error\n"
     "  --print-after PASS     print the IR after PASS (fold, dce, quantize, memplan, or all)\n"
     "  --verify-each          run the IR verifier after every pass\n"
     "  -q, --quiet            no summary line\n";
