@@ -198,9 +198,16 @@ static int rewrite(smelt_ctx *cx, smelt_graph *g, int ni, const struct memo_ent 
   if (wv < 0) return SMELT_ERR;
   n = &g->nodes[ni]; /* adding values may move nothing in nodes, but stay safe */
   if (e->scheme == S_F16 || e->scheme == S_Q8_0 || e->scheme == S_Q4_0) {
-    n->in[1] = wv;
+    /* a fresh attribute array: builders may share one between nodes */
+    smelt_attr *at = smelt_alloc(cx, sizeof(smelt_attr) * (size_t)(n->nattr + 1));
+    if (!at) return SMELT_ERR;
+    int k = 0;
     for (int i = 0; i < n->nattr; i++)
-      if (!strcmp(n->attrs[i].key, "trans_b")) n->attrs[i].i = 1;
+      if (strcmp(n->attrs[i].key, "trans_b")) at[k++] = n->attrs[i];
+    at[k++] = smelt_attr_int("trans_b", 1);
+    n->attrs = at;
+    n->nattr = k;
+    n->in[1] = wv;
     return smelt_shape_infer(g, ni);
   }
   smelt_shape ss = {.rank = e->scheme == S_INT8 ? 1 : 2};
