@@ -31,6 +31,11 @@ struct smelt_build_opts {
   int64_t weights_min;     /* bytes; constants at least this large go to NAME_weights.o */
   int64_t ctx;             /* LLMs: KV cache length (0: the model's, capped at 4096) */
   int kv_f16;              /* LLMs: f16 KV cache */
+  /* LoRA adapters (compiler/lora.h): --lora merged into the weights, --adapter kept
+   * switchable; lora is filled by smelt_build from them (callers leave it NULL) */
+  const struct smelt_lora_opt *loras, *adapters;
+  int nloras, nadapters;
+  struct smelt_lora_set *lora;
 };
 
 struct smelt_build_info {

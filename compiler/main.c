@@ -5,6 +5,7 @@
 #include "compiler/driver.h"
 #include "compiler/targets.h"
 #include "compiler/read.h"
+#include "compiler/lora.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -55,6 +56,10 @@ static const char *usage_build =
     "  --weights-min BYTES    constants this large go to NAME_weights.o (default 262144)\n"
     "  --ctx N                language models: KV cache length (default: the model's, at most 4096)\n"
     "  --kv f32|f16           language models: KV cache element type (default f32)\n"
+    "  --lora PATH[:SCALE]    merge a LoRA adapter (PEFT folder or GGUF adapter) into the weights\n"
+    "                         before quantization; repeatable, scale default 1\n"
+    "  --adapter NAME=PATH[:SCALE]  keep a LoRA adapter switchable at run time (NAME_set_adapter,\n"
+    "                         the executable's --adapter NAME); repeatable\n"
     "  --print-after PASS     print the IR after PASS (fold, dce, memplan, or all)\n"
     "  --verify-each          run the IR verifier after every pass\n"
     "  -q, --quiet            no summary line\n";
@@ -185,6 +190,9 @@ static int cmd_build(int argc, char **argv) {
   struct smelt_build_opts o = {.target = "native", .emit = SMELT_EMIT_EXE};
   const char *model = NULL;
   int quiet = 0, verbose = 0;
+  static struct smelt_lora_opt loras[2][32]; /* --lora, --adapter */
+  static char lora_buf[2][32][4200];
+  int nl[2] = {0, 0};
   char optstr[2048] = "";
   size_t ol = 0;
   for (int i = 2; i < argc; i++) {
@@ -195,7 +203,7 @@ static int cmd_build(int argc, char **argv) {
     if (r == 0) {
       int needs = !strcmp(a, "-o") || !strcmp(a, "--out") || !strcmp(a, "--name") || !strcmp(a, "--target") || !strcmp(a, "--emit") ||
                   !strcmp(a, "--cc") || !strcmp(a, "--cflags") || !strcmp(a, "--print-after") || !strcmp(a, "--weights-min") ||
-                  !strcmp(a, "--ctx") || !strcmp(a, "--kv");
+                  !strcmp(a, "--ctx") || !strcmp(a, "--kv") || !strcmp(a, "--lora") || !strcmp(a, "--adapter");
       if (needs && i + 1 >= argc) { fprintf(stderr, "smelt: error: %s needs a value\n", a); return 1; }
       if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.out_dir = argv[++i];
       else if (!strcmp(a, "--name")) o.name = argv[++i];
@@ -218,6 +226,13 @@ static int cmd_build(int argc, char **argv) {
         if (!strcmp(k, "f16")) o.kv_f16 = 1;
         else if (strcmp(k, "f32")) { fprintf(stderr, "smelt: error: --kv %s: expected f32 or f16\n", k); return 1; }
       }
+      else if (!strcmp(a, "--lora") || !strcmp(a, "--adapter")) {
+        int k = a[2] == 'a';
+        if (nl[k] == 32) { fprintf(stderr, "smelt: error: at most 32 %s options\n", a); return 1; }
+        const char *e = smelt_lora_parse_opt(argv[++i], k, &loras[k][nl[k]], lora_buf[k][nl[k]], sizeof lora_buf[k][nl[k]]);
+        if (e) { fprintf(stderr, "smelt: error: %s %s: %s\n", a, argv[i], e); return 1; }
+        nl[k]++;
+      }
       else if (!strcmp(a, "--verify-each")) o.verify_each = 1;
       else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
       else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose++;
@@ -236,11 +251,15 @@ static int cmd_build(int argc, char **argv) {
     fprintf(stderr, "smelt: error: --target %s: unknown (smelt knows %s)\n", o.target, smelt_target_names());
     return 1;
   }
-  if (o.print_after && strcmp(o.print_after, "all") && strcmp(o.print_after, "fold") && strcmp(o.print_after, "dce") && strcmp(o.print_after, "memplan")) {
+  if (o.print_after && strcmp(o.print_after, "all") && strcmp(o.print_after, "fold") && strcmp(o.print_after, "dce") && strcmp(o.print_after, "lora_merge") && strcmp(o.print_after, "memplan")) {
     fprintf(stderr, "smelt: error: --print-after %s: unknown pass (fold, dce, memplan, all)\n", o.print_after);
     return 1;
   }
   o.load = (struct smelt_load_opts){co.dims, co.ndims, co.consts, co.nconsts};
+  o.loras = loras[0];
+  o.nloras = nl[0];
+  o.adapters = loras[1];
+  o.nadapters = nl[1];
   o.options = optstr;
   o.print_to = stdout;
   smelt_ctx *cx = smelt_ctx_new();
