@@ -21,6 +21,8 @@ Outputs (in tests/e2e/lora):
     at 0.5): float32 logits [8, vocab] of the 8 prompt ids, by PyTorch on merged weights;
     model_q8_0.gguf: the base with ffn/attn weights in q8_0 (ggml's reference rounding),
     ref_a1_q8_0.npy: logits of a1 merged into it (the merged weights re-quantized).
+  gpt2/  g1/ (PEFT with fan_in_fan_out, on c_attn / c_fc / c_proj of the GPT-2 fixture,
+    Conv1D weights [in, out]) and ref_g1.npy (PyTorch's logits on the merged weights).
   mlp/  model.onnx (Linear 16->32, ReLU, Linear 32->8, exported by torch.onnx), x.npy,
     m1/ (PEFT on fc1 and fc2), m2/ (fc2 only, fan_in_fan_out false, r 1),
     ref_base.npy, ref_m1.npy, ref_m2.npy, ref_m1_m2.npy (m1 + m2 merged).
@@ -59,12 +61,12 @@ def read_safetensors(path):
     return out
 
 
-def write_peft(d, r, alpha, pairs, rslora=False, targets=None):
+def write_peft(d, r, alpha, pairs, rslora=False, targets=None, fan_in_fan_out=False):
     """pairs: {module path (without base_model.model.): (A [r, in], B [out, r])}"""
     os.makedirs(d, exist_ok=True)
     cfg = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": r, "lora_alpha": alpha, "lora_dropout": 0.0,
            "target_modules": targets or sorted({m.split(".")[-1] for m in pairs}), "use_rslora": rslora,
-           "fan_in_fan_out": False, "bias": "none", "base_model_name_or_path": "smelt/tiny", "rank_pattern": {}, "alpha_pattern": {}}
+           "fan_in_fan_out": fan_in_fan_out, "bias": "none", "base_model_name_or_path": "smelt/tiny", "rank_pattern": {}, "alpha_pattern": {}}
     mf.write_json(os.path.join(d, "adapter_config.json"), cfg)
     t = []
     for m, (a, b) in pairs.items():
@@ -73,13 +75,15 @@ def write_peft(d, r, alpha, pairs, rslora=False, targets=None):
     mf.write_safetensors(os.path.join(d, "adapter_model.safetensors"), t)
 
 
-def merged(W, adapters):
-    """adapters: [(pairs, scale)] with scale = user scale * alpha / r (or / sqrt r)"""
+def merged(W, adapters, fan_in_fan_out=False, strip=""):
+    """adapters: [(pairs, scale)] with scale = user scale * alpha / r (or / sqrt r);
+    fan_in_fan_out: the weights are stored [in, out] (GPT-2's Conv1D), as PEFT merges them"""
     W = dict(W)
     for pairs, s in adapters:
         for m, (a, b) in pairs.items():
-            k = m + ".weight"
-            W[k] = (W[k].double() + s * (b.double() @ a.double())).float()
+            k = m[len(strip):] + ".weight"
+            d = b.double() @ a.double()
+            W[k] = (W[k].double() + s * (d.T if fan_in_fan_out else d)).float()
     return W
 
 
@@ -241,6 +245,27 @@ def gguf_meta_from_file(path):
     return out
 
 
+def gpt2():
+    """GPT-2's Conv1D weights are [in, out]: PEFT sets fan_in_fan_out and merges (B·A)ᵀ."""
+    d = os.path.join(OUT, "gpt2")
+    os.makedirs(d, exist_ok=True)
+    F = os.path.join(ROOT, "tests", "e2e", "llm", "gpt2")
+    cfg = json.load(open(os.path.join(F, "config.json")))
+    W = read_safetensors(os.path.join(F, "model.safetensors"))
+    prompt = [int(x) for x in open(os.path.join(F, "prompt_ids.txt")).read().split()]
+    g = torch.Generator().manual_seed(77)
+    pairs = {}
+    for l in range(cfg["n_layer"]):
+        for m in ("attn.c_attn", "mlp.c_fc", "mlp.c_proj"):
+            i, o = W["h.%d.%s.weight" % (l, m)].shape
+            pairs["transformer.h.%d.%s" % (l, m)] = (torch.randn(4, i, generator=g) * 0.25, torch.randn(o, 4, generator=g) * 0.25)
+    write_peft(os.path.join(d, "g1"), 4, 8, pairs, fan_in_fan_out=True)
+    Wm = merged(W, [(pairs, 8 / 4)], fan_in_fan_out=True, strip="transformer.")
+    lg = mf.forward("gpt2", cfg, Wm, prompt, torch.float32)
+    np.save(os.path.join(d, "ref_g1.npy"), lg.numpy().astype("<f4"))
+    print("gpt2 g1 logits %s, max |logit| %.2f" % (tuple(lg.shape), lg.abs().max().item()))
+
+
 def mlp():
     d = os.path.join(OUT, "mlp")
     os.makedirs(d, exist_ok=True)
@@ -278,4 +303,5 @@ def mlp():
 
 if __name__ == "__main__":
     llama()
+    gpt2()
     mlp()

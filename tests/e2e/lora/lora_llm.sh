@@ -1,9 +1,10 @@
 #!/bin/sh
-# tests/e2e/lora/lora_llm.sh BUILD SRC — LoRA adapters on the tiny Llama fixture
-# (tests/e2e/llm/llama; adapters and PyTorch references from tools/make_lora_fixtures.py):
+# tests/e2e/lora/lora_llm.sh BUILD SRC — LoRA adapters on the tiny Llama and GPT-2
+# fixtures (tests/e2e/llm; adapters and PyTorch references from tools/make_lora_fixtures.py):
 #   merged builds (--lora) from Hugging Face and GGUF bases, PEFT and GGUF adapters, two at
-#   once, into a q8_0 base; switchable builds (--adapter) through the executable and
-#   through the library in one process (switch.c), compared with PyTorch's merged forward
+#   once, into a q8_0 base, on GPT-2's [in, out] Conv1D weights (fan_in_fan_out);
+#   switchable builds (--adapter) through the executable and through the library in one
+#   process (switch.c), compared with PyTorch's merged forward
 #   (relative error <= 1e-5 of the largest logit) and with the merged builds; adapters
 #   that name missing weights or have the wrong shapes are errors naming the tensor.
 set -u
@@ -36,6 +37,17 @@ if build q8 "$L/model_q8_0.gguf" --lora "$L/a1" -v; then
   logits q8 "" && check "$W/q8.npy" "$L/ref_a1_q8_0.npy"
 fi
 
+# GPT-2: Conv1D weights stored [in, out], a PEFT adapter with fan_in_fan_out (merged and switchable)
+G=$S/tests/e2e/llm/gpt2; GP=$(cat "$G/prompt_ids.txt")
+if "$SMELT" build "$G" -o "$W/g1" --name m -q --lora "$S/tests/e2e/lora/gpt2/g1" 2>"$W/g1.err"; then
+  "$W/g1/m" --prompt-ids "$GP" --prompt-logits --logits "$W/g1.npy" -n 0 >/dev/null 2>&1 || fail "run g1"
+  check "$W/g1.npy" "$S/tests/e2e/lora/gpt2/ref_g1.npy"
+else fail "smelt build gpt2 --lora: $(cat "$W/g1.err")"; fi
+if "$SMELT" build "$G" -o "$W/g1s" --name m -q --adapter g="$S/tests/e2e/lora/gpt2/g1" 2>"$W/g1s.err"; then
+  "$W/g1s/m" --adapter g --prompt-ids "$GP" --prompt-logits --logits "$W/g1s.npy" -n 0 >/dev/null 2>&1 || fail "run g1s"
+  check "$W/g1s.npy" "$S/tests/e2e/lora/gpt2/ref_g1.npy"
+else fail "smelt build gpt2 --adapter: $(cat "$W/g1s.err")"; fi
+
 # switchable: both adapters in one build; the executable's --adapter, then the library in one process
 if build sw "$F" --adapter a1="$L/a1" --adapter a2="$L/a2"; then
   logits sw _a1 --adapter a1 && check "$W/sw_a1.npy" "$L/ref_a1.npy" && check "$W/sw_a1.npy" "$W/a1.npy"
@@ -61,4 +73,4 @@ for c in "bad_name:blk.7.attn_q.weight" "bad_shape:model.layers.0.self_attn.q_pr
   done
 done
 [ $fails -eq 0 ] || { echo "FAIL: $fails check(s)"; exit 1; }
-echo "ok: LoRA merged and switchable builds of the tiny Llama agree with PyTorch"
+echo "ok: LoRA merged and switchable builds of the tiny Llama and GPT-2 agree with PyTorch"
