@@ -39,6 +39,8 @@ struct smelt_emit_opts {
   int64_t weights_min;     /* constants of at least this many bytes go to NAME_weights.o */
   int weights_in_c;        /* all constants as C arrays (--emit c) */
   const char *options;     /* the command-line options, recorded in NAME.h */
+  const char *const *adapters; /* names of the switchable LoRA adapters (--adapter), whose */
+  int nadapters;               /* run-time scales are the state SMELT_ADAPTER_STATE */
 };
 
 struct smelt_weight {      /* one constant destined for NAME_weights.o */
@@ -69,6 +71,8 @@ int smelt_backend_c_check(smelt_graph *g);
 /* Does a kernel of g call runtime/smelt_quant.h (a weight stored as blocks, f16 or
  * bf16)?  The source that holds g's kernels must include it then. */
 int smelt_backend_c_uses_quant(const smelt_graph *g);
+/* The state holding the switchable LoRA adapters' run-time scales, or -1 (none). */
+int smelt_backend_c_adapter_state(const smelt_graph *g);
 
 /* Writes the weights as an object file for `triple` (NULL: the host) through the
  * LLVM C API, atomically.  Each weight becomes a 64-byte-aligned constant global. */

@@ -11,6 +11,7 @@
 #include "compiler/read.h"
 #include "compiler/arch/arch.h"
 #include "compiler/targets.h"
+#include "compiler/lora.h"
 #include "runtime/smelt_npy.h"
 
 #include <errno.h>
@@ -29,6 +30,7 @@ extern char **environ;
  * build options read them with smelt_ctx_options().  The planned order, as passes land:
  *   lora_merge, fold, cse, dce, quantize, fuse, layout, memplan */
 static const struct smelt_pass pipeline[] = {
+    {"lora_merge", smelt_pass_lora_merge},
     {"fold", smelt_pass_fold},
     {"dce", smelt_pass_dce},
     {"quantize", smelt_pass_quantize},
@@ -304,8 +306,23 @@ done:
   return rc;
 }
 
-int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts *o, struct smelt_build_info *info) {
+/* Reads the build's --lora / --adapter files (ck: a language model's checkpoint, for
+ * its weight names) into oo->lora and names the adapters for the backend. */
+static int load_adapters(smelt_ctx *cx, struct smelt_build_opts *oo, const struct smelt_ckpt *ck, struct smelt_emit_opts *eo) {
+  if (!oo->nloras && !oo->nadapters) return 0;
+  if (!(oo->lora = smelt_lora_load(cx, oo->loras, oo->nloras, oo->adapters, oo->nadapters, ck))) return SMELT_ERR;
+  const char **names = smelt_alloc(cx, sizeof *names * (size_t)(oo->nadapters + 1));
+  if (!names) return SMELT_ERR;
+  for (int i = 0; i < oo->nadapters; i++) names[i] = oo->adapters[i].name;
+  eo->adapters = names;
+  eo->nadapters = oo->nadapters;
+  return 0;
+}
+
+int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts *o0, struct smelt_build_info *info) {
   double t0 = now();
+  struct smelt_build_opts oo = *o0; /* plus the adapters, once read */
+  const struct smelt_build_opts *o = &oo;
   memset(info, 0, sizeof *info);
   const char *name = o->name ? o->name : smelt_default_name(cx, model);
   if (check_name(cx, name)) return SMELT_ERR;
@@ -332,6 +349,7 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
     struct smelt_llm_opts lo = smelt_llm_default_opts(ck);
     if (o->ctx > 0) lo.ctx = lo.max_tokens = o->ctx;
     if (o->kv_f16) lo.kv_dtype = SMELT_DT_F16;
+    if (load_adapters(cx, &oo, ck, &eo)) return SMELT_ERR;
     smelt_logf(cx, 1, "%s: %s, %lld layers, d=%lld, vocabulary %lld, context %lld", model, ck->arch, (long long)ck->n_layer,
                (long long)ck->n_embd, (long long)ck->n_vocab, (long long)lo.ctx);
     if (!(g = smelt_arch_build(cx, ck, &lo, 0)) || !(dc = smelt_arch_build(cx, ck, &lo, 1))) return SMELT_ERR;
@@ -341,6 +359,7 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
     if (smelt_backend_c_emit_llm(g, dc, ck, lo.ctx, &eo, &r)) return SMELT_ERR;
   } else {
     if (o->ctx > 0 || o->kv_f16) return smelt_errorf(cx, "%s: --ctx and --kv apply to language models only", model);
+    if (load_adapters(cx, &oo, NULL, &eo)) return SMELT_ERR;
     g = smelt_load_model(cx, model, &o->load);
     if (!g) return SMELT_ERR;
     if (smelt_run_pipeline(cx, g, o)) return SMELT_ERR;
@@ -350,8 +369,10 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
   return write_and_compile(cx, o, name, g, dc, llm, &eo, &r, info, t0);
 }
 
-int smelt_build_graph(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_opts *o, struct smelt_build_info *info) {
+int smelt_build_graph(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_opts *o0, struct smelt_build_info *info) {
   double t0 = now();
+  struct smelt_build_opts oo = *o0;
+  const struct smelt_build_opts *o = &oo;
   memset(info, 0, sizeof *info);
   const char *name = o->name ? o->name : g->name;
   if (!name) return smelt_errorf(cx, "build: the graph has no name");
@@ -369,6 +390,7 @@ int smelt_build_graph(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_op
                                .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
                                .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options};
   struct smelt_emit_result r;
+  if (load_adapters(cx, &oo, NULL, &eo)) return SMELT_ERR;
   if (smelt_run_pipeline(cx, g, o) || smelt_backend_c_check(g) || smelt_backend_c_emit(g, &eo, &r)) return SMELT_ERR;
   return write_and_compile(cx, o, name, g, NULL, 0, &eo, &r, info, t0);
 }

@@ -37,6 +37,11 @@ struct smelt_build_opts {
   const char *const *quant_skip; int nquant_skip; /* --quant-skip globs on weight names */
   struct smelt_quant_memo *quant_memo; /* set by smelt_build: one quantized copy per weight
                                           for the graphs of one build (an LLM's two) */
+  /* LoRA adapters (compiler/lora.h): --lora merged into the weights, --adapter kept
+   * switchable; lora is filled by smelt_build from them (callers leave it NULL) */
+  const struct smelt_lora_opt *loras, *adapters;
+  int nloras, nadapters;
+  struct smelt_lora_set *lora;
 };
 
 struct smelt_build_info {

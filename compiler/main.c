@@ -5,6 +5,7 @@
 #include "compiler/driver.h"
 #include "compiler/targets.h"
 #include "compiler/read.h"
+#include "compiler/lora.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -60,7 +61,11 @@ static const char *usage_build =
     "  --quant-group N        int4 / nf4 group size (default 32; else K's nearest divisor)\n"
     "  --quant-skip GLOB      keep weights whose name matches float (repeatable; also kept:\n"
     "                         token_embd.weight, unless GLOB is none); -v lists every error\n"
-    "  --print-after PASS     print the IR after PASS (fold, dce, quantize, memplan, or all)\n"
+    "  --lora PATH[:SCALE]    merge a LoRA adapter (PEFT folder or GGUF adapter) into the weights\n"
+    "                         before quantization; repeatable, scale default 1\n"
+    "  --adapter NAME=PATH[:SCALE]  keep a LoRA adapter switchable at run time (NAME_set_adapter,\n"
+    "                         the executable's --adapter NAME); repeatable\n"
+    "  --print-after PASS     print the IR after PASS (lora_merge, fold, dce, quantize, memplan, or all)\n"
     "  --verify-each          run the IR verifier after every pass\n"
     "  -q, --quiet            no summary line\n";
 
@@ -191,6 +196,9 @@ static int cmd_build(int argc, char **argv) {
   const char *model = NULL;
   int quiet = 0, verbose = 0, nskip = 0;
   const char *skips[64];
+  static struct smelt_lora_opt loras[2][32]; /* --lora, --adapter */
+  static char lora_buf[2][32][4200];
+  int nl[2] = {0, 0};
   char optstr[2048] = "";
   size_t ol = 0;
   for (int i = 2; i < argc; i++) {
@@ -202,7 +210,7 @@ static int cmd_build(int argc, char **argv) {
       int needs = !strcmp(a, "-o") || !strcmp(a, "--out") || !strcmp(a, "--name") || !strcmp(a, "--target") || !strcmp(a, "--emit") ||
                   !strcmp(a, "--cc") || !strcmp(a, "--cflags") || !strcmp(a, "--print-after") || !strcmp(a, "--weights-min") ||
                   !strcmp(a, "--ctx") || !strcmp(a, "--kv") || !strcmp(a, "--quant") || !strcmp(a, "--quant-group") ||
-                  !strcmp(a, "--quant-skip");
+                  !strcmp(a, "--quant-skip") || !strcmp(a, "--lora") || !strcmp(a, "--adapter");
       if (needs && i + 1 >= argc) { fprintf(stderr, "smelt: error: %s needs a value\n", a); return 1; }
       if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.out_dir = argv[++i];
       else if (!strcmp(a, "--name")) o.name = argv[++i];
@@ -242,6 +250,12 @@ static int cmd_build(int argc, char **argv) {
         skips[nskip++] = argv[++i];
         o.quant_skip = skips;
         o.nquant_skip = nskip;
+      else if (!strcmp(a, "--lora") || !strcmp(a, "--adapter")) {
+        int k = a[2] == 'a';
+        if (nl[k] == 32) { fprintf(stderr, "smelt: error: at most 32 %s options\n", a); return 1; }
+        const char *e = smelt_lora_parse_opt(argv[++i], k, &loras[k][nl[k]], lora_buf[k][nl[k]], sizeof lora_buf[k][nl[k]]);
+        if (e) { fprintf(stderr, "smelt: error: %s %s: %s\n", a, argv[i], e); return 1; }
+        nl[k]++;
       }
       else if (!strcmp(a, "--verify-each")) o.verify_each = 1;
       else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
@@ -261,12 +275,16 @@ static int cmd_build(int argc, char **argv) {
     fprintf(stderr, "smelt: error: --target %s: unknown (smelt knows %s)\n", o.target, smelt_target_names());
     return 1;
   }
-  if (o.print_after && strcmp(o.print_after, "all") && strcmp(o.print_after, "fold") && strcmp(o.print_after, "dce") && strcmp(o.print_after, "quantize") &&
-      strcmp(o.print_after, "memplan")) {
-    fprintf(stderr, "smelt: error: --print-after %s: unknown pass (fold, dce, quantize, memplan, all)\n", o.print_after);
+  if (o.print_after && strcmp(o.print_after, "all") && strcmp(o.print_after, "lora_merge") && strcmp(o.print_after, "fold") && strcmp(o.print_after, "dce") &&
+      strcmp(o.print_after, "quantize") && strcmp(o.print_after, "memplan")) {
+    fprintf(stderr, "smelt: error: --print-after %s: unknown pass (lora_merge, fold, dce, quantize, memplan, all)\n", o.print_after);
     return 1;
   }
   o.load = (struct smelt_load_opts){co.dims, co.ndims, co.consts, co.nconsts};
+  o.loras = loras[0];
+  o.nloras = nl[0];
+  o.adapters = loras[1];
+  o.nadapters = nl[1];
   o.options = optstr;
   o.print_to = stdout;
   smelt_ctx *cx = smelt_ctx_new();

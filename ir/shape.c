@@ -912,6 +912,25 @@ static int shape_positions(smelt_graph *g, int ni) {
   return 0;
 }
 
+/* LoRA(Y0 [.., M, N], X [.., M, K], A [r, K], B [N, r], S [nadapters]), all f32 */
+static int shape_lora(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  for (int i = 0; i < 5; i++)
+    if (V(i)->dt != SMELT_DT_F32) return fail(g, n, "operands must be f32");
+  const smelt_shape *y = &V(0)->shape, *x = &V(1)->shape, *a = &V(2)->shape, *b = &V(3)->shape, *s = &V(4)->shape;
+  if (y->rank < 1 || x->rank != y->rank || a->rank != 2 || b->rank != 2 || s->rank != 1) return fail(g, n, "expected Y0 [.., M, N], X [.., M, K], A [r, K], B [N, r], S [n]");
+  for (int k = 0; k + 1 < y->rank; k++)
+    if (!smelt_dim_eq(y->d[k], x->d[k])) return fail(g, n, "Y0 and X differ in leading dims");
+  if (!smelt_dim_eq(a->d[1], x->d[x->rank - 1]) || !smelt_dim_eq(b->d[0], y->d[y->rank - 1]) || !smelt_dim_eq(a->d[0], b->d[1]))
+    return fail(g, n, "A [r, K] and B [N, r] do not fit X [.., K] and Y0 [.., N]");
+  if (a->d[0].sym || b->d[0].sym || a->d[1].sym || s->d[0].sym) return fail(g, n, "A, B and S need static shapes");
+  int64_t k = smelt_attr_i(n, "adapter");
+  if (k < 0 || k >= s->d[0].n) return fail(g, n, "adapter index out of range of S");
+  OUT(0)->dt = SMELT_DT_F32;
+  OUT(0)->shape = *y;
+  return 0;
+}
+
 typedef int (*shape_fn)(smelt_graph *, int);
 static const shape_fn shape_tab[] = {
 #define OP(id, name, nimin, nimax, nomin, nomax, attrs, shape, kind, flags, fe, ie) shape_##shape,

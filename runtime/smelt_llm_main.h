@@ -3,7 +3,7 @@
  *
  *   NAME -p "prompt" [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
  *        [--repeat-penalty R] [--seed S] [--prompt-ids "1 2 3"] [--tokens]
- *        [--logits FILE.npy] [--prompt-logits] [--chat]
+ *        [--logits FILE.npy] [--prompt-logits] [--chat] [--adapter NAME [--adapter-scale S]]
  *   NAME --perplexity FILE.txt | --perplexity-ids FILE
  *
  * Text streams to stdout (token ids with --tokens); prefill and decode tokens/s go to
@@ -124,15 +124,20 @@ done:
   return rc;
 }
 
-static int smelt_llm_main(int argc, char **argv, const struct smelt_llm_desc *d) {
-  const char *prompt = NULL, *prompt_ids = NULL, *logits_path = NULL;
+/* ad: the model's switchable LoRA adapters (--adapter), or NULL */
+static int smelt_llm_main_adapters(int argc, char **argv, const struct smelt_llm_desc *d, const struct smelt_adapter_desc *ad) {
+  const char *prompt = NULL, *prompt_ids = NULL, *logits_path = NULL, *adapter = NULL;
+  float adapter_scale = 1;
   int n_new = 64, show_tokens = 0, prompt_logits = 0, chat = 0, rc = 1;
   struct smelt_sampling s = {0};
   s.seed = 42;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int more = i + 1 < argc;
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) return smelt_llm_usage(argv[0], d, stdout);
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      for (int k = 0; ad && k < ad->n; k++) printf("%s%s%s", k ? ", " : "LoRA adapters (--adapter NAME [--adapter-scale S]; default none): ", ad->names[k], k + 1 == ad->n ? "\n" : "");
+      return smelt_llm_usage(argv[0], d, stdout);
+    }
     else if (!strcmp(a, "-p") && more) prompt = argv[++i];
     else if (!strcmp(a, "-n") && more) n_new = atoi(argv[++i]);
     else if (!strcmp(a, "--temp") && more) s.temperature = (float)atof(argv[++i]);
@@ -147,6 +152,8 @@ static int smelt_llm_main(int argc, char **argv, const struct smelt_llm_desc *d)
     else if (!strcmp(a, "--prompt-logits")) prompt_logits = 1;
     else if (!strcmp(a, "--chat")) chat = 1;
     else if ((!strcmp(a, "--perplexity") || !strcmp(a, "--perplexity-ids")) && more) return smelt_llm_perplexity(argv[0], d, argv[i + 1], a[12] == '-');
+    else if (ad && !strcmp(a, "--adapter") && more) adapter = argv[++i];
+    else if (ad && !strcmp(a, "--adapter-scale") && more) adapter_scale = (float)atof(argv[++i]);
     else { fprintf(stderr, "%s: unknown or incomplete option %s (try --help)\n", argv[0], a); return 1; }
   }
   if (!prompt && !prompt_ids) prompt = "";
@@ -158,6 +165,12 @@ static int smelt_llm_main(int argc, char **argv, const struct smelt_llm_desc *d)
   if (!ctx || !arena || !ids) { fprintf(stderr, "%s: out of memory\n", argv[0]); goto done; }
   int err = d->init(ctx, arena, d->arena_bytes);
   if (err) { fprintf(stderr, "%s: %s\n", argv[0], d->strerror(err)); rc = 2; goto done; }
+  if (adapter && smelt_adapter_select(ad, ctx, adapter, adapter_scale)) {
+    fprintf(stderr, "%s: --adapter %s: no such adapter (", argv[0], adapter);
+    for (int k = 0; k < ad->n; k++) fprintf(stderr, "%s%s", k ? ", " : "", ad->names[k]);
+    fprintf(stderr, ", or none)\n");
+    goto done;
+  }
   /* the prompt as ids */
   int n = 0;
   if (prompt_ids) {
@@ -235,5 +248,7 @@ done:
   free(ctx); free(arena); free(ids); free(lbuf); free(text);
   return rc;
 }
+
+static inline int smelt_llm_main(int argc, char **argv, const struct smelt_llm_desc *d) { return smelt_llm_main_adapters(argc, argv, d, NULL); }
 
 #endif

@@ -1,7 +1,7 @@
 /* runtime/smelt_main.h — main() of the executables smelt generates for non-LLM
  * models (DESIGN §6):
  *
- *     NAME in0.npy [in1.npy ...] [-o DIR] [--repeat N]
+ *     NAME in0.npy [in1.npy ...] [-o DIR] [--repeat N] [--adapter NAME [--adapter-scale S]]
  *
  * Checks each input's dtype and shape against the model (binding symbolic dims),
  * runs the model, prints each output's name, shape and first values, and writes
@@ -54,19 +54,24 @@ static void smelt_print_values(const struct smelt_io_desc *d, const void *p, int
   printf("\n");
 }
 
-static int smelt_main(int argc, char **argv, const struct smelt_model_desc *m) {
-  const char *outdir = NULL, *paths[64];
+/* ad: the model's switchable LoRA adapters (--adapter), or NULL */
+static int smelt_main_adapters(int argc, char **argv, const struct smelt_model_desc *m, const struct smelt_adapter_desc *ad) {
+  const char *outdir = NULL, *paths[64], *adapter = NULL;
   int np = 0, repeat = 1, rc = 1;
+  float adapter_scale = 1;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       printf("usage: %s", argv[0]);
       for (int k = 0; k < m->nin; k++) printf(" %s.npy", m->in[k].name);
-      printf(" [-o DIR] [--repeat N]\n\nRuns the model %s on .npy inputs (in this order) and prints its outputs;\n"
-             "-o DIR also writes each output to DIR/<name>.npy.\n", m->name);
+      printf(" [-o DIR] [--repeat N]%s\n\nRuns the model %s on .npy inputs (in this order) and prints its outputs;\n"
+             "-o DIR also writes each output to DIR/<name>.npy.\n", ad ? " [--adapter NAME [--adapter-scale S]]" : "", m->name);
+      for (int k = 0; ad && k < ad->n; k++) printf("%s%s%s", k ? ", " : "LoRA adapters (default: none): ", ad->names[k], k + 1 == ad->n ? "\n" : "");
       return 0;
     }
     if (!strcmp(argv[i], "-o") && i + 1 < argc) outdir = argv[++i];
     else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
+    else if (ad && !strcmp(argv[i], "--adapter") && i + 1 < argc) adapter = argv[++i];
+    else if (ad && !strcmp(argv[i], "--adapter-scale") && i + 1 < argc) adapter_scale = (float)atof(argv[++i]);
     else if (argv[i][0] == '-' && argv[i][1]) { fprintf(stderr, "%s: unknown option %s (try --help)\n", argv[0], argv[i]); return 1; }
     else if (np < 64) paths[np++] = argv[i];
   }
@@ -112,6 +117,12 @@ static int smelt_main(int argc, char **argv, const struct smelt_model_desc *m) {
   int err = m->init(ctx, arena, m->arena_bytes);
   for (int s = 0; s < m->ndims && !err; s++) err = m->set_dim(ctx, s, symv[s] < 0 ? m->dim_max[s] : symv[s]);
   if (err) { fprintf(stderr, "%s: %s\n", argv[0], m->strerror(err)); rc = 2; goto done; }
+  if (adapter && smelt_adapter_select(ad, ctx, adapter, adapter_scale)) {
+    fprintf(stderr, "%s: --adapter %s: no such adapter (", argv[0], adapter);
+    for (int k = 0; k < ad->n; k++) fprintf(stderr, "%s%s", k ? ", " : "", ad->names[k]);
+    fprintf(stderr, ", or none)\n");
+    goto done;
+  }
   for (int k = 0; k < m->nout; k++) {
     const struct smelt_io_desc *d = &m->out[k];
     int64_t n = 1;
@@ -162,5 +173,7 @@ done:
   free(ins); free(inp); free(outp); free(symv); free(ctx); free(arena); free(times);
   return rc;
 }
+
+static inline int smelt_main(int argc, char **argv, const struct smelt_model_desc *m) { return smelt_main_adapters(argc, argv, m, NULL); }
 
 #endif

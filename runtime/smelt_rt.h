@@ -66,6 +66,26 @@ struct smelt_model_desc {
   const char *(*strerror)(int err);
 };
 
+/* The switchable LoRA adapters of a model built with --adapter (NAME_adapters): their
+ * names, in index order, and NAME_set_adapter. */
+struct smelt_adapter_desc {
+  int n;
+  const char *const *names;
+  int (*set)(void *ctx, int adapter, float scale);
+};
+
+/* Activates the adapter called name (or given by its index; "none" or "-1": the base
+ * model) with scale; SMELT_E_ARG when there is no such adapter. */
+static inline int smelt_adapter_select(const struct smelt_adapter_desc *ad, void *ctx, const char *name, float scale) {
+  if (!ad) return SMELT_E_ARG;
+  int k = -2;
+  for (int i = 0; i < ad->n; i++)
+    if (!strcmp(ad->names[i], name)) k = i;
+  if (k == -2 && (!strcmp(name, "none") || !strcmp(name, "-1"))) k = -1;
+  if (k == -2 && name[0] >= '0' && name[0] <= '9' && name[1] == 0 && name[0] - '0' < ad->n) k = name[0] - '0';
+  return k == -2 ? SMELT_E_ARG : ad->set(ctx, k, scale);
+}
+
 /* Dot product of two float rows with 16 independent partial sums, so compilers can
  * vectorize it without reassociating a single accumulator. */
 static inline float sm_dot_f32(const float *a, const float *b, int64_t n) {

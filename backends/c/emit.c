@@ -8,6 +8,7 @@
  * plan: arena values are `(T *)(A + offset)`, inputs and outputs are the caller's
  * pointers, constants are static arrays (small) or symbols of NAME_weights.o. */
 #include "cgen.h"
+#include "compiler/lora.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -103,6 +104,13 @@ static void emit_const_array(struct sbuf *b, const char *cname, const smelt_valu
     print_elem(b, dt, (const unsigned char *)v->c.data + i * es);
   }
   sb_puts(b, ne ? "\n};\n" : "0};\n");
+}
+
+/* The state of the switchable adapters' run-time scales (passes/lora_merge.c), or -1. */
+int smelt_backend_c_adapter_state(const smelt_graph *g) {
+  for (int i = 0; i < g->nstates; i++)
+    if (!strcmp(g->values[g->states[i]].name, SMELT_ADAPTER_STATE)) return g->states[i];
+  return -1;
 }
 
 int smelt_backend_c_uses_quant(const smelt_graph *g) {
@@ -286,7 +294,15 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
   for (int i = 0; i < g->ninputs; i++) sb_printf(&h, ", const %s *in%d", smelt_dtype_ctype(g->values[g->inputs[i]].dt), i);
   for (int i = 0; i < g->noutputs; i++) sb_printf(&h, ", %s *out%d", smelt_dtype_ctype(g->values[g->outputs[i]].dt), i);
   sb_puts(&h, ");\n");
+  int ads = smelt_backend_c_adapter_state(g);
+  if (ads >= 0) {
+    sb_printf(&h, "\n/* LoRA adapters kept switchable (--adapter): %s_set_adapter(ctx, index, scale) makes adapter\n"
+                  " * `index` (-1: none, the base model) active with that scale, in constant time. */\n#define %s_NUM_ADAPTERS %d\n", N, N, o->nadapters);
+    for (int i = 0; i < o->nadapters; i++) sb_printf(&h, "#define %s_ADAPTER%d_NAME \"%s\"\n", N, i, safe_text(cx, o->adapters[i]));
+    sb_printf(&h, "int %s_set_adapter(%s_ctx *ctx, int adapter, float scale);\n", N, N);
+  }
   sb_printf(&h, "const char *%s_strerror(int err);\n\nstruct smelt_model_desc;\nextern const struct smelt_model_desc %s_desc; /* for generic drivers */\n\n", N, N);
+  if (ads >= 0) sb_printf(&h, "struct smelt_adapter_desc;\nextern const struct smelt_adapter_desc %s_adapters;\n\n", N);
   sb_printf(&h, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
 
   /* ---- run, init, set_dim, strerror, descriptor ---- */
@@ -322,6 +338,9 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
   sb_printf(&s, "%sint %s_init(%s_ctx *ctx, void *arena, size_t arena_bytes) {\n  if (!ctx) return SMELT_E_NULL;\n  ctx->ready = 0;\n", api, N, N);
   sb_printf(&s, "  if (%s_ARENA_BYTES > 0 && (!arena || arena_bytes < (size_t)%s_ARENA_BYTES || ((uintptr_t)arena & 15))) return SMELT_E_ARENA;\n", N, N);
   sb_puts(&s, "  ctx->arena = (unsigned char *)arena;\n");
+  if (smelt_backend_c_adapter_state(g) >= 0) /* no adapter active */
+    sb_printf(&s, "  memset(ctx->arena + %lld, 0, %lld);\n", (long long)plan->offset[smelt_backend_c_adapter_state(g)],
+              (long long)plan->size[smelt_backend_c_adapter_state(g)]);
   for (int i = 0; i < g->nsyms; i++) sb_printf(&s, "  ctx->dims[%d] = %lld;\n", i, (long long)g->syms[i].max);
   sb_puts(&s, "  ctx->ready = 1;\n  return 0;\n}\n\n");
   sb_printf(&s, "%sint %s_set_dim(%s_ctx *ctx, int dim, int64_t value) {\n  if (!ctx) return SMELT_E_NULL;\n", api, N, N);
@@ -330,6 +349,16 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
   sb_printf(&s, "%s};\n  if (dim < 0 || dim >= %d || value < 1 || value > maxv[dim]) return SMELT_E_DIM;\n  ctx->dims[dim] = value;\n  return 0;\n}\n\n", g->nsyms ? "" : "0", g->nsyms);
   if (o->embedded) goto finish; /* the embedding source provides the rest */
   sb_printf(&s, "const char *%s_strerror(int err) { return smelt_rt_strerror(err); }\n\n", N);
+  if (ads >= 0) {
+    sb_printf(&s, "int %s_set_adapter(%s_ctx *ctx, int adapter, float scale) {\n  if (!ctx) return SMELT_E_NULL;\n  if (!ctx->ready) return SMELT_E_NOT_INIT;\n"
+                  "  if (adapter < -1 || adapter >= %d || !(scale == scale)) return SMELT_E_ARG;\n  float *s = (float *)(ctx->arena + %lld);\n"
+                  "  for (int i = 0; i < %d; i++) s[i] = i == adapter ? scale : 0.0f;\n  return 0;\n}\n\n",
+              N, N, o->nadapters, (long long)plan->offset[ads], o->nadapters);
+    sb_printf(&s, "static int %s_set_adapter_v(void *ctx, int a, float s) { return %s_set_adapter((%s_ctx *)ctx, a, s); }\n", N, N, N);
+    sb_printf(&s, "static const char *const %s_adapter_names[%d] = {", N, o->nadapters);
+    for (int i = 0; i < o->nadapters; i++) sb_printf(&s, "%s\"%s\"", i ? ", " : "", safe_text(cx, o->adapters[i]));
+    sb_printf(&s, "};\nconst struct smelt_adapter_desc %s_adapters = {%d, %s_adapter_names, %s_set_adapter_v};\n\n", N, o->nadapters, N, N);
+  }
   /* descriptor */
   sb_printf(&s, "static int %s_init_v(void *ctx, void *arena, size_t n) { return %s_init((%s_ctx *)ctx, arena, n); }\n", N, N, N);
   sb_printf(&s, "static int %s_set_dim_v(void *ctx, int d, int64_t v) { return %s_set_dim((%s_ctx *)ctx, d, v); }\n", N, N, N);
@@ -364,7 +393,10 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
             N, N, g->ninputs, g->noutputs, g->nsyms, N, N, N, N, N, N, N, N, N, N);
 
   sb_printf(&m, "/* %s_main.c — generated by smelt %s: the command-line driver of %s. */\n", N, SMELT_VERSION, N);
-  sb_printf(&m, "#include \"%s.h\"\n#include \"smelt_main.h\"\n\nint main(int argc, char **argv) { return smelt_main(argc, argv, &%s_desc); }\n", N, N);
+  if (ads >= 0)
+    sb_printf(&m, "#include \"%s.h\"\n#include \"smelt_main.h\"\n\nint main(int argc, char **argv) { return smelt_main_adapters(argc, argv, &%s_desc, &%s_adapters); }\n", N, N, N);
+  else
+    sb_printf(&m, "#include \"%s.h\"\n#include \"smelt_main.h\"\n\nint main(int argc, char **argv) { return smelt_main(argc, argv, &%s_desc); }\n", N, N);
 
 finish:
   if (h.oom || s.oom || k.oom || m.oom) { smelt_errorf(cx, "backend: out of memory"); goto done; }

@@ -9,7 +9,7 @@
 # usage: run.sh FUZZ_BIN CORPUS_DIR SECONDS_EACH SOURCE_DIR
 set -u
 bin=$1 corpus=$2 secs=$3 src=$4
-for h in onnx ir npy safetensors hf; do
+for h in onnx ir npy safetensors hf lora; do
   if [ ! -x "$bin/fuzz_$h" ]; then
     echo "SKIPPED: $bin/fuzz_$h is not built (needs clang with libFuzzer: apt-get install clang libclang-rt-dev, then reconfigure)"
     exit 77
@@ -17,7 +17,7 @@ for h in onnx ir npy safetensors hf; do
 done
 seeds=$corpus/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds/onnx" "$seeds/ir" "$seeds/npy" "$seeds/safetensors" "$seeds/hf" "$corpus/crashes"
+mkdir -p "$seeds/onnx" "$seeds/ir" "$seeds/npy" "$seeds/safetensors" "$seeds/hf" "$seeds/lora" "$corpus/crashes"
 cp "$src/tests/malformed/base.onnx" "$seeds/onnx/"
 for m in "$src"/tests/e2e/models/*/model.onnx; do cp "$m" "$seeds/onnx/$(basename "$(dirname "$m")").onnx"; done
 cp "$src"/tests/ir/*.ir "$src"/tests/golden/*.ir "$seeds/ir/"
@@ -28,7 +28,9 @@ for d in "$src"/tests/e2e/llm/*/; do
   for f in "$d"*.safetensors; do [ -f "$f" ] && cp "$f" "$seeds/safetensors/${n}_$(basename "$f")"; done
   cp "$d/config.json" "$seeds/hf/$n.json"
 done
-for h in onnx ir npy safetensors hf; do
+cp "$src"/tests/e2e/lora/llama/*.gguf "$seeds/lora/" 2>/dev/null # GGUF LoRA adapters (tools/make_lora_fixtures.py)
+rm -f "$seeds/lora/model_q8_0.gguf"
+for h in onnx ir npy safetensors hf lora; do
   for f in "$src/tests/fuzz/regress/$h"/*; do [ -f "$f" ] && cp "$f" "$seeds/$h/regress-$(basename "$f")"; done
 done
 for f in "$src"/tests/e2e/models/*/*.npy; do cp "$f" "$seeds/npy/$(basename "$(dirname "$f")")_$(basename "$f")"; done
@@ -43,7 +45,7 @@ if [ -d "$node" ]; then
   done
 fi
 status=0
-for h in onnx ir npy safetensors hf; do
+for h in onnx ir npy safetensors hf lora; do
   mkdir -p "$corpus/$h"
   dict=
   if [ "$h" = ir ]; then dict=-dict=$src/tests/fuzz/ir.dict; fi
