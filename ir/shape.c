@@ -884,6 +884,7 @@ static int shape_positions(smelt_graph *g, int ni) {
   return 0;
 }
 
+int shape_fused(smelt_graph *g, int ni); /* ir/fused.c */
 typedef int (*shape_fn)(smelt_graph *, int);
 static const shape_fn shape_tab[] = {
 #define OP(id, name, nimin, nimax, nomin, nomax, attrs, shape, kind, flags, fe, ie) shape_##shape,
