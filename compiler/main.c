@@ -55,7 +55,8 @@ static const char *usage_build =
     "  --weights-min BYTES    constants this large go to NAME_weights.o (default 262144)\n"
     "  --ctx N                language models: KV cache length (default: the model's, at most 4096)\n"
     "  --kv f32|f16           language models: KV cache element type (default f32)\n"
-    "  --print-after PASS     print the IR after PASS (fold, dce, memplan, or all)\n"
+    "  --print-after PASS     print the IR after PASS (fold, cse, dce, fuse, memplan, or all)\n"
+    "  --skip-pass P,Q        do not run these passes (cse, fuse, ...; to measure them)\n"
     "  --verify-each          run the IR verifier after every pass\n"
     "  -q, --quiet            no summary line\n";
 
@@ -219,6 +220,7 @@ static int cmd_build(int argc, char **argv) {
         else if (strcmp(k, "f32")) { fprintf(stderr, "smelt: error: --kv %s: expected f32 or f16\n", k); return 1; }
       }
       else if (!strcmp(a, "--verify-each")) o.verify_each = 1;
+      else if (!strcmp(a, "--skip-pass") && i + 1 < argc) o.skip_passes = argv[++i];
       else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
       else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose++;
       else if (a[0] == '-') { fprintf(stderr, "smelt: error: unknown option %s (see smelt build --help)\n", a); return 1; }
@@ -236,8 +238,8 @@ static int cmd_build(int argc, char **argv) {
     fprintf(stderr, "smelt: error: --target %s: unknown (smelt knows %s)\n", o.target, smelt_target_names());
     return 1;
   }
-  if (o.print_after && strcmp(o.print_after, "all") && strcmp(o.print_after, "fold") && strcmp(o.print_after, "dce") && strcmp(o.print_after, "memplan")) {
-    fprintf(stderr, "smelt: error: --print-after %s: unknown pass (fold, dce, memplan, all)\n", o.print_after);
+  if (o.print_after && strcmp(o.print_after, "all") && !smelt_pass_known(o.print_after)) {
+    fprintf(stderr, "smelt: error: --print-after %s: unknown pass (see --help, or all)\n", o.print_after);
     return 1;
   }
   o.load = (struct smelt_load_opts){co.dims, co.ndims, co.consts, co.nconsts};
