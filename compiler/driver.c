@@ -1,6 +1,6 @@
 /* compiler/driver.c — the explicit pass pipeline and the build of DESIGN §6:
  *
- *     read (by format) -> fold -> dce -> quantize -> memplan -> C backend -> files -> cc / ar
+ *     read (by format) -> lora_merge -> fold -> cse -> dce -> quantize -> fuse -> memplan -> C backend -> files -> cc / ar
  *
  * Every file is written atomically (temp + rename).  The C compiler is $CC (or
  * "cc") run with -std=c99 -O2 plus $SMELT_CFLAGS; its diagnostics go to stderr. */
@@ -32,10 +32,29 @@ extern char **environ;
 static const struct smelt_pass pipeline[] = {
     {"lora_merge", smelt_pass_lora_merge},
     {"fold", smelt_pass_fold},
+    {"cse", smelt_pass_cse},
     {"dce", smelt_pass_dce},
     {"quantize", smelt_pass_quantize},
+    {"fuse", smelt_pass_fuse},
     {"memplan", smelt_pass_memplan},
 };
+
+int smelt_pass_known(const char *name) {
+  for (size_t i = 0; i < sizeof pipeline / sizeof *pipeline; i++)
+    if (!strcmp(pipeline[i].name, name)) return 1;
+  return 0;
+}
+
+/* Is pass `name` in the comma-separated list `skip`? */
+static int skipped(const char *skip, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = skip; p && *p;) {
+    size_t k = strcspn(p, ",");
+    if (k == n && !strncmp(p, name, n)) return 1;
+    p += k + (p[k] == ',');
+  }
+  return 0;
+}
 
 static double now(void) {
   struct timespec ts;
@@ -172,6 +191,7 @@ int smelt_read_tensor_file(smelt_ctx *cx, const char *path, smelt_tensor *t) {
 int smelt_run_pipeline(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_opts *o) {
   for (size_t i = 0; i < sizeof pipeline / sizeof *pipeline; i++) {
     const struct smelt_pass *p = &pipeline[i];
+    if (o && skipped(o->skip_passes, p->name) && strcmp(p->name, "memplan")) continue; /* the backend needs a plan */
     smelt_logf(cx, 2, "pass %s", p->name);
     if (p->run(cx, g)) return SMELT_ERR;
     if (o && o->verify_each && smelt_verify(g)) return SMELT_ERR;

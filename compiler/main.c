@@ -65,7 +65,9 @@ static const char *usage_build =
     "                         before quantization; repeatable, scale default 1\n"
     "  --adapter NAME=PATH[:SCALE]  keep a LoRA adapter switchable at run time (NAME_set_adapter,\n"
     "                         the executable's --adapter NAME); repeatable\n"
-    "  --print-after PASS     print the IR after PASS (lora_merge, fold, dce, quantize, memplan, or all)\n"
+    "  --print-after PASS     print the IR after PASS (lora_merge, fold, cse, dce, quantize, fuse,\n"
+    "                         memplan, or all)\n"
+    "  --skip-pass P,Q        do not run these passes (cse, fuse, ...; to measure them)\n"
     "  --verify-each          run the IR verifier after every pass\n"
     "  -q, --quiet            no summary line\n";
 
@@ -258,6 +260,7 @@ static int cmd_build(int argc, char **argv) {
         nl[k]++;
       }
       else if (!strcmp(a, "--verify-each")) o.verify_each = 1;
+      else if (!strcmp(a, "--skip-pass") && i + 1 < argc) o.skip_passes = argv[++i];
       else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
       else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose++;
       else if (a[0] == '-') { fprintf(stderr, "smelt: error: unknown option %s (see smelt build --help)\n", a); return 1; }
@@ -275,9 +278,8 @@ static int cmd_build(int argc, char **argv) {
     fprintf(stderr, "smelt: error: --target %s: unknown (smelt knows %s)\n", o.target, smelt_target_names());
     return 1;
   }
-  if (o.print_after && strcmp(o.print_after, "all") && strcmp(o.print_after, "lora_merge") && strcmp(o.print_after, "fold") && strcmp(o.print_after, "dce") &&
-      strcmp(o.print_after, "quantize") && strcmp(o.print_after, "memplan")) {
-    fprintf(stderr, "smelt: error: --print-after %s: unknown pass (lora_merge, fold, dce, quantize, memplan, all)\n", o.print_after);
+  if (o.print_after && strcmp(o.print_after, "all") && !smelt_pass_known(o.print_after)) {
+    fprintf(stderr, "smelt: error: --print-after %s: unknown pass (see --help, or all)\n", o.print_after);
     return 1;
   }
   o.load = (struct smelt_load_opts){co.dims, co.ndims, co.consts, co.nconsts};
@@ -312,6 +314,20 @@ static smelt_graph *load(smelt_ctx *cx, const char *model, struct common *co) {
 }
 
 static int inspect_ckpt(const char *model); /* LLM checkpoints (defined at the end) */
+
+/* Kernels and arena of g (the full pipeline already run) against g0 built without
+ * fusion (the pipeline is run here, skipping fuse). */
+static int pass_stats(smelt_ctx *cx, const char *what, smelt_graph *g, smelt_graph *g0) {
+  struct smelt_build_opts o0 = {.skip_passes = "fuse"};
+  if (!g0 || smelt_run_pipeline(cx, g0, &o0)) return SMELT_ERR;
+  const struct smelt_plan *p = g->plan, *p0 = g0->plan;
+  printf("%skernels: %d before fusion, %d after\n", what, smelt_count_kernels(g0), smelt_count_kernels(g));
+  printf("%sarena: %lld bytes before fusion (lower bound %lld, ratio %.2f), %lld after (lower bound %lld, ratio %.2f)\n", what,
+         (long long)p0->arena_bytes, (long long)p0->lower_bound, p0->lower_bound ? (double)p0->arena_bytes / (double)p0->lower_bound : 1.0,
+         (long long)p->arena_bytes, (long long)p->lower_bound, p->lower_bound ? (double)p->arena_bytes / (double)p->lower_bound : 1.0);
+  if (g->nstates) printf("%sstate (KV cache): %lld bytes\n", what, (long long)p->state_bytes);
+  return 0;
+}
 
 static int cmd_inspect(int argc, char **argv) {
   if (wants_help(argc, argv)) { fputs(usage_inspect, stdout); return 0; }
@@ -362,10 +378,12 @@ static int cmd_inspect(int argc, char **argv) {
   printf("parameters: %lld in %s\n", (long long)tp, human(tb, hb, sizeof hb));
   for (int d = 0; d < SMELT_DT_COUNT; d++)
     if (params[d]) printf("  %-5s %12lld  %s\n", smelt_dtype_name((smelt_dtype)d), (long long)params[d], human(bytes[d], hb, sizeof hb));
+  smelt_graph *g0 = load(cx, model, &co); /* the same without fusion, to compare */
   if (smelt_run_pipeline(cx, g, NULL)) { int rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
   printf("after passes: %d nodes\n", g->nnodes);
   printf("arena: %lld bytes (lower bound %lld, ratio %.2f)\n", (long long)g->plan->arena_bytes, (long long)g->plan->lower_bound,
          g->plan->lower_bound ? (double)g->plan->arena_bytes / (double)g->plan->lower_bound : 1.0);
+  if (pass_stats(cx, "", g, g0)) { int rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
   smelt_ctx_free(cx);
   return 0;
 }
@@ -812,6 +830,7 @@ static int cmd_tokenize(int argc, char **argv) {
 /* ---- smelt inspect on an LLM checkpoint (a Hugging Face folder or a GGUF file) ---------- */
 #include "compiler/ckpt.h"
 #include "compiler/tokenizer.h"
+#include "compiler/arch/arch.h"
 
 /* Returns -1 when model is neither a folder nor a GGUF file (the caller goes on). */
 static int inspect_ckpt(const char *model) {
@@ -884,6 +903,16 @@ static int inspect_ckpt(const char *model) {
   print_warnings(cx);
   if (smelt_failed(cx)) { int rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
   printf("parameters: %lld in %s\n", (long long)params, human(bytes, hb, sizeof hb));
+  /* what a build compiles: the prefill and decode graphs through the passes */
+  struct smelt_llm_opts lo = smelt_llm_default_opts(ck);
+  for (int dec = 0; dec < 2; dec++) {
+    smelt_graph *eg = smelt_arch_build(cx, ck, &lo, dec), *eg0 = eg ? smelt_arch_build(cx, ck, &lo, dec) : NULL;
+    if (!eg0 || smelt_run_pipeline(cx, eg, NULL) || pass_stats(cx, dec ? "decode " : "prefill ", eg, eg0)) {
+      int rc = fail(cx, model);
+      smelt_ctx_free(cx);
+      return rc;
+    }
+  }
   smelt_ctx_free(cx);
   return 0;
 }

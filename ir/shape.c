@@ -931,6 +931,7 @@ static int shape_lora(smelt_graph *g, int ni) {
   return 0;
 }
 
+int shape_fused(smelt_graph *g, int ni); /* ir/fused.c */
 typedef int (*shape_fn)(smelt_graph *, int);
 static const shape_fn shape_tab[] = {
 #define OP(id, name, nimin, nimax, nomin, nomax, attrs, shape, kind, flags, fe, ie) shape_##shape,
@@ -942,7 +943,7 @@ int smelt_shape_infer(smelt_graph *g, int node) {
   smelt_node *n = &g->nodes[node];
   /* block-quantized values are weights: constants feeding ops that take quantized weights */
   for (int i = 0; i < n->nin; i++)
-    if (smelt_dtype_is_block(V(i)->dt) && (V(i)->kind != SMELT_V_CONST || !(smelt_op_flags(n->op) & OPF_QUANTIZABLE)))
+    if (smelt_dtype_is_block(V(i)->dt) && (V(i)->kind != SMELT_V_CONST || !(smelt_op_flags(n->op) & OPF_QUANTIZABLE || n->op == SMELT_OP_FUSED))) /* Fused: its steps are checked */
       return fail(g, n, "block-quantized operands must be constant weights of MatMul or Gather");
   for (int i = 0; i < n->nin; i++)
     for (int k = 0; k < V(i)->shape.rank; k++)

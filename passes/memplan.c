@@ -6,9 +6,14 @@
  * offset (64-byte aligned) such that no two values live at the same time overlap;
  * graph inputs and outputs live in the caller's buffers, constants in the model's
  * data, and outputs of OPF_VIEW ops (Reshape) share their input's bytes unless they
- * are graph outputs.  Values are placed largest first at the lowest offset that
- * fits, which in practice stays close to the lower bound reported beside it. */
+ * are graph outputs.  An elementwise kernel (an elementwise op, or a Fused chain
+ * without a MatMul/Conv anchor) writes its output in place over an input of the same
+ * shape and element size whose storage dies there (alias set, kernel still emitted,
+ * without `restrict`).  Values are placed largest first at the lowest offset that
+ * fits, which in practice stays close to the lower bound reported beside it (the
+ * most bytes live at one node, after in-place merging). */
 #include "passes.h"
+#include "ir/fused.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +27,17 @@ int smelt_is_output(const smelt_graph *g, int v) {
 }
 
 struct item { int v; int64_t start, end, size, off; };
+
+/* Does n's kernel compute element i of its output from element i of its same-shape
+ * inputs only (elementwise ops, Fused chains without a MatMul / Conv anchor)? */
+static int elementwise_kernel(smelt_ctx *cx, const smelt_node *n) {
+  if (n->op == SMELT_OP_FUSED) {
+    struct smelt_fused_prog *fp = smelt_alloc(cx, sizeof *fp);
+    return fp && !smelt_fused_parse(cx, n, fp) && !fp->anchor;
+  }
+  const char *k = smelt_op_info(n->op)->kind;
+  return (smelt_op_flags(n->op) & OPF_ELEMWISE) && (!strcmp(k, "unary") || !strcmp(k, "binary") || !strcmp(k, "where"));
+}
 
 static int by_size(const void *a, const void *b) {
   const struct item *x = a, *y = b;
@@ -76,6 +92,35 @@ int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g) {
       if (end[r] < ni) end[r] = ni;
     }
   }
+  /* in place: an elementwise kernel writes its output over an input of the same
+   * shape and element size whose storage dies at this node (the kernel reads
+   * element i of every input before writing element i of the output) */
+  int ninplace = 0;
+  for (int ni = 0; ni < g->nnodes; ni++) {
+    const smelt_node *n = &g->nodes[ni];
+    if (n->dead || n->nout != 1 || !elementwise_kernel(cx, n)) continue;
+    int o = n->out[0];
+    if (isout[o] || p->alias[o] >= 0 || start[o] < 0) continue;
+    for (int k = 0; k < n->nin; k++) {
+      int v = n->in[k], r = v;
+      while (p->alias[r] >= 0) r = p->alias[r];
+      const smelt_value *rv = &g->values[r], *iv = &g->values[v], *ov = &g->values[o];
+      if (rv->kind != SMELT_V_NODE || isout[r] || end[r] != ni || start[r] < 0 || !smelt_shape_eq(&iv->shape, &ov->shape) ||
+          smelt_dtype_bytes(iv->dt) != smelt_dtype_bytes(ov->dt) || smelt_dtype_is_block(iv->dt) || p->size[r] < p->size[o])
+        continue;
+      p->alias[o] = r;
+      if (end[o] > end[r]) end[r] = end[o];
+      start[o] = end[o] = -1;
+      ninplace++;
+      break;
+    }
+  }
+  for (int v = 0; v < nv; v++) /* every alias names its root (emit reads it so) */
+    if (p->alias[v] >= 0) {
+      int r = p->alias[v];
+      while (p->alias[r] >= 0) r = p->alias[r];
+      p->alias[v] = r;
+    }
   /* values viewed by graph outputs are read at the end of the run only through the
    * copy their view node makes, so no extension is needed */
   struct item *it = malloc(sizeof *it * (nv + 1));
@@ -132,5 +177,6 @@ int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g) {
   p->state_bytes = st;
   p->lower_bound = lb;
   g->plan = p;
+  smelt_logf(cx, 2, "memplan: %d outputs in place, arena %lld bytes, lower bound %lld", ninplace, (long long)total, (long long)lb);
   return 0;
 }

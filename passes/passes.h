@@ -17,7 +17,8 @@ struct smelt_plan {
   int64_t *offset;      /* per value: byte offset in the arena (the state region for states),
                            or -1 (input, output, constant, view) */
   int *alias;           /* per value: the value whose bytes it is (OPF_VIEW and OPF_INPLACE
-                           outputs: the root of the chain), or -1 */
+                           outputs, and elementwise outputs memplan put in place: the
+                           root of the chain), or -1 */
   int64_t *size;        /* per value: bytes reserved (symbols at their bounds) */
   int64_t arena_bytes;  /* total arena size (scratch; states are not in it) */
   int64_t state_bytes;  /* the state region: offset[v] of a state value is inside it */
@@ -30,6 +31,11 @@ int smelt_pass_dce(smelt_ctx *cx, smelt_graph *g);
 int smelt_pass_quantize(smelt_ctx *cx, smelt_graph *g);
 struct smelt_quant_memo;
 struct smelt_quant_memo *smelt_quant_memo_new(smelt_ctx *cx);
+int smelt_pass_cse(smelt_ctx *cx, smelt_graph *g);
+int smelt_pass_fuse(smelt_ctx *cx, smelt_graph *g);
+/* Kernels the C backend will emit: live nodes but views (a view of a graph output
+ * is a copy). */
+int smelt_count_kernels(const smelt_graph *g);
 /* Folds node ni when all its inputs are constants (through the reference
  * interpreter); returns 1 if folded, 0 if not foldable, SMELT_ERR on error. */
 int smelt_fold_node(smelt_graph *g, int ni);

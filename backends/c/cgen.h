@@ -23,6 +23,7 @@ struct cg {
   const struct smelt_emit_opts *o;
   struct sbuf *b;     /* where kernel bodies go */
   int indent;
+  const char *kname;  /* the C name of the kernel being emitted (emit.c sets it) */
 };
 
 /* indented line */
@@ -50,6 +51,9 @@ static inline const smelt_value *cg_out(struct cg *c, const smelt_node *n, int i
 #include "ir/ops.def"
 #undef OP
 #undef KIND
+/* For a Fused node with an anchor: the anchor's kernel as a helper function, written
+ * before the node's own kernel (backends/c/k_fused.c); 0 for every other node. */
+int emit_fused_pre(struct cg *c, const smelt_node *n);
 
 #endif
 

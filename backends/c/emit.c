@@ -116,6 +116,9 @@ int smelt_backend_c_adapter_state(const smelt_graph *g) {
 int smelt_backend_c_uses_quant(const smelt_graph *g) {
   for (int ni = 0; ni < g->nnodes; ni++) {
     const smelt_node *n = &g->nodes[ni];
+    if (!n->dead && n->op == SMELT_OP_FUSED) /* a fused MatMul anchor's weight */
+      for (int i = 0; i < n->nin; i++)
+        if (g->values[n->in[i]].kind == SMELT_V_CONST && smelt_dtype_is_weight_for(SMELT_DT_F32, g->values[n->in[i]].dt)) return 1;
     if (n->dead || (n->op != SMELT_OP_MATMUL && n->op != SMELT_OP_GATHER)) continue;
     smelt_dtype a = g->values[n->in[0]].dt, b = g->values[n->in[1]].dt;
     if (n->op == SMELT_OP_GATHER ? smelt_dtype_is_weight_for(SMELT_DT_F32, a) : smelt_dtype_is_weight_for(a, b)) return 1;
@@ -239,6 +242,8 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
     const smelt_node *n = &g->nodes[ni];
     if (n->dead || (plan->alias[n->out[0]] >= 0 && (smelt_op_flags(n->op) & OPF_VIEW))) continue; /* views need no kernel */
     const struct smelt_opinfo *oi = smelt_op_info(n->op);
+    c.kname = smelt_sprintf(cx, "%s_k%d_%s", N, ni, ident(cx, n->name, 40));
+    if (emit_fused_pre(&c, n)) goto done;
     sb_printf(&k, "/* %s '%s': ", oi->name, safe_text(cx, n->name));
     for (int i = 0; i < n->nin; i++) sb_printf(&k, "%s%s", i ? ", " : "", type_text(&c, cg_in(&c, n, i)));
     sb_puts(&k, " -> ");
@@ -248,7 +253,7 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
     sb_puts(&k, " */\n");
     sb_printf(&k, "static int %s_k%d_%s(const %s_ctx *ctx", N, ni, ident(cx, n->name, 40), N);
     /* an in-place kernel's y0 is its x0: no restrict there */
-    const char *rs = (smelt_op_flags(n->op) & OPF_INPLACE) ? "" : "restrict ";
+    const char *rs = (smelt_op_flags(n->op) & OPF_INPLACE) || plan->alias[n->out[0]] >= 0 ? "" : "restrict "; /* memplan's in-place too */
     for (int i = 0; i < n->nin; i++) sb_printf(&k, ", const %s *%sx%d", smelt_dtype_ctype(cg_in(&c, n, i)->dt), rs, i);
     for (int i = 0; i < n->nout; i++)
       if (n->out[i] >= 0) sb_printf(&k, ", %s *%sy%d", smelt_dtype_ctype(cg_out(&c, n, i)->dt), rs, i);

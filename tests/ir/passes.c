@@ -1,10 +1,13 @@
 /* tests/ir/passes.c — golden pass tests: each tests/ir/NAME.ir is parsed, run through
- * the pipeline's fold and dce passes, and printed; the text must equal
+ * the pipeline's fold and dce passes (or the passes a comment line "# passes: fold
+ * cse dce fuse ..." names, in that order), and printed; the text must equal
  * tests/ir/NAME.expected (SMELT_UPDATE_GOLDEN=1, i.e. make update-golden, rewrites
  * the expected files).  Beside the text, every case checks what DESIGN §4 asks of a
  * pass: the graph still verifies, the printed result parses back to the same text,
  * and the reference interpreter gives bit-identical outputs before and after, on
- * random inputs (symbolic dims at a random value within their bound).
+ * random inputs (symbolic dims at a random value within their bound) — or within a
+ * relative tolerance a comment line "# tolerance: 1e-6" states (of the output's
+ * largest magnitude), for passes that round differently (BatchNorm folding).
  *
  *   ir_passes DIR [NAME...] */
 #include "../testutil.h"
@@ -61,6 +64,42 @@ static int same_tensor(const smelt_tensor *a, const smelt_tensor *b) {
   return 1;
 }
 
+/* |a - b| <= tol * max|a| for every element (tolerance cases) */
+static int close_tensor(const smelt_tensor *a, const smelt_tensor *b, double tol) {
+  if (a->dt != b->dt || a->rank != b->rank || smelt_tensor_elems(a) != smelt_tensor_elems(b)) return 0;
+  int64_t n = smelt_tensor_elems(a);
+  double mx = 0;
+  for (int64_t i = 0; i < n; i++) mx = fmax(mx, fabs(smelt_tensor_getf(a, i)));
+  for (int64_t i = 0; i < n; i++)
+    if (!(fabs(smelt_tensor_getf(a, i) - smelt_tensor_getf(b, i)) <= tol * (mx > 0 ? mx : 1))) return 0;
+  return 1;
+}
+
+static const struct { const char *name; int (*run)(smelt_ctx *, smelt_graph *); } pass_tab[] = {
+    {"fold", smelt_pass_fold}, {"cse", smelt_pass_cse}, {"dce", smelt_pass_dce}, {"fuse", smelt_pass_fuse}, {"memplan", smelt_pass_memplan},
+};
+
+/* Runs the passes the "# passes:" line names (fold dce without one). */
+static int run_passes(const char *file, const char *text, smelt_ctx *cx, smelt_graph *g) {
+  const char *l = strstr(text, "\n# passes:");
+  char list[256] = "fold dce";
+  if (l) {
+    l += 11;
+    size_t n = strcspn(l, "\n");
+    snprintf(list, sizeof list, "%.*s", (int)(n < 255 ? n : 255), l);
+  }
+  for (char *p = strtok(list, " "); p; p = strtok(NULL, " ")) {
+    size_t k = 0;
+    while (k < sizeof pass_tab / sizeof *pass_tab && strcmp(pass_tab[k].name, p)) k++;
+    CHECK(k < sizeof pass_tab / sizeof *pass_tab, "%s: unknown pass '%s'", file, p);
+    if (k == sizeof pass_tab / sizeof *pass_tab) return SMELT_ERR;
+    int rc = pass_tab[k].run(cx, g);
+    CHECK(rc == 0, "%s: %s: %s", file, p, smelt_error_msg(cx));
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 static void run_case(const char *dir, const char *file) {
   char path[4200], exp[4200];
   snprintf(path, sizeof path, "%s/%s", dir, file);
@@ -80,10 +119,9 @@ static void run_case(const char *dir, const char *file) {
   int eb = smelt_eval(g, in, before);
   CHECK(eb == 0, "%s: the interpreter fails before the passes: %s", file, smelt_error_msg(cx));
   smelt_clear_error(cx);
-  int rc = smelt_pass_fold(cx, g);
-  CHECK(rc == 0, "%s: fold: %s", file, smelt_error_msg(cx));
-  if (!rc) rc = smelt_pass_dce(cx, g);
-  CHECK(rc == 0, "%s: dce: %s", file, smelt_error_msg(cx));
+  const char *tl = strstr(text, "\n# tolerance:");
+  double tol = tl ? strtod(tl + 13, NULL) : 0;
+  int rc = run_passes(file, text, cx, g);
   if (!rc) {
     CHECK(!smelt_verify(g), "%s: does not verify after the passes: %s", file, smelt_error_msg(cx));
     size_t ol;
@@ -102,7 +140,8 @@ static void run_case(const char *dir, const char *file) {
     if (!eb) {
       int ea = smelt_eval(g, in, after);
       CHECK(ea == 0, "%s: the interpreter fails after the passes: %s", file, smelt_error_msg(cx));
-      for (int o = 0; !ea && o < nout; o++) CHECK(same_tensor(&before[o], &after[o]), "%s: output %d changed through the passes", file, o);
+      for (int o = 0; !ea && o < nout; o++)
+        CHECK(tol > 0 ? close_tensor(&before[o], &after[o], tol) : same_tensor(&before[o], &after[o]), "%s: output %d changed through the passes", file, o);
       for (int o = 0; !ea && o < nout; o++) smelt_tensor_free(&after[o]);
     }
   }

@@ -104,6 +104,32 @@ static int check_plan(smelt_graph *g, double *ratio) {
     const smelt_node *n = &g->nodes[i];
     if ((smelt_op_flags(n->op) & OPF_VIEW) && !isout[n->out[0]]) root[n->out[0]] = root[n->in[0]];
   }
+  /* in-place outputs (alias set by a kernel that is no view) take over an input whose
+   * storage nobody reads after this node: an elementwise op, same shape and size */
+  int *last0 = malloc(sizeof(int) * (size_t)nv);
+  for (int v = 0; v < nv; v++) last0[v] = -1;
+  for (int i = 0; i < g->nnodes; i++)
+    for (int k = 0; k < g->nodes[i].nin; k++) last0[root[g->nodes[i].in[k]]] = i;
+  int *root0 = malloc(sizeof(int) * (size_t)nv);
+  memcpy(root0, root, sizeof(int) * (size_t)nv);
+  for (int i = 0; i < g->nnodes; i++) {
+    const smelt_node *n = &g->nodes[i];
+    int o = n->out[0];
+    if ((smelt_op_flags(n->op) & OPF_VIEW) || p->alias[o] < 0) continue;
+    int ok = 0;
+    for (int k = 0; k < n->nin && !ok; k++) {
+      int r0 = root0[n->in[k]];
+      if (!(smelt_op_flags(n->op) & OPF_ELEMWISE) || last0[r0] != i || !smelt_shape_eq(&g->values[n->in[k]].shape, &g->values[o].shape) ||
+          p->alias[o] != root[r0] || g->values[r0].kind != SMELT_V_NODE || isout[r0])
+        continue;
+      ok = 1;
+      for (int v = 0; v < nv; v++) /* o and everything viewing it now live in r0's root */
+        if (root[v] == o) root[v] = root[r0];
+    }
+    if (!ok) { bad++; printf("  %s is in place where that is not safe\n", g->values[o].name); }
+  }
+  free(last0);
+  free(root0);
   for (int i = 0; i < g->nnodes; i++) {
     const smelt_node *n = &g->nodes[i];
     if (root[n->out[0]] == n->out[0]) start[n->out[0]] = end[n->out[0]] = i;
