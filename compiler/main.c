@@ -252,7 +252,7 @@ static int cmd_build(int argc, char **argv) {
         skips[nskip++] = argv[++i];
         o.quant_skip = skips;
         o.nquant_skip = nskip;
-      else if (!strcmp(a, "--lora") || !strcmp(a, "--adapter")) {
+      } else if (!strcmp(a, "--lora") || !strcmp(a, "--adapter")) {
         int k = a[2] == 'a';
         if (nl[k] == 32) { fprintf(stderr, "smelt: error: at most 32 %s options\n", a); return 1; }
         const char *e = smelt_lora_parse_opt(argv[++i], k, &loras[k][nl[k]], lora_buf[k][nl[k]], sizeof lora_buf[k][nl[k]]);
