@@ -349,11 +349,8 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
   info->name = name;
   const struct smelt_target *tgt = smelt_target_find(o->target ? o->target : "native");
   if (!tgt) return smelt_errorf(cx, "--target %s: unknown (smelt knows %s)", o->target, smelt_target_names());
-  struct smelt_build_opts *oq = smelt_alloc(cx, sizeof *oq); /* with the quantize pass's memo, shared by the build's graphs */
-  if (!oq) return SMELT_ERR;
-  *oq = *o;
-  if (!oq->quant_memo && !(oq->quant_memo = smelt_quant_memo_new(cx))) return SMELT_ERR;
-  o = oq;
+  /* the quantize pass's memo, shared by the build's graphs */
+  if (!oo.quant_memo && !(oo.quant_memo = smelt_quant_memo_new(cx))) return SMELT_ERR;
   smelt_ctx_set_options(cx, o);
   struct smelt_emit_opts eo = {.name = name, .target = tgt->name, .kernels = smelt_backend_kernels(tgt->backend),
                                .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
@@ -400,11 +397,8 @@ int smelt_build_graph(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_op
   info->name = name;
   const struct smelt_target *tgt = smelt_target_find(o->target ? o->target : "native");
   if (!tgt) return smelt_errorf(cx, "--target %s: unknown (smelt knows %s)", o->target, smelt_target_names());
-  struct smelt_build_opts *oq = smelt_alloc(cx, sizeof *oq); /* with the quantize pass's memo, shared by the build's graphs */
-  if (!oq) return SMELT_ERR;
-  *oq = *o;
-  if (!oq->quant_memo && !(oq->quant_memo = smelt_quant_memo_new(cx))) return SMELT_ERR;
-  o = oq;
+  /* the quantize pass's memo, shared by the build's graphs */
+  if (!oo.quant_memo && !(oo.quant_memo = smelt_quant_memo_new(cx))) return SMELT_ERR;
   smelt_ctx_set_options(cx, o);
   struct smelt_emit_opts eo = {.name = name, .target = tgt->name, .kernels = smelt_backend_kernels(tgt->backend),
                                .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,

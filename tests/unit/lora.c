@@ -204,17 +204,27 @@ static void test_interpreter(void) {
       for (int j = 0; j < QK; j++) same &= got[2 + j] == (unsigned char)(int8_t)roundf(row[j] * id);
     }
     CHECK(same, "q8_0 re-quantization differs from ggml's rounding");
-    /* q4_1 has no re-quantizer yet: a clear error naming the weight */
+    /* k-quants have no re-quantizer yet: a clear error naming the weight */
     {
-      smelt_graph *g1 = smelt_graph_new(qx, "q41");
-      static unsigned char q41[N1 * 20];
-      int x1 = smelt_graph_add_input(g1, "x", SMELT_DT_F32, &sx), w41 = smelt_graph_add_const(g1, "wq", SMELT_DT_Q4_1, &sw1, q41, sizeof q41);
-      int in1[2] = {x1, w41};
+      enum { KK = 256 };
+      smelt_graph *g1 = smelt_graph_new(qx, "q4k");
+      static unsigned char q4k[N1 * 144];
+      smelt_shape sxk = {2, {{1, 0}, {KK, 0}}}, swk = {2, {{N1, 0}, {KK, 0}}};
+      int x1 = smelt_graph_add_input(g1, "x", SMELT_DT_F32, &sxk), wk = smelt_graph_add_const(g1, "wq", SMELT_DT_Q4_K, &swk, q4k, sizeof q4k);
+      int in1[2] = {x1, wk};
       smelt_graph_add_output(g1, smelt_graph_add_node(g1, SMELT_OP_MATMUL, "mm", in1, 2, &t1, 1, 1, NULL));
-      smelt_map_init(&set.merged, qx);
+      uint32_t s4 = 13;
+      struct smelt_lora_tensor tk = {"wq", {"wq"}, 1, 2, KK, N1, rnd(2 * KK, &s4, 0.3f), rnd(N1 * 2, &s4, 0.3f), 1.0};
+      struct smelt_lora Lk = {.name = "z", .path = "z", .format = "peft", .n = 1, .t = &tk};
+      struct smelt_lora_set setk = {.merge = &Lk, .nmerge = 1};
+      smelt_map_init(&setk.merged, qx);
+      o.lora = &setk;
+      smelt_ctx_set_options(qx, &o);
       int rc = smelt_pass_lora_merge(qx, g1);
       const char *e = smelt_error_msg(qx);
-      CHECK(rc && e && strstr(e, "requantizing q4_1 is not supported yet") && strstr(e, "'wq'"), "q4_1 merge: %s", e ? e : "accepted");
+      CHECK(rc && e && strstr(e, "requantizing q4_k is not supported yet") && strstr(e, "'wq'"), "q4_k merge: %s", e ? e : "accepted");
+      free((void *)tk.a);
+      free((void *)tk.b);
     }
     free(wf);
     free((void *)t.a);

@@ -55,7 +55,8 @@ int main(void) {
     CHECK(rc == 0, "%s: build: %s", sn, smelt_error_msg(cx));
     if (rc) { smelt_ctx_free(cx); continue; }
     int nq = 0;
-    for (int ni = 0; ni < g->nnodes; ni++) nq += g->nodes[ni].op == SMELT_OP_QMATMUL || (g->nodes[ni].op == SMELT_OP_MATMUL && g->values[g->nodes[ni].in[1]].dt != SMELT_DT_F32);
+    for (int ni = 0; ni < g->nnodes; ni++) nq += g->nodes[ni].op == SMELT_OP_QMATMUL || ((g->nodes[ni].op == SMELT_OP_MATMUL || g->nodes[ni].op == SMELT_OP_FUSED) && g->nodes[ni].nin > 1 &&
+                                                    g->values[g->nodes[ni].in[1]].dt != SMELT_DT_F32); /* a fused MatMul's B is input 1 */
     CHECK(nq == (schemes[s] ? 2 : 0), "%s: %d quantized MatMuls, expected %d", sn, nq, schemes[s] ? 2 : 0);
     /* the interpreter on the quantized graph */
     smelt_tensor in = {.dt = SMELT_DT_F32, .rank = X.rank, .data = X.data}, ref;
