@@ -31,6 +31,9 @@ struct smelt_build_opts {
   int64_t weights_min;     /* bytes; constants at least this large go to NAME_weights.o */
   int64_t ctx;             /* LLMs: KV cache length (0: the model's, capped at 4096) */
   int kv_f16;              /* LLMs: f16 KV cache */
+  /* progress of long steps (compiler/progress.h); NULL: none.  step NULL ends a step */
+  void (*progress)(void *user, const char *step, int64_t done, int64_t total);
+  void *progress_user;
 };
 
 struct smelt_build_info {
