@@ -103,6 +103,88 @@ PY
   echo "PASS: depfile-driven rebuilds of one model; cache hit on touch, miss on new bytes"
   ;;
 
+llm-chat)
+  # the tiny random Llama the project ships (tests/e2e/llm/llama): greedy ids through the
+  # step-by-step API must equal PyTorch's (greedy_ids.txt); text through llm_generate
+  F=$SRC/tests/e2e/llm/llama
+  D=$WORK/llm-chat
+  build_project "$D" "$SRC/samples/llm-chat" -DLLM_MODEL="$F" -DLLM_CTX=64
+  got=$("$D/chat" --ids "$(cat "$F/prompt_ids.txt")" -n 16)
+  want=$(tr -s ' \n' ' ' <"$F/greedy_ids.txt" | sed 's/ *$//')
+  [ "$got" = "$want" ] || fail "greedy ids differ from PyTorch's:
+  got  $got
+  want $want"
+  text=$("$D/chat" "$(cat "$F/prompt.txt")" -n 12) || fail "chat with a text prompt"
+  [ -n "$text" ] || fail "no text generated"
+  echo "fixture: 16 greedy ids equal PyTorch's; text: $text"
+  S=$SRC/../shared/models/gguf/stories260K.gguf
+  if [ -f "$S" ]; then
+    build_project "$WORK/llm-chat-stories" "$SRC/samples/llm-chat" -DLLM_MODEL="$S" -DLLM_CTX=128
+    got=$("$WORK/llm-chat-stories/chat" --ids 1 -n 32)
+    want=$(grep -v '^#' "$SRC/tests/e2e/llm/stories260K.llama.cpp.ids" | tr -s ' \n' ' ' | sed 's/ *$//')
+    [ "$got" = "$want" ] || fail "stories260K greedy ids differ from llama.cpp's:
+  got  $got
+  want $want"
+    echo "stories260K: 32 greedy ids from BOS equal llama.cpp's; text: $("$WORK/llm-chat-stories/chat" "Once upon a time" -n 16)"
+  else
+    echo "stories260K: SKIPPED ($S is absent)"
+  fi
+  echo "PASS"
+  ;;
+
+cross-aarch64)
+  need aarch64-linux-gnu-gcc "Debian package gcc-aarch64-linux-gnu"
+  need qemu-aarch64 "Debian package qemu-user"
+  D=$WORK/cross-aarch64
+  build_project "$D" "$SRC/samples/cross-aarch64" -DCMAKE_TOOLCHAIN_FILE="$SRC/samples/cross-aarch64/aarch64-linux-gnu.cmake" |
+    tee "$D.log"
+  grep -q "libdigits.a (library, aarch64)" "$D.log" || fail "TARGET auto did not pick aarch64"
+  file "$D/classify" 2>/dev/null | grep -q "aarch64" || [ ! -x "$(command -v file)" ] || fail "classify is not an aarch64 program"
+  if command -v aarch64-linux-gnu-readelf >/dev/null && [ -f "$D/smelt/digits/digits_weights.o" ]; then
+    aarch64-linux-gnu-readelf -h "$D/smelt/digits/digits_weights.o" | grep -q "AArch64" || fail "the weights object is not for AArch64"
+  fi
+  out=$(qemu-aarch64 -cpu max "$D/classify" "$SRC/samples/digits/test_digits.npy" "$SRC/samples/digits/test_labels.npy")
+  echo "$out" | tail -1
+  echo "$out" | grep -q "^accuracy: 98.61% (355/360)" || fail "the aarch64 build's accuracy differs from the float model's 98.61%"
+  echo "PASS: cross-compiled for aarch64, run under qemu-aarch64 -cpu max"
+  ;;
+
+cortex-m4)
+  need arm-none-eabi-gcc "Debian packages gcc-arm-none-eabi libnewlib-arm-none-eabi"
+  need qemu-system-arm "Debian package qemu-system-arm"
+  [ -f /usr/lib/arm-none-eabi/newlib/thumb/v7e-m+fp/hard/librdimon.a ] || [ -n "$(arm-none-eabi-gcc -print-file-name=librdimon.a | grep /)" ] ||
+    skip "newlib's librdimon.a not found (Debian package libnewlib-arm-none-eabi)"
+  D=$WORK/cortex-m4
+  build_project "$D" "$SRC/samples/cortex-m4" -DCMAKE_TOOLCHAIN_FILE="$SRC/samples/cortex-m4/arm-none-eabi-cortex-m4.cmake" | tee "$D.log"
+  grep -q "libdigits.a (library, cortex-m4)" "$D.log" || fail "TARGET auto did not pick cortex-m4"
+  arm-none-eabi-readelf -h "$D/smelt/digits/digits_weights.o" | grep -q "Machine:.*ARM" || fail "the weights object is not for ARM"
+  arm-none-eabi-readelf -A "$D/smelt/digits/digits_weights.o" | grep -q "Tag_CPU_arch: v7E-M" || fail "the weights object is not for thumbv7em"
+  # the model itself is freestanding: no heap, no stdio (the firmware's printf is its own)
+  bad=$(arm-none-eabi-nm -u "$D/smelt/digits/libdigits.a" | grep -wE "malloc|calloc|realloc|free|printf|fprintf|puts|fputs|fopen|fwrite|putchar|_sbrk|abort|exit" || true)
+  [ -z "$bad" ] || fail "the compiled model needs hosted functions: $bad"
+  echo "flash/RAM (arm-none-eabi-size; flash = text + data, RAM = data + bss, stack aside):"
+  arm-none-eabi-size "$D/fw.elf"
+  arm-none-eabi-size "$D/fw.elf" | awk 'NR == 2 { printf "flash %d bytes, RAM %d bytes\n", $1 + $2, $2 + $3 }'
+  out=$(timeout 120 qemu-system-arm -M mps2-an386 -nographic -semihosting-config enable=on,target=native -kernel "$D/fw.elf") ||
+    { echo "$out"; fail "the firmware did not exit cleanly under qemu-system-arm"; }
+  echo "$out"
+  # the same predictions as the desktop build of the same model on the same digits
+  H=$WORK/desktop-classifier-m4ref
+  build_project "$H" "$SRC/samples/desktop-classifier" >/dev/null
+  want=$("$H/classify" "$SRC/samples/digits/test_digits.npy" | grep "^digit ")
+  [ "$(echo "$out" | grep "^digit ")" = "$want" ] || fail "the firmware's predictions differ from the desktop build's:
+$want"
+  echo "$out" | grep -q "16/16 correct" || fail "the firmware misclassified some of the first 16 digits"
+  # an LLM compiled for cortex-m4 is freestanding too (the runtime's tokenizer, sampler, chat)
+  L=$WORK/cortex-m4-llm
+  rm -rf "$L"
+  "$PREFIX/bin/smelt" build "$SRC/tests/e2e/llm/llama" --emit lib --name llm --target cortex-m4 --cc arm-none-eabi-gcc --ctx 64 -o "$L" -q ||
+    fail "smelt build of the LLM fixture for cortex-m4"
+  bad=$(arm-none-eabi-nm -u "$L/libllm.a" | grep -wE "malloc|calloc|realloc|free|printf|fprintf|puts|fputs|fopen|fwrite|putchar|_sbrk|abort|exit" || true)
+  [ -z "$bad" ] || fail "the LLM compiled for cortex-m4 needs hosted functions: $bad"
+  echo "PASS: firmware ran under qemu-system-arm mps2-an386; model and LLM freestanding (no heap, no stdio)"
+  ;;
+
 *)
   fail "unknown sample $WHAT"
   ;;
