@@ -12,6 +12,7 @@
 #   llm-chat            a tiny LLM through the generated C API (and stories260K if present)
 #   cross-aarch64       the classifier cross-compiled for aarch64, run under qemu-aarch64
 #   cortex-m4           bare-metal firmware under qemu-system-arm (mps2-an386)
+#   ffi-python          the classifier as a shared library called from Python with ctypes
 set -eu
 WHAT=$1
 BUILD=$(cd "$2" && pwd)
@@ -183,6 +184,23 @@ $want"
   bad=$(arm-none-eabi-nm -u "$L/libllm.a" | grep -wE "malloc|calloc|realloc|free|printf|fprintf|puts|fputs|fopen|fwrite|putchar|_sbrk|abort|exit" || true)
   [ -z "$bad" ] || fail "the LLM compiled for cortex-m4 needs hosted functions: $bad"
   echo "PASS: firmware ran under qemu-system-arm mps2-an386; model and LLM freestanding (no heap, no stdio)"
+  ;;
+
+ffi-python)
+  PY=/usr/bin/python3 # Debian's, with python3-numpy
+  [ -x "$PY" ] || PY=python3
+  "$PY" -c "import numpy" 2>/dev/null || skip "python3 with numpy not found (Debian package python3-numpy)"
+  D=$WORK/ffi-python
+  rm -rf "$D"
+  "$PREFIX/bin/smelt" build "$SRC/samples/digits/digits.onnx" --emit lib --name digits --dim N=1 --cflags -fPIC -o "$D" ||
+    fail "smelt build --cflags -fPIC"
+  ${CC:-cc} -shared -fPIC -I "$D" "$SRC/samples/ffi-python/ffi_digits.c" \
+    -Wl,--whole-archive "$D/libdigits.a" -Wl,--no-whole-archive -lm -o "$D/libdigits.so" || fail "linking libdigits.so"
+  out=$("$PY" "$SRC/samples/ffi-python/classify.py" "$D/libdigits.so" "$SRC/samples/digits/test_digits.npy" \
+        "$SRC/samples/digits/test_labels.npy") || fail "classify.py"
+  echo "$out"
+  [ "$out" = "accuracy: 98.61% (355/360)" ] || fail "the accuracy through ctypes differs from the float model's 98.61%"
+  echo "PASS: the model called from Python through ctypes"
   ;;
 
 *)
