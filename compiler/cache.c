@@ -10,7 +10,7 @@
  *   o-<K>/        the outputs of the build whose key is K, and `info` (the summary
  *                 numbers); K = XXH3(smelt version, the smelt executable's hash,
  *                 options, model, name, emit, $CC $SMELT_CFLAGS $AR, each input's path
- *                 and XXH3)
+ *                 and XXH3; for a model folder, the names of its entries)
  *
  * A lookup reads the manifest, hashes (or looks up) each file it lists, computes K and
  * restores o-<K>/ when it exists.  Outputs of 1 MiB and more are hard-linked (both
@@ -213,6 +213,15 @@ static int output_key(struct memo *m, const struct smelt_cache_req *r, char **pa
     h_str(s, paths[i]);
     XXH3_64bits_update(s, &hashes[i], sizeof hashes[i]);
   }
+  /* a model folder: the names in it too, so an optional file that appears (a chat
+   * template, a tokenizer) is a miss, though no build read it before */
+  struct dirent **names = NULL;
+  int nn = scandir(r->model, &names, NULL, alphasort);
+  for (int i = 0; i < nn; i++) {
+    h_str(s, names[i]->d_name);
+    free(names[i]);
+  }
+  free(names);
   *key = XXH3_64bits_digest(s);
   XXH3_freeState(s);
   return 0;
