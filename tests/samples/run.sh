@@ -176,6 +176,15 @@ cortex-m4)
   [ "$(echo "$out" | grep "^digit ")" = "$want" ] || fail "the firmware's predictions differ from the desktop build's:
 $want"
   echo "$out" | grep -q "16/16 correct" || fail "the firmware misclassified some of the first 16 digits"
+  # the runtime headers a model includes compile freestanding for the Cortex-M4 (the
+  # hosted-only ones — smelt_npy.h, smelt_main.h, smelt_llm_main.h — serve executables)
+  for h in smelt_rt.h smelt_scalar.h smelt_quant.h smelt_tok.h smelt_chat.h smelt_llm.h smelt_unicode.h; do
+    printf '#include "%s"\nint smelt_freestanding_probe;\n' "$h" >"$WORK/fs.c"
+    arm-none-eabi-gcc -std=c99 -ffreestanding -DSMELT_FREESTANDING -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 \
+      -Wall -Wextra -pedantic -Werror -Wno-unused-function -I "$PREFIX/include/smelt" -c "$WORK/fs.c" -o "$WORK/fs.o" ||
+      fail "runtime/$h does not compile freestanding for cortex-m4"
+  done
+  echo "runtime headers: compile with -ffreestanding for cortex-m4"
   # an LLM compiled for cortex-m4 is freestanding too (the runtime's tokenizer, sampler, chat)
   L=$WORK/cortex-m4-llm
   rm -rf "$L"
