@@ -272,6 +272,15 @@ static int place(const char *src, const char *dst, int touch) {
   return 0;
 }
 
+/* Removes a cache entry directory (its files are plain). */
+static void remove_entry(smelt_ctx *cx, const char *dir) {
+  DIR *d = opendir(dir);
+  for (struct dirent *de; d && (de = readdir(d));)
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) remove(smelt_sprintf(cx, "%s/%s", dir, de->d_name));
+  if (d) closedir(d);
+  rmdir(dir);
+}
+
 /* The outputs a build leaves in OUT (besides the runtime headers, which smelt carries). */
 static int output_names(smelt_ctx *cx, const char *name, enum smelt_emit_kind emit, const char **names) {
   int n = 0;
@@ -324,9 +333,10 @@ int smelt_cache_lookup(smelt_ctx *cx, const struct smelt_cache_req *r, struct sm
     const char *odir = smelt_sprintf(cx, "%s/o-%016llx", r->dir, (unsigned long long)key);
     FILE *inf = fopen(smelt_sprintf(cx, "%s/info", odir), "r");
     long long wb, ab, lb;
-    int nk, nn;
+    int nk, nn, broken = 0;
     double tc, tcc;
-    if (inf && fscanf(inf, "%lld %lld %lld %d %d %lf %lf", &wb, &ab, &lb, &nk, &nn, &tc, &tcc) == 7) {
+    if (inf && fscanf(inf, "%lld %lld %lld %d %d %lf %lf", &wb, &ab, &lb, &nk, &nn, &tc, &tcc) != 7) broken = 1;
+    else if (inf) {
       const char *names[8];
       int nn_out = output_names(cx, r->name, r->emit, names);
       hit = 1;
@@ -334,7 +344,11 @@ int smelt_cache_lookup(smelt_ctx *cx, const struct smelt_cache_req *r, struct sm
       for (int i = 0; hit && i < nn_out; i++) {
         const char *src = smelt_sprintf(cx, "%s/%s", odir, names[i]), *dst = smelt_sprintf(cx, "%s/%s", r->out_dir, names[i]);
         struct stat st;
-        if (stat(src, &st)) { if (errno == ENOENT && i == 2) { remove(dst); continue; } hit = 0; break; } /* no weights object: none */
+        if (stat(src, &st)) { /* no weights object: none; any other file missing: a damaged entry */
+          if (errno == ENOENT && i == 2) { remove(dst); continue; }
+          hit = 0, broken = 1;
+          break;
+        }
         if (place(src, dst, 1)) hit = 0;
       }
       for (const struct smelt_embedded *e = smelt_runtime_files; hit && e->name; e++)
@@ -348,6 +362,7 @@ int smelt_cache_lookup(smelt_ctx *cx, const struct smelt_cache_req *r, struct sm
       }
     }
     if (inf) fclose(inf);
+    if (broken) remove_entry(cx, odir); /* so this build's store replaces it */
   }
   memo_save(&m, memo_path);
   memo_free(&m);
@@ -389,11 +404,7 @@ int smelt_cache_store(smelt_ctx *cx, const struct smelt_cache_req *r, const stru
     ok = ok && !write_atomic(smelt_sprintf(cx, "%s/info", tdir), inf, strlen(inf));
     if (!ok || rename(tdir, odir)) {
       int e = errno;
-      DIR *d = opendir(tdir); /* clean up the partial copy */
-      for (struct dirent *de; d && (de = readdir(d));)
-        if (de->d_name[0] != '.') remove(smelt_sprintf(cx, "%s/%s", tdir, de->d_name));
-      if (d) closedir(d);
-      rmdir(tdir);
+      remove_entry(cx, tdir); /* the partial copy, or a duplicate of a concurrent build's */
       if (!ok) { smelt_errorf(cx, "%s: cannot store the outputs: %s", odir, strerror(e)); goto done; }
     }
   }

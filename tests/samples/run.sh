@@ -101,7 +101,16 @@ PY
   after=$("$D/two")
   echo "before: $before; after: $after"
   [ "$before" != "$after" ] || fail "the new weights did not change model A's output"
-  echo "PASS: depfile-driven rebuilds of one model; cache hit on touch, miss on new bytes"
+  # a damaged cache entry (an output deleted) is a miss, and the build repairs it
+  rm -f "$D"/smelt-cache/o-*/libmodel_b.a
+  touch "$M/digits.onnx"
+  out=$(cmake --build "$D" 2>&1)
+  echo "$out" | grep -q "libmodel_b.a.*cached" && fail "a damaged cache entry was used"
+  "$D/two" >/dev/null || fail "the app did not run after the damaged entry was rebuilt"
+  touch "$M/digits.onnx"
+  out=$(cmake --build "$D" 2>&1)
+  echo "$out" | grep -q "libmodel_b.a.*cached" || fail "the damaged cache entry was not repaired"
+  echo "PASS: depfile-driven rebuilds of one model; cache hit on touch, miss on new bytes, damaged entries rebuilt"
   ;;
 
 llm-chat)
