@@ -21,6 +21,9 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES := build-essential cmake ninja-build pkg-config libprotobuf-c-dev protobuf-c-compiler \
             libxxhash-dev libcjson-dev libonnx-dev libonnx-testdata clang libclang-rt-dev
 LLVM_PKG := llvm-dev
+# the samples' cross builds: aarch64 Linux (static, run by qemu-user), Cortex-M4 bare metal
+# (newlib with semihosting, run by qemu-system-arm's mps2-an386)
+PACKAGES += gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 
 .PHONY: all deps configure demo test test-sanitize conformance-report update-golden update-expected readme-ops clean
 

@@ -12,6 +12,7 @@
 #include "compiler/arch/arch.h"
 #include "compiler/targets.h"
 #include "compiler/lora.h"
+#include "compiler/progress.h"
 #include "runtime/smelt_npy.h"
 
 #include <errno.h>
@@ -119,6 +120,7 @@ static int is_text_ir(const char *path) {
 static char *slurp(smelt_ctx *cx, const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f) { smelt_errorf(cx, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+  smelt_ctx_note_input(cx, path);
   size_t cap = 1 << 16, n = 0;
   char *buf = malloc(cap);
   while (buf) {
@@ -174,6 +176,7 @@ int smelt_read_tensor_file(smelt_ctx *cx, const char *path, smelt_tensor *t) {
   struct smelt_npy a;
   const char *e = smelt_npy_read(path, &a);
   if (e) return smelt_errorf(cx, "%s: %s", path, e);
+  smelt_ctx_note_input(cx, path);
   memset(t, 0, sizeof *t);
   int found = 0;
   for (int d = 0; d < SMELT_DT_COUNT; d++) {
@@ -272,7 +275,9 @@ static int write_and_compile(smelt_ctx *cx, const struct smelt_build_opts *o, co
     for (int v = 0; gg && v < gg->nvalues && !(k && llm); v++) /* small constants (shared ones counted once) */
       if (gg->values[v].kind == SMELT_V_CONST && (int64_t)gg->values[v].c.nbytes < eo.weights_min) info->weight_bytes += (int64_t)gg->values[v].c.nbytes;
   }
+  smelt_progress(o, "writing weights", 0, info->weight_bytes);
   if (r.nweights && smelt_llvm_emit_weights(cx, wpath, tgt->triple, r.weights, r.nweights)) goto done;
+  smelt_progress(o, "writing weights", info->weight_bytes, info->weight_bytes);
   if (!r.nweights) remove(wpath); /* a stale one from an earlier build would be linked */
   info->nnodes = g->nnodes;
   info->nkernels = r.nkernels;
@@ -282,6 +287,7 @@ static int write_and_compile(smelt_ctx *cx, const struct smelt_build_opts *o, co
   if (o->emit == SMELT_EMIT_C) { rc = 0; goto done; }
 
   /* ---- the C compiler ---- */
+  smelt_progress(o, "compiling", 0, 0);
   double t1 = now();
   const char *av[96];
   int n = 0;
@@ -322,6 +328,7 @@ static int write_and_compile(smelt_ctx *cx, const struct smelt_build_opts *o, co
   info->t_cc = now() - t1;
   rc = 0;
 done:
+  smelt_progress(o, NULL, 0, 0);
   smelt_emit_result_free(&r);
   return rc;
 }
@@ -359,6 +366,7 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
   smelt_graph *g = NULL, *dc = NULL;
   struct stat st;
   int llm = !stat(model, &st) && (S_ISDIR(st.st_mode) || smelt_is_gguf(model));
+  smelt_progress(o, "reading", 0, 0);
   if (llm) { /* a language model: prefill and decode over one KV cache */
     if (o->load.ndims || o->load.nconsts) return smelt_errorf(cx, "%s: --dim and --const apply to ONNX models only", model);
     struct smelt_ckpt *ck = smelt_ckpt_open(cx, model);
@@ -370,7 +378,9 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
     smelt_logf(cx, 1, "%s: %s, %lld layers, d=%lld, vocabulary %lld, context %lld", model, ck->arch, (long long)ck->n_layer,
                (long long)ck->n_embd, (long long)ck->n_vocab, (long long)lo.ctx);
     if (!(g = smelt_arch_build(cx, ck, &lo, 0)) || !(dc = smelt_arch_build(cx, ck, &lo, 1))) return SMELT_ERR;
+    smelt_progress(o, "optimizing", 0, 0);
     if (smelt_run_pipeline(cx, g, o) || smelt_run_pipeline(cx, dc, o)) return SMELT_ERR;
+    smelt_progress(o, "emitting C", 0, 0);
     /* an LLM's weights are many and large: all but the tiny ones go to NAME_weights.o */
     if (o->weights_min <= 0) eo.weights_min = 4096;
     if (smelt_backend_c_emit_llm(g, dc, ck, lo.ctx, &eo, &r)) return SMELT_ERR;
@@ -379,7 +389,9 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
     if (load_adapters(cx, &oo, NULL, &eo)) return SMELT_ERR;
     g = smelt_load_model(cx, model, &o->load);
     if (!g) return SMELT_ERR;
+    smelt_progress(o, "optimizing", 0, 0);
     if (smelt_run_pipeline(cx, g, o)) return SMELT_ERR;
+    smelt_progress(o, "emitting C", 0, 0);
     if (smelt_backend_c_check(g)) return SMELT_ERR;
     if (smelt_backend_c_emit(g, &eo, &r)) return SMELT_ERR;
   }

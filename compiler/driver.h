@@ -43,6 +43,9 @@ struct smelt_build_opts {
   int nloras, nadapters;
   struct smelt_lora_set *lora;
   const char *skip_passes; /* comma-separated pass names not to run (--skip-pass; memplan always runs) */
+  /* progress of long steps (compiler/progress.h); NULL: none.  step NULL ends a step */
+  void (*progress)(void *user, const char *step, int64_t done, int64_t total);
+  void *progress_user;
 };
 
 struct smelt_build_info {

@@ -6,12 +6,15 @@
 #include "compiler/targets.h"
 #include "compiler/read.h"
 #include "compiler/lora.h"
+#include "compiler/cache.h"
+#include "compiler/progress.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *usage_main =
@@ -69,7 +72,10 @@ static const char *usage_build =
     "                         memplan, or all)\n"
     "  --skip-pass P,Q        do not run these passes (cse, fuse, ...; to measure them)\n"
     "  --verify-each          run the IR verifier after every pass\n"
-    "  -q, --quiet            no summary line\n";
+    "  --cache-dir DIR        reuse the outputs of an earlier build with the same input\n"
+    "                         bytes, options and smelt (XXH3; see docs/cmake.md)\n"
+    "  --depfile FILE         write the files this build read as a Makefile rule\n"
+    "  -q, --quiet            no progress and no summary line\n";
 
 static const char *usage_inspect =
     "usage: smelt inspect MODEL [--dim NAME=V]... [--const NAME=FILE]...\n"
@@ -191,6 +197,12 @@ static const char *human(int64_t b, char *buf, size_t n) {
   return buf;
 }
 
+static double build_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmd_build(int argc, char **argv) {
   if (wants_help(argc, argv)) { fputs(usage_build, stdout); return 0; }
   struct common co = {0};
@@ -201,6 +213,7 @@ static int cmd_build(int argc, char **argv) {
   static struct smelt_lora_opt loras[2][32]; /* --lora, --adapter */
   static char lora_buf[2][32][4200];
   int nl[2] = {0, 0};
+  const char *cache_dir = NULL, *depfile = NULL;
   char optstr[2048] = "";
   size_t ol = 0;
   for (int i = 2; i < argc; i++) {
@@ -212,7 +225,8 @@ static int cmd_build(int argc, char **argv) {
       int needs = !strcmp(a, "-o") || !strcmp(a, "--out") || !strcmp(a, "--name") || !strcmp(a, "--target") || !strcmp(a, "--emit") ||
                   !strcmp(a, "--cc") || !strcmp(a, "--cflags") || !strcmp(a, "--print-after") || !strcmp(a, "--weights-min") ||
                   !strcmp(a, "--ctx") || !strcmp(a, "--kv") || !strcmp(a, "--quant") || !strcmp(a, "--quant-group") ||
-                  !strcmp(a, "--quant-skip") || !strcmp(a, "--lora") || !strcmp(a, "--adapter");
+                  !strcmp(a, "--quant-skip") || !strcmp(a, "--lora") || !strcmp(a, "--adapter") || !strcmp(a, "--cache-dir") ||
+                  !strcmp(a, "--depfile");
       if (needs && i + 1 >= argc) { fprintf(stderr, "smelt: error: %s needs a value\n", a); return 1; }
       if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.out_dir = argv[++i];
       else if (!strcmp(a, "--name")) o.name = argv[++i];
@@ -259,6 +273,8 @@ static int cmd_build(int argc, char **argv) {
         if (e) { fprintf(stderr, "smelt: error: %s %s: %s\n", a, argv[i], e); return 1; }
         nl[k]++;
       }
+      else if (!strcmp(a, "--cache-dir")) cache_dir = argv[++i];
+      else if (!strcmp(a, "--depfile")) depfile = argv[++i];
       else if (!strcmp(a, "--verify-each")) o.verify_each = 1;
       else if (!strcmp(a, "--skip-pass") && i + 1 < argc) o.skip_passes = argv[++i];
       else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
@@ -269,7 +285,8 @@ static int cmd_build(int argc, char **argv) {
     }
     /* the options that shape the output, with their values, are recorded in NAME.h
      * (not the output directory or verbosity: the same build anywhere gives the same files) */
-    int shapes = a != model && strcmp(a, "-o") && strcmp(a, "--out") && strcmp(a, "-q") && strcmp(a, "--quiet") && strcmp(a, "-v") && strcmp(a, "--verbose");
+    int shapes = a != model && strcmp(a, "-o") && strcmp(a, "--out") && strcmp(a, "-q") && strcmp(a, "--quiet") && strcmp(a, "-v") && strcmp(a, "--verbose") &&
+                 strcmp(a, "--cache-dir") && strcmp(a, "--depfile");
     for (int k = i0; k <= i && shapes && ol < sizeof optstr - 1; k++)
       ol += snprintf(optstr + ol, sizeof optstr - ol, "%s%s", ol ? " " : "", argv[k]);
   }
@@ -293,10 +310,38 @@ static int cmd_build(int argc, char **argv) {
   if (!cx) { fprintf(stderr, "smelt: error: out of memory\n"); return 1; }
   smelt_set_log(cx, log_cb, &verbose);
   struct smelt_build_info info;
-  int rc = smelt_build(cx, model, &o, &info);
+  struct smelt_progress prog;
+  smelt_progress_init(&prog, stderr, quiet);
+  o.progress = smelt_progress_cb;
+  o.progress_user = &prog;
+  /* the compile cache: only for a valid --name (it names files) and without --print-after */
+  const char *cname = o.name ? o.name : smelt_default_name(cx, model);
+  int valid = *cname && strlen(cname) <= 64 && strspn(cname, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") == strlen(cname) &&
+              !(cname[0] >= '0' && cname[0] <= '9');
+  struct smelt_cache_req creq = {cache_dir, model, optstr, o.out_dir, cname, o.emit, smelt_progress_cb, &prog};
+  double t_start = build_now();
+  int hit = cache_dir && valid && !o.print_after ? smelt_cache_lookup(cx, &creq, &info) : 0;
+  int rc = hit < 0 ? SMELT_ERR : hit ? 0 : smelt_build(cx, model, &o, &info);
+  smelt_progress_cb(&prog, NULL, 0, 0);
   print_warnings(cx);
   if (rc) { rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
-  if (!quiet) {
+  if (!hit && cache_dir && valid && !o.print_after && smelt_cache_store(cx, &creq, &info)) {
+    fputs("smelt: warning: ", stderr); /* the build is fine; only the cache missed out */
+    put_text(smelt_error_msg(cx));
+    fputs(" (outputs not cached)\n", stderr);
+    smelt_clear_error(cx);
+  }
+  if (depfile && smelt_write_depfile(cx, depfile, smelt_build_primary_output(cx, o.out_dir, info.name, o.emit))) {
+    rc = fail(cx, depfile);
+    smelt_ctx_free(cx);
+    return rc;
+  }
+  if (hit && !quiet) {
+    char a[32], w[32];
+    fprintf(stderr, "smelt: %s -> %s (%s): weights %s, arena %s; cached, %.2f s\n", model,
+            smelt_build_primary_output(cx, o.out_dir, info.name, o.emit), o.target, human(info.weight_bytes, w, sizeof w),
+            human(info.arena_bytes, a, sizeof a), build_now() - t_start);
+  } else if (!quiet) {
     char a[32], w[32];
     const char *kind = o.emit == SMELT_EMIT_EXE ? "executable" : o.emit == SMELT_EMIT_LIB ? "library" : "C sources";
     fprintf(stderr, "smelt: %s -> %s/%s%s%s (%s, %s): %d kernels, weights %s, arena %s; %.2f s + cc %.2f s\n", model, o.out_dir,

@@ -132,6 +132,7 @@ static void unmap(void *g) {
 struct smelt_gguf *smelt_gguf_open(smelt_ctx *cx, const char *path) {
   int fd = open(path, O_RDONLY | O_NONBLOCK);
   if (fd < 0) { smelt_errorf(cx, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+  smelt_ctx_note_input(cx, path);
   struct stat st;
   if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size < 24) {
     close(fd);

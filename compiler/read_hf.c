@@ -564,6 +564,7 @@ static int read_template_file(struct hf *h, const char *path) {
     if (fd >= 0) close(fd);
     return smelt_errorf(h->ck.cx, "%s: not a readable file of at most 1 MiB", path);
   }
+  smelt_ctx_note_input(h->ck.cx, path);
   char *buf = smelt_alloc(h->ck.cx, (size_t)st.st_size + 1);
   ssize_t got = buf ? read(fd, buf, (size_t)st.st_size) : -1;
   close(fd);

@@ -70,6 +70,7 @@ static const void *map_external(smelt_ctx *cx, const char *where, const char *di
   /* non-blocking: a FIFO named by a hostile model must not hang the open */
   int fd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) { smelt_errorf(cx, "%s: external data file %s: %s", where, p, strerror(errno)); return NULL; }
+  smelt_ctx_note_input(cx, p);
   struct stat st;
   if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
     close(fd);
@@ -547,6 +548,7 @@ smelt_graph *smelt_read_onnx(smelt_ctx *cx, const char *path, const struct smelt
   r.dir = slash ? smelt_strndup(cx, path, (size_t)(slash - path)) : ".";
   int fd = open(path, O_RDONLY);
   if (fd < 0) { smelt_errorf(cx, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+  smelt_ctx_note_input(cx, path);
   struct stat st;
   if (fstat(fd, &st) || st.st_size == 0) { close(fd); smelt_errorf(cx, "%s: empty or unreadable file", path); return NULL; }
   void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -613,6 +615,7 @@ done:
 int smelt_onnx_read_tensor_file(smelt_ctx *cx, const char *path, smelt_tensor *t) {
   int fd = open(path, O_RDONLY);
   if (fd < 0) return smelt_errorf(cx, "%s: cannot open: %s", path, strerror(errno));
+  smelt_ctx_note_input(cx, path);
   struct stat st;
   if (fstat(fd, &st) || st.st_size == 0) { close(fd); return smelt_errorf(cx, "%s: empty or unreadable file", path); }
   void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -48,6 +48,7 @@ static int open_regular(smelt_ctx *cx, const char *path, struct stat *st, int *m
     smelt_errorf(cx, "%s: not a regular file", path);
     return -1;
   }
+  smelt_ctx_note_input(cx, path);
   return fd;
 }
 

@@ -461,6 +461,7 @@ struct smelt_tokenizer *smelt_tokenizer_from_gguf(smelt_ctx *cx, const struct sm
 static char *read_text(smelt_ctx *cx, const char *path, size_t *len) {
   int fd = open(path, O_RDONLY | O_NONBLOCK);
   if (fd < 0) { smelt_errorf(cx, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+  smelt_ctx_note_input(cx, path);
   struct stat st;
   if (fstat(fd, &st) || !S_ISREG(st.st_mode)) { close(fd); smelt_errorf(cx, "%s: not a regular file", path); return NULL; }
   if ((uint64_t)st.st_size > TOK_MAX_JSON) { close(fd); smelt_errorf(cx, "%s: %lld bytes is too large for a tokenizer file", path, (long long)st.st_size); return NULL; }

@@ -61,6 +61,7 @@ struct smelt_ctx {
   smelt_log_fn log; void *log_user;
   struct cleanup { void (*fn)(void *); void *p; struct cleanup *next; } *cleanups;
   const void *options;
+  char **inputs; int ninputs, cap_inputs; /* files read (smelt_ctx_note_input) */
 };
 
 void smelt_ctx_set_options(smelt_ctx *cx, const void *opts) { cx->options = opts; }
@@ -85,8 +86,30 @@ void smelt_ctx_free(smelt_ctx *cx) {
   free(cx->err);
   for (int i = 0; i < cx->nwarns; i++) free(cx->warns[i]);
   free(cx->warns);
+  for (int i = 0; i < cx->ninputs; i++) free(cx->inputs[i]);
+  free(cx->inputs);
   free(cx);
 }
+
+/* Readers call this for every file they open, so `smelt build --depfile` and the compile
+ * cache know what a build depends on.  Each path is kept once; out of memory drops it
+ * (the cache then stores nothing: see compiler/cache.c). */
+void smelt_ctx_note_input(smelt_ctx *cx, const char *path) {
+  if (!cx || !path) return;
+  for (int i = 0; i < cx->ninputs; i++)
+    if (!strcmp(cx->inputs[i], path)) return;
+  if (cx->ninputs == cx->cap_inputs) {
+    int cap = cx->cap_inputs ? 2 * cx->cap_inputs : 16;
+    char **n = realloc(cx->inputs, sizeof *n * (size_t)cap);
+    if (!n) { cx->cap_inputs = -1; return; }
+    cx->inputs = n;
+    cx->cap_inputs = cap;
+  }
+  char *d = strdup(path);
+  if (d) cx->inputs[cx->ninputs++] = d;
+}
+int smelt_ctx_ninputs(const smelt_ctx *cx) { return cx->cap_inputs < 0 ? -1 : cx->ninputs; }
+const char *smelt_ctx_input(const smelt_ctx *cx, int i) { return cx->inputs[i]; }
 
 void *smelt_alloc(smelt_ctx *cx, size_t bytes) {
   bytes = (bytes + 15) & ~(size_t)15;

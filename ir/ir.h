@@ -97,6 +97,10 @@ void smelt_ctx_set_options(smelt_ctx *cx, const void *opts);
 const void *smelt_ctx_options(const smelt_ctx *cx);
 /* Registers fn(p) to run when the ctx is freed (decoded files, mappings). */
 void smelt_ctx_on_free(smelt_ctx *cx, void (*fn)(void *), void *p);
+/* Files a compilation read (for --depfile and the compile cache); -1 if one was lost. */
+void smelt_ctx_note_input(smelt_ctx *cx, const char *path);
+int smelt_ctx_ninputs(const smelt_ctx *cx);
+const char *smelt_ctx_input(const smelt_ctx *cx, int i);
 void *smelt_alloc(smelt_ctx *cx, size_t bytes);           /* zeroed, 16-aligned, never NULL-checked by callers: aborts the compilation via error state instead */
 char *smelt_strdup(smelt_ctx *cx, const char *s);
 char *smelt_strndup(smelt_ctx *cx, const char *s, size_t n);

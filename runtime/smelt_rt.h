@@ -16,6 +16,16 @@
 #include <math.h>
 #include "smelt_scalar.h"
 
+/* newlib (arm-none-eabi and other bare-metal toolchains) lacks the long double complex
+ * functions that GCC's <tgmath.h> names for every call, which generated kernels include
+ * after this header: declaring them is enough, they are never called on real operands. */
+#if defined(_NEWLIB_VERSION) && !defined(__cplusplus) && !defined(SMELT_NO_NEWLIB_TGMATH_FIX)
+long double _Complex cacoshl(long double _Complex), cacosl(long double _Complex), casinhl(long double _Complex),
+    catanhl(long double _Complex), ccoshl(long double _Complex), ccosl(long double _Complex), cexpl(long double _Complex),
+    cpowl(long double _Complex, long double _Complex), csinhl(long double _Complex), csinl(long double _Complex),
+    ctanhl(long double _Complex), ctanl(long double _Complex);
+#endif
+
 #define SMELT_OK 0
 #define SMELT_E_NULL (-1)       /* a required pointer was NULL */
 #define SMELT_E_ARENA (-2)      /* arena too small or misaligned */

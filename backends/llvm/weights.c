@@ -33,9 +33,20 @@ int smelt_llvm_emit_weights(smelt_ctx *cx, const char *path, const char *triple,
     smelt_errorf(cx, "llvm: no target for triple '%s': %s", triple, err ? err : "?");
     goto done;
   }
-  tm = LLVMCreateTargetMachine(target, triple, "generic", "", LLVMCodeGenLevelNone, LLVMRelocPIC, LLVMCodeModelDefault);
+  /* bare metal ("-none-"): no dynamic linker, absolute data like the C compiler's */
+  int bare = strstr(triple, "-none-") != NULL;
+  tm = LLVMCreateTargetMachine(target, triple, "generic", "", LLVMCodeGenLevelNone, bare ? LLVMRelocStatic : LLVMRelocPIC, LLVMCodeModelDefault);
   if (!tm) { smelt_errorf(cx, "llvm: cannot create a target machine for '%s'", triple); goto done; }
   LLVMSetTarget(mod, triple);
+  size_t tl = strlen(triple);
+  if (tl > 6 && !strcmp(triple + tl - 6, "eabihf")) {
+    /* GNU ld refuses to link an object without Tag_ABI_VFP_args into a hard-float
+     * program, and the LLVM C API cannot set the float ABI that makes LLVM write it:
+     * the attribute is stated in module assembly (needs the target's asm parser). */
+    static const char attr[] = ".eabi_attribute 28, 1\n"; /* Tag_ABI_VFP_args: VFP registers */
+    LLVMInitializeAllAsmParsers();
+    LLVMSetModuleInlineAsm2(mod, attr, sizeof attr - 1);
+  }
   LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
   char *layout = LLVMCopyStringRepOfTargetData(td);
   LLVMSetDataLayout(mod, layout);
