@@ -17,9 +17,11 @@ BUILD_SAN ?= build-san
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Debian packages: build tools, the libraries smelt links, ONNX's proto and test data,
-# clang for the fuzz harnesses, numpy/onnx/sklearn only to regenerate fixtures.
+# clang for the fuzz harnesses, numpy/onnx/sklearn only to regenerate fixtures, an aarch64
+# cross compiler and qemu-user for the NEON kernels (unit_simd).
 PACKAGES := build-essential cmake ninja-build pkg-config libprotobuf-c-dev protobuf-c-compiler \
-            libxxhash-dev libcjson-dev libonnx-dev libonnx-testdata clang libclang-rt-dev
+            libxxhash-dev libcjson-dev libonnx-dev libonnx-testdata clang libclang-rt-dev \
+            gcc-aarch64-linux-gnu qemu-user
 LLVM_PKG := llvm-dev
 
 .PHONY: all deps configure demo test test-sanitize conformance-report update-golden update-expected readme-ops clean

@@ -27,6 +27,11 @@ typedef int (*smelt_kernel_fn)(struct cg *c, const smelt_node *n);
 /* The override of a kernel backend named in the target table ("x86", "arm", ...), or
  * NULL when it has none (backends/registry.c). */
 smelt_kernel_fn smelt_backend_kernels(const char *backend);
+/* What the source of g (and g2, an LLM's second graph, or NULL) needs before its
+ * kernels for the target backend of o: "#include \"smelt_simd.h\"" and SMELT_THREADS
+ * when a kernel uses the runtime's target kernels, else "" (backends/registry.c). */
+struct smelt_emit_opts;
+const char *smelt_backend_prelude(const smelt_graph *g, const smelt_graph *g2, const struct smelt_emit_opts *o);
 
 struct smelt_emit_opts {
   const char *name;        /* C identifier every generated symbol starts with */
@@ -39,6 +44,7 @@ struct smelt_emit_opts {
   int64_t weights_min;     /* constants of at least this many bytes go to NAME_weights.o */
   int weights_in_c;        /* all constants as C arrays (--emit c) */
   const char *options;     /* the command-line options, recorded in NAME.h */
+  int threads;             /* --threads: the target kernels' thread pool (1: none) */
 };
 
 struct smelt_weight {      /* one constant destined for NAME_weights.o */

@@ -31,6 +31,7 @@ struct smelt_build_opts {
   int64_t weights_min;     /* bytes; constants at least this large go to NAME_weights.o */
   int64_t ctx;             /* LLMs: KV cache length (0: the model's, capped at 4096) */
   int kv_f16;              /* LLMs: f16 KV cache */
+  int threads;             /* --threads: target kernels' thread pool size (0, 1: none) */
 };
 
 struct smelt_build_info {
