@@ -457,7 +457,7 @@ static inline void sms_matmul(int kind, const void *w, int64_t rb, const float *
     }
     /* about 64 K multiply-adds per part at least, or threads cost more than they give */
     int64_t parts = m.nr * N * K / 65536;
-    smt_run(sms_mm_part, &m, parts > 64 ? 64 : (int)parts);
+    smt_run(sms_mm_part, &m, parts > 64 ? 64 : parts < N ? (int)parts : (int)N);
   }
 }
 

@@ -6,12 +6,13 @@
  *
  * One pool per model source (it is static, like the rest of the runtime): SMELT_THREADS
  * - 1 workers, started on first use and kept until the process exits.  A call splits
- * the work into at most smt_nthreads parts (lowered at run time by smt_set_threads,
- * which the executable's -t and NAME_set_threads call); the caller runs part 0 and
- * waits for the rest.  Workers spin briefly for the next job (the kernels of one step
- * come back to back) and then sleep on a condition variable.  A call made while
- * another is running (two threads using the model at once) runs on its own thread,
- * so the pool never mixes jobs. */
+ * the work into parts (up to 8 per thread) that the caller and the workers claim one
+ * at a time, so a busy machine where a worker is not scheduled degrades to the
+ * caller doing the work, not to waiting for it.  smt_set_threads (the executable's -t,
+ * NAME_set_threads) lowers the thread count at run time; with 1 no worker runs.
+ * Workers spin briefly for the next job (the kernels of one step come back to back)
+ * and then sleep on a condition variable.  A call made while another is running (two
+ * threads using the model at once) runs on its own thread, so jobs never mix. */
 #ifndef SMELT_THREADS_H
 #define SMELT_THREADS_H
 
@@ -19,24 +20,27 @@
 #define SMELT_THREADS 1
 #endif
 
-/* fn(arg, part, nparts) does part `part` of `nparts` */
+/* fn(arg, part, nparts) does part `part` of `nparts` (parts are independent) */
 typedef void (*smt_fn)(void *arg, int part, int nparts);
 
 #if SMELT_THREADS > 1 && !defined(SMELT_FREESTANDING)
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 
+/* job: the high 32 bits count jobs, the low 32 the next part to claim; a part is claimed
+ * by a compare-and-swap that also checks the job, so a worker that wakes late never
+ * runs a part of a newer job with an older one's arguments. */
 static struct {
   pthread_mutex_t mu;
-  pthread_cond_t go, done;
-  int started, nworkers;          /* workers running (may be fewer than asked if creation failed) */
-  unsigned gen;                   /* job number: workers start a job when it changes */
-  int pending, busy;              /* workers yet to finish the job; a job is running */
+  pthread_cond_t go;
+  int started, nworkers, busy;
+  uint64_t job;
+  int done, nparts;             /* parts finished; parts of the current job */
   smt_fn fn;
   void *arg;
-  int nparts;
   pthread_t th[SMELT_THREADS];
-} smt_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, {0}};
+} smt_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, {0}};
 static int smt_nthreads = SMELT_THREADS;
 
 static inline void smt_pause(void) {
@@ -47,27 +51,35 @@ static inline void smt_pause(void) {
 #endif
 }
 
+/* claims and runs parts of job `id` until none is left */
+static inline void smt_work(uint32_t id) {
+  uint64_t j = __atomic_load_n(&smt_pool.job, __ATOMIC_ACQUIRE);
+  /* nparts is read atomically: when every part is claimed the caller may be setting
+   * up the next job (the compare-and-swap then fails) */
+  while ((uint32_t)(j >> 32) == id && (int)(uint32_t)j < __atomic_load_n(&smt_pool.nparts, __ATOMIC_RELAXED)) {
+    if (!__atomic_compare_exchange_n(&smt_pool.job, &j, j + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+    smt_pool.fn(smt_pool.arg, (int)(uint32_t)j, smt_pool.nparts);
+    __atomic_add_fetch(&smt_pool.done, 1, __ATOMIC_RELEASE);
+    j = __atomic_load_n(&smt_pool.job, __ATOMIC_ACQUIRE);
+  }
+}
+
 static void *smt_worker(void *p) {
-  int id = (int)(intptr_t)p;
-  unsigned seen = 0;
+  (void)p;
+  uint32_t seen = 0;
   for (;;) {
-    unsigned g = __atomic_load_n(&smt_pool.gen, __ATOMIC_ACQUIRE);
-    for (int i = 0; g == seen && i < 50000; i++) {
+    uint32_t id = (uint32_t)(__atomic_load_n(&smt_pool.job, __ATOMIC_ACQUIRE) >> 32);
+    for (int i = 0; id == seen && i < 2000; i++) { /* the next kernel's job comes soon */
       smt_pause();
-      g = __atomic_load_n(&smt_pool.gen, __ATOMIC_ACQUIRE);
+      id = (uint32_t)(__atomic_load_n(&smt_pool.job, __ATOMIC_ACQUIRE) >> 32);
     }
-    if (g == seen) {
+    if (id == seen) {
       pthread_mutex_lock(&smt_pool.mu);
-      while ((g = __atomic_load_n(&smt_pool.gen, __ATOMIC_ACQUIRE)) == seen) pthread_cond_wait(&smt_pool.go, &smt_pool.mu);
+      while ((id = (uint32_t)(__atomic_load_n(&smt_pool.job, __ATOMIC_ACQUIRE) >> 32)) == seen) pthread_cond_wait(&smt_pool.go, &smt_pool.mu);
       pthread_mutex_unlock(&smt_pool.mu);
     }
-    seen = g;
-    if (id < smt_pool.nparts) smt_pool.fn(smt_pool.arg, id, smt_pool.nparts);
-    if (__atomic_sub_fetch(&smt_pool.pending, 1, __ATOMIC_ACQ_REL) == 0) {
-      pthread_mutex_lock(&smt_pool.mu);
-      pthread_cond_signal(&smt_pool.done);
-      pthread_mutex_unlock(&smt_pool.mu);
-    }
+    seen = id;
+    smt_work(id);
   }
   return NULL;
 }
@@ -77,35 +89,37 @@ static inline void smt_set_threads(int n) {
   __atomic_store_n(&smt_nthreads, n < 1 ? 1 : n > SMELT_THREADS ? SMELT_THREADS : n, __ATOMIC_RELAXED);
 }
 
-static inline void smt_run(smt_fn fn, void *arg, int want) {
+/* Runs fn(arg, i, nparts) for every i < nparts, the parts shared between the caller and
+ * the workers (whoever is free claims the next), and returns when all are done.  The
+ * caller keeps claiming until none is left, so a worker the OS has not scheduled costs
+ * nothing but its share. */
+static inline void smt_run(smt_fn fn, void *arg, int nparts) {
   int n = __atomic_load_n(&smt_nthreads, __ATOMIC_RELAXED);
-  if (want < n) n = want;
-  if (n <= 1 || __atomic_exchange_n(&smt_pool.busy, 1, __ATOMIC_ACQUIRE)) {
+  if (nparts > 8 * n) nparts = 8 * n;
+  if (n <= 1 || nparts <= 1 || __atomic_exchange_n(&smt_pool.busy, 1, __ATOMIC_ACQUIRE)) {
     fn(arg, 0, 1);
     return;
   }
   if (!smt_pool.started) {
     smt_pool.started = 1;
     for (int i = 1; i < SMELT_THREADS; i++) {
-      if (pthread_create(&smt_pool.th[i], NULL, smt_worker, (void *)(intptr_t)i)) break;
+      if (pthread_create(&smt_pool.th[i], NULL, smt_worker, NULL)) break;
       smt_pool.nworkers++;
     }
   }
-  if (n > smt_pool.nworkers + 1) n = smt_pool.nworkers + 1;
   smt_pool.fn = fn;
   smt_pool.arg = arg;
-  smt_pool.nparts = n;
-  __atomic_store_n(&smt_pool.pending, smt_pool.nworkers, __ATOMIC_RELAXED);
+  __atomic_store_n(&smt_pool.nparts, nparts, __ATOMIC_RELAXED);
+  __atomic_store_n(&smt_pool.done, 0, __ATOMIC_RELAXED);
+  uint32_t id = (uint32_t)(__atomic_load_n(&smt_pool.job, __ATOMIC_RELAXED) >> 32) + 1;
   pthread_mutex_lock(&smt_pool.mu);
-  __atomic_add_fetch(&smt_pool.gen, 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&smt_pool.job, (uint64_t)id << 32, __ATOMIC_RELEASE);
   pthread_cond_broadcast(&smt_pool.go);
   pthread_mutex_unlock(&smt_pool.mu);
-  fn(arg, 0, n);
-  for (int i = 0; __atomic_load_n(&smt_pool.pending, __ATOMIC_ACQUIRE) && i < 200000; i++) smt_pause();
-  if (__atomic_load_n(&smt_pool.pending, __ATOMIC_ACQUIRE)) {
-    pthread_mutex_lock(&smt_pool.mu);
-    while (__atomic_load_n(&smt_pool.pending, __ATOMIC_ACQUIRE)) pthread_cond_wait(&smt_pool.done, &smt_pool.mu);
-    pthread_mutex_unlock(&smt_pool.mu);
+  smt_work(id);
+  for (int i = 0; __atomic_load_n(&smt_pool.done, __ATOMIC_ACQUIRE) < nparts; i++) {
+    if (i < 2000) smt_pause();
+    else sched_yield(); /* a worker holds a part but has lost its CPU */
   }
   __atomic_store_n(&smt_pool.busy, 0, __ATOMIC_RELEASE);
 }
