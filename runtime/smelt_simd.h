@@ -149,10 +149,37 @@ static inline __m256i sms_dot_i8(__m256i x, __m256i y) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
 #endif
 }
-static inline __m256 sms_blk(__m256 acc, __m256i wq, float dw, const sms_q8 *a) {
-  __m256i p = sms_dot_i8(wq, _mm256_loadu_si256((const __m256i *)a->q));
-  return _mm256_fmadd_ps(_mm256_set1_ps(dw * a->d), _mm256_cvtepi32_ps(p), acc);
+#if SMS_VNNI
+/* A weight block made ready for several activation blocks: with VNNI the activations
+ * go in as unsigned bytes (q + 128: one xor) against the signed weights, and the
+ * surplus 128 · Σw, computed once per weight block, starts the integer sum; then each
+ * activation block costs an xor, vpdpbusd, a convert, a multiply and an FMA. */
+typedef struct { __m256i w, nc; __m256 d; } sms_wb;
+static inline sms_wb sms_prep(__m256i wq, float dw) {
+  sms_wb b;
+  b.w = wq;
+  b.nc = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)0x80), wq));
+  b.d = _mm256_set1_ps(dw);
+  return b;
 }
+static inline __m256 sms_blk(__m256 acc, const sms_wb *b, const sms_q8 *a) {
+  __m256i au = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)a->q), _mm256_set1_epi8((char)0x80));
+  __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_dpbusd_epi32(b->nc, au, b->w)), _mm256_set1_ps(a->d));
+  return _mm256_fmadd_ps(p, b->d, acc);
+}
+#else
+typedef struct { __m256i w; float d; } sms_wb;
+static inline sms_wb sms_prep(__m256i wq, float dw) {
+  sms_wb b;
+  b.w = wq;
+  b.d = dw;
+  return b;
+}
+static inline __m256 sms_blk(__m256 acc, const sms_wb *b, const sms_q8 *a) {
+  __m256i p = sms_dot_i8(b->w, _mm256_loadu_si256((const __m256i *)a->q));
+  return _mm256_fmadd_ps(_mm256_set1_ps(b->d * a->d), _mm256_cvtepi32_ps(p), acc);
+}
+#endif
 static inline __m256i sms_w_q8_0(const uint8_t *w) { return _mm256_loadu_si256((const __m256i *)(w + 2)); }
 static inline __m256i sms_w_q4_0(const uint8_t *w) {
   __m128i t = _mm_loadu_si128((const __m128i *)(w + 2));
@@ -164,22 +191,25 @@ static inline __m256i sms_w_q4_0(const uint8_t *w) {
     __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();                                                          \
     int64_t b = 0;                                                                                                       \
     for (; b + 2 <= nb; b += 2, w += 2 * BYTES) {                                                                        \
-      c0 = sms_blk(c0, sms_w_##T(w), sms_h2f(w), a + b);                                                                 \
-      c1 = sms_blk(c1, sms_w_##T(w + BYTES), sms_h2f(w + BYTES), a + b + 1);                                             \
+      sms_wb w0 = sms_prep(sms_w_##T(w), sms_h2f(w)), w1 = sms_prep(sms_w_##T(w + BYTES), sms_h2f(w + BYTES));           \
+      c0 = sms_blk(c0, &w0, a + b);                                                                                      \
+      c1 = sms_blk(c1, &w1, a + b + 1);                                                                                  \
     }                                                                                                                    \
-    if (b < nb) c0 = sms_blk(c0, sms_w_##T(w), sms_h2f(w), a + b);                                                       \
+    if (b < nb) {                                                                                                        \
+      sms_wb w0 = sms_prep(sms_w_##T(w), sms_h2f(w));                                                                    \
+      c0 = sms_blk(c0, &w0, a + b);                                                                                      \
+    }                                                                                                                    \
     y[0] = sms_hsum(_mm256_add_ps(c0, c1));                                                                              \
   }                                                                                                                      \
   /* one weight row, four rows of activations (their blocks nb apart) */                                                 \
   static inline void sms_dot_##T##_4(const uint8_t *w, const sms_q8 *a, int64_t nb, float *y) {                          \
     __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;                                                          \
     for (int64_t b = 0; b < nb; b++, w += BYTES) {                                                                       \
-      __m256i wq = sms_w_##T(w);                                                                                         \
-      float dw = sms_h2f(w);                                                                                             \
-      c0 = sms_blk(c0, wq, dw, a + b);                                                                                   \
-      c1 = sms_blk(c1, wq, dw, a + nb + b);                                                                              \
-      c2 = sms_blk(c2, wq, dw, a + 2 * nb + b);                                                                          \
-      c3 = sms_blk(c3, wq, dw, a + 3 * nb + b);                                                                          \
+      sms_wb wb = sms_prep(sms_w_##T(w), sms_h2f(w));                                                                    \
+      c0 = sms_blk(c0, &wb, a + b);                                                                                      \
+      c1 = sms_blk(c1, &wb, a + nb + b);                                                                                 \
+      c2 = sms_blk(c2, &wb, a + 2 * nb + b);                                                                             \
+      c3 = sms_blk(c3, &wb, a + 3 * nb + b);                                                                             \
     }                                                                                                                    \
     y[0] = sms_hsum(c0), y[1] = sms_hsum(c1), y[2] = sms_hsum(c2), y[3] = sms_hsum(c3);                                  \
   }
@@ -459,6 +489,91 @@ static inline void sms_matmul(int kind, const void *w, int64_t rb, const float *
     int64_t parts = m.nr * N * K / 65536;
     smt_run(sms_mm_part, &m, parts > 64 ? 64 : parts < N ? (int)parts : (int)N);
   }
+}
+
+/* ---- f32 GEMM with B [K, N] (ONNX MatMul / Gemm by a constant) ------------------------
+ * y[i, j] = Σ_k a[i, k] b[k, j], k in order, multiply then add: the generic C kernel's
+ * row update exactly, so results are its bit for bit.  A 4 x 16 register tile (4 rows
+ * of a, a 16-column panel of b read in place, row k of the panel being contiguous)
+ * keeps 8 (AVX2) or 16 (NEON) accumulators; panels are split between threads. */
+struct sms_nn { const float *a, *b; float *y; int64_t M, N, K; };
+
+static inline void sms_nn_scalar(const struct sms_nn *m, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  for (int64_t i = i0; i < i1; i++)
+    for (int64_t j = j0; j < j1; j++) {
+      float acc = 0;
+      for (int64_t k = 0; k < m->K; k++) acc += m->a[i * m->K + k] * m->b[k * m->N + j];
+      m->y[i * m->N + j] = acc;
+    }
+}
+
+#if SMS_AVX2
+#define SMS_NN_NR 16
+static inline void sms_nn_tile(const struct sms_nn *m, int64_t i, int64_t j, int nr) {
+  const float *a = m->a + i * m->K, *b = m->b + j;
+  int64_t K = m->K, N = m->N;
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+#define SMS_R(r) { __m256 av = _mm256_set1_ps(a[(r) * K + k]); \
+    c##r##0 = _mm256_add_ps(c##r##0, _mm256_mul_ps(av, b0)); c##r##1 = _mm256_add_ps(c##r##1, _mm256_mul_ps(av, b1)); }
+  if (nr == 4)
+    for (int64_t k = 0; k < K; k++) {
+      __m256 b0 = _mm256_loadu_ps(b + k * N), b1 = _mm256_loadu_ps(b + k * N + 8);
+      SMS_R(0) SMS_R(1) SMS_R(2) SMS_R(3)
+    }
+  else
+    for (int64_t k = 0; k < K; k++) {
+      __m256 b0 = _mm256_loadu_ps(b + k * N), b1 = _mm256_loadu_ps(b + k * N + 8);
+      SMS_R(0)
+    }
+#undef SMS_R
+  float *y = m->y + i * N + j;
+  _mm256_storeu_ps(y, c00), _mm256_storeu_ps(y + 8, c01);
+  if (nr == 4) {
+    _mm256_storeu_ps(y + N, c10), _mm256_storeu_ps(y + N + 8, c11);
+    _mm256_storeu_ps(y + 2 * N, c20), _mm256_storeu_ps(y + 2 * N + 8, c21);
+    _mm256_storeu_ps(y + 3 * N, c30), _mm256_storeu_ps(y + 3 * N + 8, c31);
+  }
+}
+#elif SMS_NEON
+#define SMS_NN_NR 16
+static inline void sms_nn_tile(const struct sms_nn *m, int64_t i, int64_t j, int nr) {
+  const float *a = m->a + i * m->K, *b = m->b + j;
+  int64_t K = m->K, N = m->N;
+  float32x4_t c[4][4];
+  for (int r = 0; r < 4; r++)
+    for (int u = 0; u < 4; u++) c[r][u] = vdupq_n_f32(0);
+  for (int64_t k = 0; k < K; k++) {
+    float32x4_t b0 = vld1q_f32(b + k * N), b1 = vld1q_f32(b + k * N + 4), b2 = vld1q_f32(b + k * N + 8), b3 = vld1q_f32(b + k * N + 12);
+    for (int r = 0; r < nr; r++) {
+      float32x4_t av = vdupq_n_f32(a[r * K + k]);
+      c[r][0] = vaddq_f32(c[r][0], vmulq_f32(av, b0)), c[r][1] = vaddq_f32(c[r][1], vmulq_f32(av, b1));
+      c[r][2] = vaddq_f32(c[r][2], vmulq_f32(av, b2)), c[r][3] = vaddq_f32(c[r][3], vmulq_f32(av, b3));
+    }
+  }
+  for (int r = 0; r < nr; r++)
+    for (int u = 0; u < 4; u++) vst1q_f32(m->y + (i + r) * N + j + 4 * u, c[r][u]);
+}
+#endif
+
+static inline void sms_nn_part(void *arg, int part, int nparts) {
+  const struct sms_nn *m = (const struct sms_nn *)arg;
+#ifdef SMS_NN_NR
+  int64_t np = m->N / SMS_NN_NR, p0 = np * part / nparts, p1 = np * (part + 1) / nparts;
+  for (int64_t p = p0; p < p1; p++) {
+    int64_t i = 0;
+    for (; i + 4 <= m->M; i += 4) sms_nn_tile(m, i, p * SMS_NN_NR, 4);
+    for (; i < m->M; i++) sms_nn_tile(m, i, p * SMS_NN_NR, 1);
+  }
+  if (part == nparts - 1) sms_nn_scalar(m, 0, m->M, np * SMS_NN_NR, m->N); /* the columns left */
+#else
+  sms_nn_scalar(m, 0, m->M, m->N * part / nparts, m->N * (part + 1) / nparts);
+#endif
+}
+
+static inline void sms_gemm_nn(const float *a, const float *b, float *y, int64_t M, int64_t N, int64_t K) {
+  struct sms_nn m = {a, b, y, M, N, K};
+  int64_t parts = M * N * K / 65536, panels = N / 16 > 0 ? N / 16 : 1;
+  smt_run(sms_nn_part, &m, parts > panels ? (int)panels : (int)parts);
 }
 
 #endif

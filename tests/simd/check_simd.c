@@ -99,6 +99,32 @@ static void run(int kind, int64_t R, int64_t N, int64_t K) {
   free(w), free(x), free(y), free(xq), free(xr);
 }
 
+/* sms_gemm_nn against the generic C row update (bit for bit) */
+static void run_nn(int64_t M, int64_t N, int64_t K) {
+  float *a = malloc(sizeof(float) * (size_t)(M * K)), *b = malloc(sizeof(float) * (size_t)(K * N));
+  float *y = malloc(sizeof(float) * (size_t)(M * N)), *g = malloc(sizeof(float) * (size_t)(M * N));
+  for (int64_t i = 0; i < M * K; i++) a[i] = unif();
+  for (int64_t i = 0; i < K * N; i++) b[i] = unif();
+  sms_gemm_nn(a, b, y, M, N, K);
+  for (int64_t i = 0; i < M; i++) { /* backends/c/k_nn.c's loop */
+    float *yr = g + i * N;
+    for (int64_t j = 0; j < N; j++) yr[j] = 0;
+    for (int64_t k = 0; k < K; k++) {
+      const float av = a[i * K + k], *br = b + k * N;
+      for (int64_t j = 0; j < N; j++) yr[j] += av * br[j];
+    }
+  }
+  for (int64_t e = 0; e < M * N; e++) {
+#if !defined(__clang__) /* clang contracts the generic C's a * b + c */
+    check(!memcmp(&y[e], &g[e], 4), "gemm_nn not bit-identical to the generic C", -1, M, N, K, e / N, e % N, y[e], g[e], 0);
+#endif
+    double ex = 0, mag = 0;
+    for (int64_t k = 0; k < K; k++) ex += (double)a[e / N * K + k] * b[k * N + e % N], mag += fabs((double)a[e / N * K + k] * b[k * N + e % N]);
+    check(fabs(y[e] - ex) <= 1e-5 * mag + 1e-30, "gemm_nn", -1, M, N, K, e / N, e % N, y[e], ex, 1e-5 * mag);
+  }
+  free(a), free(b), free(y), free(g);
+}
+
 int main(int argc, char **argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 1;
   smt_set_threads(threads);
@@ -110,6 +136,11 @@ int main(int argc, char **argv) {
         unsigned nk = q ? sizeof Kq / sizeof *Kq : sizeof Kf / sizeof *Kf;
         for (unsigned c = 0; c < nk; c++) run(kind, Rs[a], Ns[b], q ? Kq[c] : Kf[c]);
       }
+  static const int64_t Ms[] = {1, 3, 4, 7}, Nn[] = {1, 15, 16, 33, 50}, Kn[] = {1, 9, 64};
+  for (unsigned a = 0; a < 4; a++)
+    for (unsigned b = 0; b < 5; b++)
+      for (unsigned c = 0; c < 3; c++) run_nn(Ms[a], Nn[b], Kn[c]);
+  run_nn(37, 200, 300); /* split between threads */
   /* large enough to be split between threads: several chunks of quantized rows */
   run(SMS_Q8_0, 70, 67, 4096);
   run(SMS_Q4_0, 9, 129, 2048);
