@@ -1,5 +1,5 @@
 /* runtime/smelt_simd.h — the target kernels of LLM-style matmuls: y = x · Wᵀ with W
- * [N, K] stored as f32, f16, q8_0 or q4_0 rows (a weight, read once per call) and x
+ * [N, K] stored as f32, f16, q8_0, q4_0 or q4_k rows (a weight, read once per call) and x
  * [R, K] f32 activations.  The target backends (backends/x86, backends/arm) emit calls
  * to sms_matmul; which instructions it uses follows the compiler's target macros:
  *
@@ -40,7 +40,7 @@
 #endif
 #endif
 
-enum { SMS_F32, SMS_F16, SMS_Q8_0, SMS_Q4_0 };
+enum { SMS_F32, SMS_F16, SMS_Q8_0, SMS_Q4_0, SMS_Q4_K };
 
 /* a block of 32 activations quantized to int8: x[l] ~ d * q[l] */
 typedef struct { float d; int8_t q[32]; } sms_q8;
@@ -122,6 +122,27 @@ static inline float sms_dot_q4_0_ref(const uint8_t *w, const sms_q8 *a, int64_t 
     for (int l = 0; l < 16; l++)
       acc += ((w[2 + l] & 15) - 8) * a[b].q[l] + ((w[2 + l] >> 4) - 8) * a[b].q[l + 16];
     s += smq_f16(w) * a[b].d * (float)acc;
+  }
+  return s;
+}
+
+/* q4_k: 8 sub-blocks of 32 per 256 (value d·sc·q − dmin·m), one activation block each */
+static inline float sms_dot_q4_k_ref(const uint8_t *w, const sms_q8 *a, int64_t nb) {
+  float s = 0;
+  for (int64_t b = 0; b < nb; b += 8, w += SMQ_Q4_K_BYTES) {
+    float d = smq_f16(w), dmin = smq_f16(w + 2);
+    for (int sb = 0; sb < 8; sb++) {
+      uint8_t sc, mn;
+      smq_scale_min_k4(sb, w + 4, &sc, &mn);
+      const uint8_t *q = w + 16 + 32 * (sb / 2);
+      int32_t dot = 0, sum = 0;
+      for (int l = 0; l < 32; l++) {
+        int v = sb % 2 ? q[l] >> 4 : q[l] & 15;
+        dot += v * a[b + sb].q[l];
+        sum += a[b + sb].q[l];
+      }
+      s += d * sc * a[b + sb].d * (float)dot - dmin * mn * a[b + sb].d * (float)sum;
+    }
   }
   return s;
 }
@@ -215,6 +236,35 @@ static inline __m256i sms_w_q4_0(const uint8_t *w) {
   }
 SMS_DOTQ(q8_0, SMQ_Q8_0_BYTES)
 SMS_DOTQ(q4_0, SMQ_Q4_0_BYTES)
+
+/* q4_k: nibbles are unsigned, so they go straight into vpmaddubsw / vpdpbusd */
+static inline __m256i sms_dot_u8(__m256i u, __m256i y) {
+#if SMS_VNNI
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, y);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
+#endif
+}
+static inline void sms_dot_q4_k_1(const uint8_t *w, const sms_q8 *a, int64_t nb, float *y) {
+  __m256 acc = _mm256_setzero_ps(), mins = _mm256_setzero_ps();
+  const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+  for (int64_t b = 0; b < nb; b += 8, w += SMQ_Q4_K_BYTES) {
+    float d = sms_h2f(w), dmin = sms_h2f(w + 2);
+    for (int g = 0; g < 4; g++) {
+      __m256i v = _mm256_loadu_si256((const __m256i *)(w + 16 + 32 * g));
+      __m256i q[2] = {_mm256_and_si256(v, m4), _mm256_and_si256(_mm256_srli_epi16(v, 4), m4)};
+      for (int h = 0; h < 2; h++) {
+        uint8_t sc, mn;
+        smq_scale_min_k4(2 * g + h, w + 4, &sc, &mn);
+        const sms_q8 *ab = a + b + 2 * g + h;
+        __m256i qa = _mm256_loadu_si256((const __m256i *)ab->q);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc * ab->d), _mm256_cvtepi32_ps(sms_dot_u8(q[h], qa)), acc);
+        mins = _mm256_fmadd_ps(_mm256_set1_ps(dmin * mn * ab->d), _mm256_cvtepi32_ps(sms_dot_u8(one, qa)), mins);
+      }
+    }
+  }
+  y[0] = sms_hsum(acc) - sms_hsum(mins);
+}
 #undef SMS_DOTQ
 
 /* f32 and f16 weights: the same lanes, products and sums as the generic C kernels
@@ -353,6 +403,27 @@ static inline void sms_w_q4_0(const uint8_t *w, int8x16_t *x0, int8x16_t *x1) {
   }
 SMS_DOTQ(q8_0, SMQ_Q8_0_BYTES)
 SMS_DOTQ(q4_0, SMQ_Q4_0_BYTES)
+
+static inline void sms_dot_q4_k_1(const uint8_t *w, const sms_q8 *a, int64_t nb, float *y) {
+  float32x4_t acc = vdupq_n_f32(0), mins = vdupq_n_f32(0);
+  const int8x16_t one = vdupq_n_s8(1);
+  for (int64_t b = 0; b < nb; b += 8, w += SMQ_Q4_K_BYTES) {
+    float d = sms_h2f(w), dmin = sms_h2f(w + 2);
+    for (int g = 0; g < 4; g++) {
+      uint8x16_t v0 = vld1q_u8(w + 16 + 32 * g), v1 = vld1q_u8(w + 32 + 32 * g);
+      int8x16_t q[2][2] = {{vreinterpretq_s8_u8(vandq_u8(v0, vdupq_n_u8(15))), vreinterpretq_s8_u8(vandq_u8(v1, vdupq_n_u8(15)))},
+                           {vreinterpretq_s8_u8(vshrq_n_u8(v0, 4)), vreinterpretq_s8_u8(vshrq_n_u8(v1, 4))}};
+      for (int h = 0; h < 2; h++) {
+        uint8_t sc, mn;
+        smq_scale_min_k4(2 * g + h, w + 4, &sc, &mn);
+        const sms_q8 *ab = a + b + 2 * g + h;
+        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(sms_dot_i8(q[h][0], q[h][1], ab->q)), d * sc * ab->d);
+        mins = vfmaq_n_f32(mins, vcvtq_f32_s32(sms_dot_i8(one, one, ab->q)), dmin * mn * ab->d);
+      }
+    }
+  }
+  y[0] = vaddvq_f32(acc) - vaddvq_f32(mins);
+}
 #undef SMS_DOTQ
 
 /* f32 and f16 weights: the generic C kernels' lanes and sums (see the x86 part) */
@@ -407,6 +478,7 @@ static inline void sms_dot_f16_4(const uint8_t *w, const float *x, int64_t k, fl
 #else
 static inline void sms_dot_q8_0_1(const uint8_t *w, const sms_q8 *a, int64_t nb, float *y) { y[0] = sms_dot_q8_0_ref(w, a, nb); }
 static inline void sms_dot_q4_0_1(const uint8_t *w, const sms_q8 *a, int64_t nb, float *y) { y[0] = sms_dot_q4_0_ref(w, a, nb); }
+static inline void sms_dot_q4_k_1(const uint8_t *w, const sms_q8 *a, int64_t nb, float *y) { y[0] = sms_dot_q4_k_ref(w, a, nb); }
 static inline void sms_dot_q8_0_4(const uint8_t *w, const sms_q8 *a, int64_t nb, float *y) {
   for (int r = 0; r < 4; r++) y[r] = sms_dot_q8_0_ref(w, a + r * nb, nb);
 }
@@ -447,6 +519,9 @@ static inline void sms_mm_part(void *arg, int part, int nparts) {
       case SMS_F32: sms_dot_f32_4(w, m->x + r * K, K, t); break;
       case SMS_F16: sms_dot_f16_4(w, m->x + r * K, K, t); break;
       case SMS_Q8_0: sms_dot_q8_0_4(w, m->xq + r * nb, nb, t); break;
+      case SMS_Q4_K:
+        for (int u = 0; u < 4; u++) sms_dot_q4_k_1(w, m->xq + (r + u) * nb, nb, t + u);
+        break;
       default: sms_dot_q4_0_4(w, m->xq + r * nb, nb, t); break;
       }
       for (int u = 0; u < 4; u++) m->y[(r + u) * N + j] = t[u];
@@ -456,6 +531,7 @@ static inline void sms_mm_part(void *arg, int part, int nparts) {
       case SMS_F32: sms_dot_f32_1(w, m->x + r * K, K, t); break;
       case SMS_F16: sms_dot_f16_1(w, m->x + r * K, K, t); break;
       case SMS_Q8_0: sms_dot_q8_0_1(w, m->xq + r * nb, nb, t); break;
+      case SMS_Q4_K: sms_dot_q4_k_1(w, m->xq + r * nb, nb, t); break;
       default: sms_dot_q4_0_1(w, m->xq + r * nb, nb, t); break;
       }
       m->y[r * N + j] = t[0];
@@ -471,17 +547,17 @@ static inline void sms_mm_part(void *arg, int part, int nparts) {
 static inline void sms_matmul(int kind, const void *w, int64_t rb, const float *x, float *y, int64_t R, int64_t N, int64_t K) {
   struct sms_mm m = {kind, (const uint8_t *)w, rb, N, K, 0, x, NULL, y};
   int64_t chunk = R;
-  if (kind == SMS_Q8_0 || kind == SMS_Q4_0) {
+  if (kind >= SMS_Q8_0) {
     chunk = SMS_CHUNK_BYTES / (int64_t)(K / 32 * sizeof(sms_q8));
     if (chunk < 1) chunk = 1;
     if (chunk > R) chunk = R;
   }
-  sms_q8 buf[(kind == SMS_Q8_0 || kind == SMS_Q4_0) ? chunk * (K / 32) : 1];
+  sms_q8 buf[(kind >= SMS_Q8_0) ? chunk * (K / 32) : 1];
   for (int64_t r0 = 0; r0 < R; r0 += chunk) {
     m.nr = R - r0 < chunk ? R - r0 : chunk;
     m.x = x + r0 * K;
     m.y = y + r0 * N;
-    if (kind == SMS_Q8_0 || kind == SMS_Q4_0) {
+    if (kind >= SMS_Q8_0) {
       sms_quantize(m.x, buf, m.nr * (K / 32));
       m.xq = buf;
     }

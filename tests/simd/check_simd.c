@@ -36,6 +36,11 @@ static double wval(int kind, const uint8_t *row, int64_t k) {
   case SMS_F32: { float v; memcpy(&v, row + 4 * k, 4); return v; }
   case SMS_F16: return smq_f16(row + 2 * k);
   case SMS_Q8_0: { const uint8_t *b = row + k / 32 * SMQ_Q8_0_BYTES; return smq_f16(b) * (double)(int8_t)b[2 + k % 32]; }
+  case SMS_Q4_K: {
+    float v[256];
+    smq_dequantize_row_q4_k(row + k / 256 * SMQ_Q4_K_BYTES, v, 256);
+    return v[k % 256];
+  }
   default: {
     const uint8_t *b = row + k / 32 * SMQ_Q4_0_BYTES;
     int l = (int)(k % 32), q = l < 16 ? (b[2 + l] & 15) : (b[2 + l - 16] >> 4);
@@ -45,12 +50,19 @@ static double wval(int kind, const uint8_t *row, int64_t k) {
 }
 
 static void run(int kind, int64_t R, int64_t N, int64_t K) {
-  int64_t rb = kind == SMS_F32 ? 4 * K : kind == SMS_F16 ? 2 * K : kind == SMS_Q8_0 ? K / 32 * SMQ_Q8_0_BYTES : K / 32 * SMQ_Q4_0_BYTES;
+  int64_t rb = kind == SMS_F32 ? 4 * K : kind == SMS_F16 ? 2 * K : kind == SMS_Q8_0 ? K / 32 * SMQ_Q8_0_BYTES
+             : kind == SMS_Q4_K ? K / 256 * SMQ_Q4_K_BYTES : K / 32 * SMQ_Q4_0_BYTES;
   uint8_t *w = malloc((size_t)(N * rb) + 1);
   float *x = malloc(sizeof(float) * (size_t)(R * K)), *y = malloc(sizeof(float) * (size_t)(R * N));
   for (int64_t i = 0; i < N * rb; i++) w[i] = (uint8_t)rnd();
   if (kind == SMS_F32) for (int64_t i = 0; i < N * K; i++) { float v = unif(); memcpy(w + 4 * i, &v, 4); }
   if (kind == SMS_F16) for (int64_t i = 0; i < N * K; i++) { uint16_t h = sm_f32_to_f16(unif()); memcpy(w + 2 * i, &h, 2); }
+  if (kind == SMS_Q4_K)
+    for (int64_t b = 0; b < N * K / 256; b++)
+      for (int o = 0; o < 4; o += 2) {
+        uint16_t h = (uint16_t)((rnd() & 0x83ff) | (7 + rnd() % 7) << 10);
+        memcpy(w + b * SMQ_Q4_K_BYTES + o, &h, 2);
+      }
   if (kind == SMS_Q8_0 || kind == SMS_Q4_0)
     for (int64_t b = 0; b < N * K / 32; b++) {
       uint16_t h = (uint16_t)((rnd() & 0x83ff) | (7 + rnd() % 7) << 10);
@@ -59,7 +71,7 @@ static void run(int kind, int64_t R, int64_t N, int64_t K) {
   for (int64_t i = 0; i < R * K; i++) x[i] = unif() * (float)(1 << (rnd() % 6));
   if (R * K >= 64) for (int l = 0; l < 32; l++) x[l] = 0; /* a zero block: d = 0 */
   sms_matmul(kind, w, rb, x, y, R, N, K);
-  int q = kind == SMS_Q8_0 || kind == SMS_Q4_0;
+  int q = kind >= SMS_Q8_0;
   sms_q8 *xq = q ? malloc(sizeof(sms_q8) * (size_t)(R * K / 32)) : NULL, *xr = q ? malloc(sizeof(sms_q8) * (size_t)(R * K / 32)) : NULL;
   if (q) {
     sms_quantize(x, xq, R * K / 32);
@@ -129,10 +141,15 @@ int main(int argc, char **argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 1;
   smt_set_threads(threads);
   static const int64_t Rs[] = {1, 3, 4, 5, 9}, Ns[] = {1, 5, 17}, Kf[] = {1, 7, 8, 31, 33, 100, 257}, Kq[] = {32, 96, 224, 1056};
-  for (int kind = SMS_F32; kind <= SMS_Q4_0; kind++)
+  static const int64_t Kk[] = {256, 768};
+  for (int kind = SMS_F32; kind <= SMS_Q4_K; kind++)
     for (unsigned a = 0; a < sizeof Rs / sizeof *Rs; a++)
       for (unsigned b = 0; b < sizeof Ns / sizeof *Ns; b++) {
         int q = kind == SMS_Q8_0 || kind == SMS_Q4_0;
+        if (kind == SMS_Q4_K) {
+          for (unsigned c = 0; c < 2; c++) run(kind, Rs[a], Ns[b], Kk[c]);
+          continue;
+        }
         unsigned nk = q ? sizeof Kq / sizeof *Kq : sizeof Kf / sizeof *Kf;
         for (unsigned c = 0; c < nk; c++) run(kind, Rs[a], Ns[b], q ? Kq[c] : Kf[c]);
       }
@@ -144,6 +161,7 @@ int main(int argc, char **argv) {
   /* large enough to be split between threads: several chunks of quantized rows */
   run(SMS_Q8_0, 70, 67, 4096);
   run(SMS_Q4_0, 9, 129, 2048);
+  run(SMS_Q4_K, 6, 70, 2048);
   run(SMS_F16, 6, 300, 1000);
   run(SMS_F32, 5, 301, 999);
   const char *isa =
