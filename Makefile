@@ -17,9 +17,11 @@ BUILD_SAN ?= build-san
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Debian packages: build tools, the libraries smelt links, ONNX's proto and test data,
-# clang for the fuzz harnesses, numpy/onnx/sklearn only to regenerate fixtures.
+# clang for the fuzz harnesses, numpy/onnx/sklearn only to regenerate fixtures, an aarch64
+# cross compiler and qemu-user for the NEON kernels (unit_simd).
 PACKAGES := build-essential cmake ninja-build pkg-config libprotobuf-c-dev protobuf-c-compiler \
-            libxxhash-dev libcjson-dev libonnx-dev libonnx-testdata clang libclang-rt-dev
+            libxxhash-dev libcjson-dev libonnx-dev libonnx-testdata clang libclang-rt-dev \
+            gcc-aarch64-linux-gnu qemu-user
 LLVM_PKG := llvm-dev
 # the samples' cross builds: aarch64 Linux (static, run by qemu-user), Cortex-M4 bare metal
 # (newlib with semihosting, run by qemu-system-arm's mps2-an386)

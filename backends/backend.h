@@ -27,6 +27,11 @@ typedef int (*smelt_kernel_fn)(struct cg *c, const smelt_node *n);
 /* The override of a kernel backend named in the target table ("x86", "arm", ...), or
  * NULL when it has none (backends/registry.c). */
 smelt_kernel_fn smelt_backend_kernels(const char *backend);
+/* What the source of g (and g2, an LLM's second graph, or NULL) needs before its
+ * kernels for the target backend of o: "#include \"smelt_simd.h\"" and SMELT_THREADS
+ * when a kernel uses the runtime's target kernels, else "" (backends/registry.c). */
+struct smelt_emit_opts;
+const char *smelt_backend_prelude(const smelt_graph *g, const smelt_graph *g2, const struct smelt_emit_opts *o);
 
 struct smelt_emit_opts {
   const char *name;        /* C identifier every generated symbol starts with */
@@ -41,6 +46,7 @@ struct smelt_emit_opts {
   const char *options;     /* the command-line options, recorded in NAME.h */
   const char *const *adapters; /* names of the switchable LoRA adapters (--adapter), whose */
   int nadapters;               /* run-time scales are the state SMELT_ADAPTER_STATE */
+  int threads;             /* --threads: the target kernels' thread pool (1: none) */
 };
 
 struct smelt_weight {      /* one constant destined for NAME_weights.o */

@@ -307,6 +307,7 @@ static int write_and_compile(smelt_ctx *cx, const struct smelt_build_opts *o, co
     av[n++] = mpath;
     if (r.nweights) av[n++] = wpath;
     av[n++] = "-lm";
+    if (o->threads > 1) av[n++] = "-pthread"; /* runtime/smelt_threads.h */
     av[n] = NULL;
     if (run_cmd(cx, av, "the C compiler")) { remove(tmp); goto done; }
     if (rename(tmp, exe)) { remove(tmp); smelt_errorf(cx, "%s: cannot rename into place", exe); goto done; }
@@ -361,7 +362,7 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
   smelt_ctx_set_options(cx, o);
   struct smelt_emit_opts eo = {.name = name, .target = tgt->name, .kernels = smelt_backend_kernels(tgt->backend),
                                .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
-                               .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options};
+                               .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options, .threads = o->threads};
   struct smelt_emit_result r;
   smelt_graph *g = NULL, *dc = NULL;
   struct stat st;
@@ -414,7 +415,7 @@ int smelt_build_graph(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_op
   smelt_ctx_set_options(cx, o);
   struct smelt_emit_opts eo = {.name = name, .target = tgt->name, .kernels = smelt_backend_kernels(tgt->backend),
                                .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
-                               .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options};
+                               .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options, .threads = o->threads};
   struct smelt_emit_result r;
   if (load_adapters(cx, &oo, NULL, &eo)) return SMELT_ERR;
   if (smelt_run_pipeline(cx, g, o) || smelt_backend_c_check(g) || smelt_backend_c_emit(g, &eo, &r)) return SMELT_ERR;

@@ -46,6 +46,7 @@ struct smelt_build_opts {
   /* progress of long steps (compiler/progress.h); NULL: none.  step NULL ends a step */
   void (*progress)(void *user, const char *step, int64_t done, int64_t total);
   void *progress_user;
+  int threads;             /* --threads: target kernels' thread pool size (0, 1: none) */
 };
 
 struct smelt_build_info {

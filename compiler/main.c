@@ -46,8 +46,11 @@ static const char *usage_build =
     "  --name NAME            C name of the model (default: from the file name)\n"
     "  --target T             native (default: this machine) | generic (portable C99) |\n"
     "                         x86-64-avx2 | x86-64-avx512 | aarch64 | aarch64-dotprod |\n"
-    "                         cortex-m4 | cortex-m7 (today all run the generic C kernels;\n"
-    "                         the target sets the weights object's triple and C flags)\n"
+    "                         cortex-m4 | cortex-m7 (sets the weights object's triple,\n"
+    "                         the C flags, and the kernels: x86 AVX2/AVX-512 VNNI and arm\n"
+    "                         NEON/dotprod matmuls on weights; the rest generic C)\n"
+    "  --threads N            threads for the target kernels' matmuls (default 1: no\n"
+    "                         pthreads); the program's -t / NAME_set_threads lower it\n"
     "  --emit exe|lib|c       executable (default), static library, or C sources only\n"
     "                         (all weights as C arrays, nothing compiled)\n"
     "  --dim NAME=V           fix the dynamic dim NAME to V\n"
@@ -226,7 +229,7 @@ static int cmd_build(int argc, char **argv) {
                   !strcmp(a, "--cc") || !strcmp(a, "--cflags") || !strcmp(a, "--print-after") || !strcmp(a, "--weights-min") ||
                   !strcmp(a, "--ctx") || !strcmp(a, "--kv") || !strcmp(a, "--quant") || !strcmp(a, "--quant-group") ||
                   !strcmp(a, "--quant-skip") || !strcmp(a, "--lora") || !strcmp(a, "--adapter") || !strcmp(a, "--cache-dir") ||
-                  !strcmp(a, "--depfile");
+                  !strcmp(a, "--depfile") || !strcmp(a, "--threads");
       if (needs && i + 1 >= argc) { fprintf(stderr, "smelt: error: %s needs a value\n", a); return 1; }
       if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.out_dir = argv[++i];
       else if (!strcmp(a, "--name")) o.name = argv[++i];
@@ -275,6 +278,12 @@ static int cmd_build(int argc, char **argv) {
       }
       else if (!strcmp(a, "--cache-dir")) cache_dir = argv[++i];
       else if (!strcmp(a, "--depfile")) depfile = argv[++i];
+      else if (!strcmp(a, "--threads")) {
+        char *e;
+        long t = strtol(argv[++i], &e, 10);
+        if (*e || t < 1 || t > 256) { fprintf(stderr, "smelt: error: --threads %s: expected 1 to 256\n", argv[i]); return 1; }
+        o.threads = (int)t;
+      }
       else if (!strcmp(a, "--verify-each")) o.verify_each = 1;
       else if (!strcmp(a, "--skip-pass") && i + 1 < argc) o.skip_passes = argv[++i];
       else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;

@@ -165,6 +165,7 @@ struct smelt_llm_desc {
   int (*is_eos)(int32_t id);
   int (*chat)(const char *user, char *out, int max);
   const char *(*strerror)(int err);
+  int (*set_threads)(int n); /* the kernels' threads, 1 .. --threads of the build */
 };
 
 #endif

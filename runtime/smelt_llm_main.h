@@ -3,7 +3,7 @@
  *
  *   NAME -p "prompt" [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
  *        [--repeat-penalty R] [--seed S] [--prompt-ids "1 2 3"] [--tokens]
- *        [--logits FILE.npy] [--prompt-logits] [--chat] [--adapter NAME [--adapter-scale S]]
+ *        [--logits FILE.npy] [--prompt-logits] [--chat] [-t THREADS] [--adapter NAME [--adapter-scale S]]
  *   NAME --perplexity FILE.txt | --perplexity-ids FILE
  *
  * Text streams to stdout (token ids with --tokens); prefill and decode tokens/s go to
@@ -38,7 +38,7 @@ static int smelt_llm_usage(const char *prog, const struct smelt_llm_desc *d, FIL
   fprintf(f,
           "usage: %s -p \"prompt\" [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
           "       [--repeat-penalty R] [--seed S] [--prompt-ids \"1 2 3\"] [--tokens]\n"
-          "       [--logits FILE.npy] [--prompt-logits] [--chat]\n"
+          "       [--logits FILE.npy] [--prompt-logits] [--chat] [-t THREADS]\n"
           "   or: %s --perplexity FILE.txt | --perplexity-ids FILE\n\n"
           "Generates text with %s (%s, vocabulary %d, context %d).  Greedy unless --temp > 0.\n",
           prog, prog, d->name, d->arch, d->vocab, d->ctx);
@@ -148,6 +148,10 @@ static int smelt_llm_main_adapters(int argc, char **argv, const struct smelt_llm
     else if (!strcmp(a, "--seed") && more) s.seed = strtoull(argv[++i], NULL, 10);
     else if (!strcmp(a, "--prompt-ids") && more) prompt_ids = argv[++i];
     else if (!strcmp(a, "--logits") && more) logits_path = argv[++i];
+    else if (!strcmp(a, "-t") && more) {
+      int t = atoi(argv[++i]);
+      if (t < 1 || d->set_threads(t)) { fprintf(stderr, "%s: -t %s: expected a thread count >= 1\n", argv[0], argv[i]); return 1; }
+    }
     else if (!strcmp(a, "--tokens")) show_tokens = 1;
     else if (!strcmp(a, "--prompt-logits")) prompt_logits = 1;
     else if (!strcmp(a, "--chat")) chat = 1;

@@ -8,7 +8,7 @@ B=$1; M=$2; N=$3
 W=$B/e2e-llm-$N; rm -rf "$W"; mkdir -p "$W"
 fail() { echo "FAIL: $*"; exit 1; }
 "$B/smelt" build "$M" -o "$W" --name m -q || fail "smelt build"
-grep -q "smq_dot_" "$W/m.c" || fail "no kernel computes on the stored weights"
+grep -q "smq_dot_\|sms_matmul" "$W/m.c" || fail "no kernel computes on the stored weights"
 P="1 450 4996 17354 1701"
 "$W/m" --prompt-ids "$P" --prompt-logits --logits "$W/compiled.npy" -n 0 >/dev/null 2>&1 || fail "compiled --prompt-logits"
 "$B/tests/llm_ref" "$M" --prompt-ids "$P" -n 1 --logits "$W/ref.npy" >/dev/null || fail "llm_ref --logits"

@@ -1,0 +1,13 @@
+/* backends/simd.h — kernels shared by the vector backends (backends/simd.c). */
+#ifndef SMELT_BACKENDS_SIMD_H
+#define SMELT_BACKENDS_SIMD_H
+
+#include "backends/backend.h"
+
+/* The sms_matmul kind ("SMS_Q8_0", ...) of MatMul node n (A, B, Y its values), or NULL
+ * when the runtime's target kernels do not cover it. */
+const char *smelt_simd_kind(const smelt_node *n, const smelt_value *A, const smelt_value *B, const smelt_value *Y);
+/* smelt_kernel_fn of the x86 and arm backends */
+int smelt_simd_kernel(struct cg *c, const smelt_node *n);
+
+#endif

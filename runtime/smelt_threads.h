@@ -1,0 +1,134 @@
+/* runtime/smelt_threads.h — the small thread pool the target kernels split matmul rows
+ * over.  Present only when the model was built with --threads N > 1 (the generated
+ * source defines SMELT_THREADS N before including it) on a hosted target; otherwise
+ * smt_run calls the function once on the caller's thread and nothing here needs
+ * pthreads.
+ *
+ * One pool per model source (it is static, like the rest of the runtime): SMELT_THREADS
+ * - 1 workers, started on first use and kept until the process exits.  A call splits
+ * the work into parts (up to 8 per thread) that the caller and the workers claim one
+ * at a time, so a busy machine where a worker is not scheduled degrades to the
+ * caller doing the work, not to waiting for it.  smt_set_threads (the executable's -t,
+ * NAME_set_threads) lowers the thread count at run time; with 1 no worker runs.
+ * Workers spin briefly for the next job (the kernels of one step come back to back)
+ * and then sleep on a condition variable.  A call made while another is running (two
+ * threads using the model at once) runs on its own thread, so jobs never mix. */
+#ifndef SMELT_THREADS_H
+#define SMELT_THREADS_H
+
+#ifndef SMELT_THREADS
+#define SMELT_THREADS 1
+#endif
+
+/* fn(arg, part, nparts) does part `part` of `nparts` (parts are independent) */
+typedef void (*smt_fn)(void *arg, int part, int nparts);
+
+#if SMELT_THREADS > 1 && !defined(SMELT_FREESTANDING)
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+
+/* job: the high 32 bits count jobs, the low 32 the next part to claim; a part is claimed
+ * by a compare-and-swap that also checks the job, so a worker that wakes late never
+ * runs a part of a newer job with an older one's arguments. */
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t go;
+  int started, nworkers, busy;
+  uint64_t job;
+  int done, nparts;             /* parts finished; parts of the current job */
+  smt_fn fn;
+  void *arg;
+  pthread_t th[SMELT_THREADS];
+} smt_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, {0}};
+static int smt_nthreads = SMELT_THREADS;
+
+static inline void smt_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* claims and runs parts of job `id` until none is left */
+static inline void smt_work(uint32_t id) {
+  uint64_t j = __atomic_load_n(&smt_pool.job, __ATOMIC_ACQUIRE);
+  /* nparts is read atomically: when every part is claimed the caller may be setting
+   * up the next job (the compare-and-swap then fails) */
+  while ((uint32_t)(j >> 32) == id && (int)(uint32_t)j < __atomic_load_n(&smt_pool.nparts, __ATOMIC_RELAXED)) {
+    if (!__atomic_compare_exchange_n(&smt_pool.job, &j, j + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+    smt_pool.fn(smt_pool.arg, (int)(uint32_t)j, smt_pool.nparts);
+    __atomic_add_fetch(&smt_pool.done, 1, __ATOMIC_RELEASE);
+    j = __atomic_load_n(&smt_pool.job, __ATOMIC_ACQUIRE);
+  }
+}
+
+static void *smt_worker(void *p) {
+  (void)p;
+  uint32_t seen = 0;
+  for (;;) {
+    uint32_t id = (uint32_t)(__atomic_load_n(&smt_pool.job, __ATOMIC_ACQUIRE) >> 32);
+    for (int i = 0; id == seen && i < 2000; i++) { /* the next kernel's job comes soon */
+      smt_pause();
+      id = (uint32_t)(__atomic_load_n(&smt_pool.job, __ATOMIC_ACQUIRE) >> 32);
+    }
+    if (id == seen) {
+      pthread_mutex_lock(&smt_pool.mu);
+      while ((id = (uint32_t)(__atomic_load_n(&smt_pool.job, __ATOMIC_ACQUIRE) >> 32)) == seen) pthread_cond_wait(&smt_pool.go, &smt_pool.mu);
+      pthread_mutex_unlock(&smt_pool.mu);
+    }
+    seen = id;
+    smt_work(id);
+  }
+  return NULL;
+}
+
+/* The number of threads kernels use from now on: 1 .. SMELT_THREADS (clamped). */
+static inline void smt_set_threads(int n) {
+  __atomic_store_n(&smt_nthreads, n < 1 ? 1 : n > SMELT_THREADS ? SMELT_THREADS : n, __ATOMIC_RELAXED);
+}
+
+/* Runs fn(arg, i, nparts) for every i < nparts, the parts shared between the caller and
+ * the workers (whoever is free claims the next), and returns when all are done.  The
+ * caller keeps claiming until none is left, so a worker the OS has not scheduled costs
+ * nothing but its share. */
+static inline void smt_run(smt_fn fn, void *arg, int nparts) {
+  int n = __atomic_load_n(&smt_nthreads, __ATOMIC_RELAXED);
+  if (nparts > 8 * n) nparts = 8 * n;
+  if (n <= 1 || nparts <= 1 || __atomic_exchange_n(&smt_pool.busy, 1, __ATOMIC_ACQUIRE)) {
+    fn(arg, 0, 1);
+    return;
+  }
+  if (!smt_pool.started) {
+    smt_pool.started = 1;
+    for (int i = 1; i < SMELT_THREADS; i++) {
+      if (pthread_create(&smt_pool.th[i], NULL, smt_worker, NULL)) break;
+      smt_pool.nworkers++;
+    }
+  }
+  smt_pool.fn = fn;
+  smt_pool.arg = arg;
+  __atomic_store_n(&smt_pool.nparts, nparts, __ATOMIC_RELAXED);
+  __atomic_store_n(&smt_pool.done, 0, __ATOMIC_RELAXED);
+  uint32_t id = (uint32_t)(__atomic_load_n(&smt_pool.job, __ATOMIC_RELAXED) >> 32) + 1;
+  pthread_mutex_lock(&smt_pool.mu);
+  __atomic_store_n(&smt_pool.job, (uint64_t)id << 32, __ATOMIC_RELEASE);
+  pthread_cond_broadcast(&smt_pool.go);
+  pthread_mutex_unlock(&smt_pool.mu);
+  smt_work(id);
+  for (int i = 0; __atomic_load_n(&smt_pool.done, __ATOMIC_ACQUIRE) < nparts; i++) {
+    if (i < 2000) smt_pause();
+    else sched_yield(); /* a worker holds a part but has lost its CPU */
+  }
+  __atomic_store_n(&smt_pool.busy, 0, __ATOMIC_RELEASE);
+}
+#else
+static inline void smt_set_threads(int n) { (void)n; }
+static inline void smt_run(smt_fn fn, void *arg, int want) {
+  (void)want;
+  fn(arg, 0, 1);
+}
+#endif
+
+#endif

@@ -1,0 +1,185 @@
+/* tests/simd/check_simd.c — the target kernels of runtime/smelt_simd.h against exact
+ * sums, compiled by tests/unit/simd.c once per instruction set (portable, AVX2, AVX-512
+ * VNNI, NEON, dotprod) and with threads.  Sizes leave tails everywhere: K not a multiple
+ * of the vector width (f32 / f16), odd block counts, R not a multiple of the 4-row
+ * micro-kernel, N smaller than the thread count.
+ *
+ * Checks: sms_quantize equals sms_quantize_ref bit for bit; f32 / f16 dots equal the
+ * generic C kernels' (sm_dot_f32, smq_dot_f16) bit for bit; each y[r, j] is within
+ * 1e-5 * Σ|terms| of the exact (double) sum over the same quantized values; for the
+ * int8 kinds also within Σ_k |w_k| · d_x(k) / 2 (+ 1e-5 Σ|w x|) of the float-activation
+ * dot, the bound the header promises.  Prints "ok: ..." and exits 0, or the first
+ * failures and exits 1. */
+#include "runtime/smelt_simd.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static uint64_t rs = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void) {
+  rs ^= rs >> 12; rs ^= rs << 25; rs ^= rs >> 27;
+  return (uint32_t)((rs * 0x2545F4914F6CDD1Dull) >> 32);
+}
+static float unif(void) { return (float)((rnd() + 0.5) / 4294967296.0 * 2 - 1); }
+
+static int fails, checks;
+static void check(int ok, const char *what, int kind, long long R, long long N, long long K, long long r, long long j, double got, double want, double tol) {
+  checks++;
+  if (ok) return;
+  if (fails++ < 10)
+    fprintf(stderr, "FAIL: %s kind %d R=%lld N=%lld K=%lld y[%lld,%lld] = %.9g, want %.9g (tol %.3g)\n", what, kind, R, N, K, r, j, got, want, tol);
+}
+
+static double wval(int kind, const uint8_t *row, int64_t k) {
+  switch (kind) {
+  case SMS_F32: { float v; memcpy(&v, row + 4 * k, 4); return v; }
+  case SMS_F16: return smq_f16(row + 2 * k);
+  case SMS_Q8_0: { const uint8_t *b = row + k / 32 * SMQ_Q8_0_BYTES; return smq_f16(b) * (double)(int8_t)b[2 + k % 32]; }
+  case SMS_Q4_K: {
+    float v[256];
+    smq_dequantize_row_q4_k(row + k / 256 * SMQ_Q4_K_BYTES, v, 256);
+    return v[k % 256];
+  }
+  default: {
+    const uint8_t *b = row + k / 32 * SMQ_Q4_0_BYTES;
+    int l = (int)(k % 32), q = l < 16 ? (b[2 + l] & 15) : (b[2 + l - 16] >> 4);
+    return smq_f16(b) * (double)(q - 8);
+  }
+  }
+}
+
+static void run(int kind, int64_t R, int64_t N, int64_t K) {
+  int64_t rb = kind == SMS_F32 ? 4 * K : kind == SMS_F16 ? 2 * K : kind == SMS_Q8_0 ? K / 32 * SMQ_Q8_0_BYTES
+             : kind == SMS_Q4_K ? K / 256 * SMQ_Q4_K_BYTES : K / 32 * SMQ_Q4_0_BYTES;
+  uint8_t *w = malloc((size_t)(N * rb) + 1);
+  float *x = malloc(sizeof(float) * (size_t)(R * K)), *y = malloc(sizeof(float) * (size_t)(R * N));
+  for (int64_t i = 0; i < N * rb; i++) w[i] = (uint8_t)rnd();
+  if (kind == SMS_F32) for (int64_t i = 0; i < N * K; i++) { float v = unif(); memcpy(w + 4 * i, &v, 4); }
+  if (kind == SMS_F16) for (int64_t i = 0; i < N * K; i++) { uint16_t h = sm_f32_to_f16(unif()); memcpy(w + 2 * i, &h, 2); }
+  if (kind == SMS_Q4_K)
+    for (int64_t b = 0; b < N * K / 256; b++)
+      for (int o = 0; o < 4; o += 2) {
+        uint16_t h = (uint16_t)((rnd() & 0x83ff) | (7 + rnd() % 7) << 10);
+        memcpy(w + b * SMQ_Q4_K_BYTES + o, &h, 2);
+      }
+  if (kind == SMS_Q8_0 || kind == SMS_Q4_0)
+    for (int64_t b = 0; b < N * K / 32; b++) {
+      uint16_t h = (uint16_t)((rnd() & 0x83ff) | (7 + rnd() % 7) << 10);
+      memcpy(w + b * (rb / (K / 32)), &h, 2);
+    }
+  for (int64_t i = 0; i < R * K; i++) x[i] = unif() * (float)(1 << (rnd() % 6));
+  if (R * K >= 64) for (int l = 0; l < 32; l++) x[l] = 0; /* a zero block: d = 0 */
+  sms_matmul(kind, w, rb, x, y, R, N, K);
+  int q = kind >= SMS_Q8_0;
+  sms_q8 *xq = q ? malloc(sizeof(sms_q8) * (size_t)(R * K / 32)) : NULL, *xr = q ? malloc(sizeof(sms_q8) * (size_t)(R * K / 32)) : NULL;
+  if (q) {
+    sms_quantize(x, xq, R * K / 32);
+    sms_quantize_ref(x, xr, R * K / 32);
+    for (int64_t b = 0; b < R * K / 32; b++) {
+      int same = xq[b].d == xr[b].d && !memcmp(xq[b].q, xr[b].q, 32);
+      check(same, "quantize differs from quantize_ref", kind, R, N, K, b, 0, xq[b].d, xr[b].d, 0);
+    }
+  }
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t j = 0; j < N; j++) {
+      double exact = 0, mag = 0, fexact = 0, fmag = 0, qerr = 0;
+      for (int64_t k = 0; k < K; k++) {
+        double wv = wval(kind, w + j * rb, k), xv = x[r * K + k];
+        fexact += wv * xv, fmag += fabs(wv * xv);
+        if (q) {
+          const sms_q8 *b = &xr[r * K / 32 + k / 32];
+          double xq8 = (double)b->d * b->q[k % 32];
+          exact += wv * xq8, mag += fabs(wv * xq8);
+          qerr += fabs(wv) * b->d * 0.5;
+        }
+      }
+      if (!q) exact = fexact, mag = fmag;
+      double got = y[r * N + j], tol = 1e-5 * mag + 1e-30;
+      check(fabs(got - exact) <= tol, "dot", kind, R, N, K, r, j, got, exact, tol);
+#if !defined(__clang__) /* clang contracts a * b + c in the generic C: not bit-comparable */
+      if (kind == SMS_F32 || kind == SMS_F16) {
+        float gen = kind == SMS_F32 ? sm_dot_f32(x + r * K, (const float *)(const void *)(w + j * rb), K) : smq_dot_f16(w + j * rb, x + r * K, K);
+        check(got == gen, "not bit-identical to the generic C dot", kind, R, N, K, r, j, got, gen, 0);
+      }
+#endif
+      if (q) {
+        tol = qerr * 1.0001 + 1e-5 * fmag + 1e-30;
+        check(fabs(got - fexact) <= tol, "int8-activation bound", kind, R, N, K, r, j, got, fexact, tol);
+      }
+    }
+  free(w), free(x), free(y), free(xq), free(xr);
+}
+
+/* sms_gemm_nn against the generic C row update (bit for bit) */
+static void run_nn(int64_t M, int64_t N, int64_t K) {
+  float *a = malloc(sizeof(float) * (size_t)(M * K)), *b = malloc(sizeof(float) * (size_t)(K * N));
+  float *y = malloc(sizeof(float) * (size_t)(M * N)), *g = malloc(sizeof(float) * (size_t)(M * N));
+  for (int64_t i = 0; i < M * K; i++) a[i] = unif();
+  for (int64_t i = 0; i < K * N; i++) b[i] = unif();
+  sms_gemm_nn(a, b, y, M, N, K);
+  for (int64_t i = 0; i < M; i++) { /* backends/c/k_nn.c's loop */
+    float *yr = g + i * N;
+    for (int64_t j = 0; j < N; j++) yr[j] = 0;
+    for (int64_t k = 0; k < K; k++) {
+      const float av = a[i * K + k], *br = b + k * N;
+      for (int64_t j = 0; j < N; j++) yr[j] += av * br[j];
+    }
+  }
+  for (int64_t e = 0; e < M * N; e++) {
+#if !defined(__clang__) /* clang contracts the generic C's a * b + c */
+    check(!memcmp(&y[e], &g[e], 4), "gemm_nn not bit-identical to the generic C", -1, M, N, K, e / N, e % N, y[e], g[e], 0);
+#endif
+    double ex = 0, mag = 0;
+    for (int64_t k = 0; k < K; k++) ex += (double)a[e / N * K + k] * b[k * N + e % N], mag += fabs((double)a[e / N * K + k] * b[k * N + e % N]);
+    check(fabs(y[e] - ex) <= 1e-5 * mag + 1e-30, "gemm_nn", -1, M, N, K, e / N, e % N, y[e], ex, 1e-5 * mag);
+  }
+  free(a), free(b), free(y), free(g);
+}
+
+int main(int argc, char **argv) {
+  int threads = argc > 1 ? atoi(argv[1]) : 1;
+  smt_set_threads(threads);
+  static const int64_t Rs[] = {1, 3, 4, 5, 9}, Ns[] = {1, 5, 17}, Kf[] = {1, 7, 8, 31, 33, 100, 257}, Kq[] = {32, 96, 224, 1056};
+  static const int64_t Kk[] = {256, 768};
+  for (int kind = SMS_F32; kind <= SMS_Q4_K; kind++)
+    for (unsigned a = 0; a < sizeof Rs / sizeof *Rs; a++)
+      for (unsigned b = 0; b < sizeof Ns / sizeof *Ns; b++) {
+        int q = kind == SMS_Q8_0 || kind == SMS_Q4_0;
+        if (kind == SMS_Q4_K) {
+          for (unsigned c = 0; c < 2; c++) run(kind, Rs[a], Ns[b], Kk[c]);
+          continue;
+        }
+        unsigned nk = q ? sizeof Kq / sizeof *Kq : sizeof Kf / sizeof *Kf;
+        for (unsigned c = 0; c < nk; c++) run(kind, Rs[a], Ns[b], q ? Kq[c] : Kf[c]);
+      }
+  static const int64_t Ms[] = {1, 3, 4, 7}, Nn[] = {1, 15, 16, 33, 50}, Kn[] = {1, 9, 64};
+  for (unsigned a = 0; a < 4; a++)
+    for (unsigned b = 0; b < 5; b++)
+      for (unsigned c = 0; c < 3; c++) run_nn(Ms[a], Nn[b], Kn[c]);
+  run_nn(37, 200, 300); /* split between threads */
+  /* large enough to be split between threads: several chunks of quantized rows */
+  run(SMS_Q8_0, 70, 67, 4096);
+  run(SMS_Q4_0, 9, 129, 2048);
+  run(SMS_Q4_K, 6, 70, 2048);
+  run(SMS_F16, 6, 300, 1000);
+  run(SMS_F32, 5, 301, 999);
+  const char *isa =
+#if SMS_VNNI
+      "avx2+vnni";
+#elif SMS_AVX2
+      "avx2";
+#elif SMS_DOTPROD
+      "neon+dotprod";
+#elif SMS_NEON
+      "neon";
+#else
+      "portable";
+#endif
+  if (fails) {
+    printf("FAIL: %s, %d threads: %d of %d checks failed\n", isa, threads, fails, checks);
+    return 1;
+  }
+  printf("ok: %s, %d threads: %d checks\n", isa, threads, checks);
+  return 0;
+}

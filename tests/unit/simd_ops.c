@@ -1,0 +1,230 @@
+#define _GNU_SOURCE
+/* tests/unit/simd_ops.c — MatMul by a weight through the target kernel backends
+ * (backends/x86, backends/arm: runtime/smelt_simd.h), compiled into executables and
+ * compared with the reference interpreter: weights f32, f16, q8_0, q4_0 and q4_k [N, K]
+ * (trans_b) and f32 [K, N] (sms_gemm_nn), A [1, K] (decode) and [S, K] with S symbolic, run at S = 1, 6 and 9
+ * (the 4-row micro-kernel and its tail), built for --target native with --threads 3
+ * and, on x86-64 with AVX2, for x86-64-avx2 with one thread.
+ *
+ * Bounds: |compiled - interpreter| <= 1e-5 * Σ_k |w_jk a_rk| for f32 / f16 weights;
+ * q8_0 / q4_0 / q4_k meet activations rounded to int8 per block of 32 (d = max|a| / 127), so
+ * their bound adds Σ_k |w_jk| · d(k) / 2, the most that rounding can move the sum.
+ * The kernels must really be the target ones: the source calls sms_matmul(SMS_<T> or
+ * sms_gemm_nn. */
+#include "../testutil.h"
+#include "compiler/driver.h"
+#include "runtime/smelt_npy.h"
+#include "runtime/smelt_scalar.h"
+
+#include <math.h>
+
+static uint64_t rs = 0x6A09E667F3BCC909ull;
+static uint32_t rnd(void) {
+  rs ^= rs >> 12; rs ^= rs << 25; rs ^= rs >> 27;
+  return (uint32_t)((rs * 0x2545F4914F6CDD1Dull) >> 32);
+}
+static float unif(void) { return (float)((rnd() + 0.5) / 4294967296.0 * 2 - 1); }
+
+/* Random rows of a weight dtype: random quants, f16 scales of moderate size. */
+static unsigned char *make_weights(smelt_dtype dt, int64_t N, int64_t K, size_t *nbytes) {
+  if (dt == SMELT_DT_F32) {
+    float *f = malloc(sizeof(float) * (size_t)(N * K));
+    for (int64_t i = 0; i < N * K; i++) f[i] = unif();
+    *nbytes = sizeof(float) * (size_t)(N * K);
+    return (unsigned char *)f;
+  }
+  size_t n = (size_t)smelt_dtype_nbytes(dt, N * K);
+  unsigned char *w = malloc(n);
+  *nbytes = n;
+  if (dt == SMELT_DT_F16 || dt == SMELT_DT_BF16) {
+    for (size_t i = 0; i < n / 2; i++) {
+      uint16_t h = dt == SMELT_DT_F16 ? sm_f32_to_f16(unif()) : sm_f32_to_bf16(unif());
+      memcpy(w + 2 * i, &h, 2);
+    }
+    return w;
+  }
+  for (size_t i = 0; i < n; i++) w[i] = (unsigned char)rnd();
+  int bytes = smelt_dtype_bytes(dt), off[2] = {0, -1};
+  if (dt == SMELT_DT_Q6_K) off[0] = 208;
+  if (dt == SMELT_DT_Q4_1 || dt == SMELT_DT_Q5_1 || dt == SMELT_DT_Q4_K || dt == SMELT_DT_Q5_K) off[1] = 2;
+  for (size_t b = 0; b < n / (size_t)bytes; b++)
+    for (int o = 0; o < 2; o++)
+      if (off[o] >= 0) {
+        uint16_t h = (uint16_t)((rnd() & 0x83ff) | (7 + rnd() % 7) << 10); /* |d| in [2^-8, 2^-1) */
+        memcpy(w + b * bytes + off[o], &h, 2);
+      }
+  return w;
+}
+
+static void rand_tensor(smelt_tensor *t, smelt_dtype dt, int rank, const int64_t *dims) {
+  t->dt = dt;
+  t->rank = rank;
+  memcpy(t->dims, dims, sizeof(int64_t) * rank);
+  int64_t n = smelt_tensor_elems(t);
+  t->data = malloc((size_t)(n ? n : 1) * smelt_dtype_bytes(dt));
+  for (int64_t i = 0; i < n; i++) {
+    if (dt == SMELT_DT_F32) ((float *)t->data)[i] = unif();
+    else ((int32_t *)t->data)[i] = 0;
+  }
+}
+
+static const char *work;
+
+/* Runs the executable on the inputs; outputs read back into out[] (malloc'ed). */
+static int run_exe(const char *exe, const char *tag, const smelt_tensor *in, int nin, smelt_tensor *out, const char *const *onames, int nout) {
+  char paths[8][4096], odir[4096];
+  const char *argv[16];
+  int n = 0;
+  argv[n++] = exe;
+  for (int i = 0; i < nin; i++) {
+    snprintf(paths[i], sizeof paths[i], "%s/%s_in%d.npy", work, tag, i);
+    if (smelt_npy_write(paths[i], smelt_dtype_npy(in[i].dt), in[i].rank, in[i].dims, in[i].data,
+                        (size_t)smelt_tensor_elems(&in[i]) * smelt_dtype_bytes(in[i].dt)))
+      return -1;
+    argv[n++] = paths[i];
+  }
+  snprintf(odir, sizeof odir, "%s/%s_out", work, tag);
+  t_mkdirs(odir);
+  argv[n++] = "-o";
+  argv[n++] = odir;
+  argv[n] = NULL;
+  struct t_run r;
+  if (t_run(argv, work, 120, &r)) return -1;
+  char st[64];
+  int ok = r.exited && r.code == 0;
+  if (!ok) printf("  %s: %s\n%s%s", exe, t_status(&r, st, sizeof st), r.out, r.err);
+  t_run_free(&r);
+  if (!ok) return -1;
+  for (int o = 0; o < nout; o++) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s.npy", odir, onames[o]);
+    struct smelt_npy a;
+    const char *e = smelt_npy_read(p, &a);
+    if (e) { printf("  %s: %s\n", p, e); return -1; }
+    out[o].dt = SMELT_DT_F32;
+    out[o].rank = a.rank;
+    memcpy(out[o].dims, a.dims, sizeof(int64_t) * a.rank);
+    out[o].data = a.data;
+  }
+  return 0;
+}
+
+static void one(smelt_dtype dt, const char *kind, const char *target, int threads, int64_t K, int64_t N) {
+  int nn = !strcmp(kind, "SMS_F32_NN"); /* B [K, N], not transposed */
+  const char *tn = smelt_dtype_name(dt);
+  smelt_ctx *cx = smelt_ctx_new();
+  char name[64];
+  snprintf(name, sizeof name, "s_%s%s_%s_%d", tn, nn ? "_nn" : "", target[0] == 'n' ? "native" : "avx2", threads);
+  smelt_graph *g = smelt_graph_new(cx, name);
+  int S = smelt_graph_add_sym(g, "S", 9);
+  size_t wbytes;
+  unsigned char *wdata = make_weights(dt, N, K, &wbytes);
+  smelt_shape ws = {2, {smelt_dim_c(nn ? K : N), smelt_dim_c(nn ? N : K)}};
+  int w = smelt_graph_add_const(g, "w", dt, &ws, wdata, wbytes);
+  smelt_shape s1 = {2, {smelt_dim_c(1), smelt_dim_c(K)}}, s3 = {2, {{0, S}, smelt_dim_c(K)}};
+  int a1 = smelt_graph_add_input(g, "a1", SMELT_DT_F32, &s1), a3 = smelt_graph_add_input(g, "a3", SMELT_DT_F32, &s3);
+  smelt_attr tb = smelt_attr_int("trans_b", !nn);
+  const char *onames[2] = {"y1", "y3"};
+  int ins[2][2] = {{a1, w}, {a3, w}}, y[2];
+  for (int k = 0; k < 2; k++) {
+    y[k] = smelt_graph_add_node(g, SMELT_OP_MATMUL, onames[k], ins[k], 2, &tb, 1, 1, NULL);
+    CHECK(y[k] >= 0, "%s: MatMul: %s", tn, smelt_error_msg(cx));
+    if (y[k] < 0) goto out;
+    g->values[y[k]].name = onames[k];
+    smelt_graph_add_output(g, y[k]);
+  }
+  CHECK(!smelt_verify(g), "%s: verify: %s", tn, smelt_error_msg(cx));
+  float *wd = malloc(sizeof(float) * (size_t)(N * K));
+  for (int64_t j = 0; j < N; j++) {
+    if (nn) for (int64_t k = 0; k < K; k++) memcpy(wd + j * K + k, wdata + 4 * (k * N + j), 4);
+    else if (dt == SMELT_DT_F32) memcpy(wd + j * K, wdata + 4 * j * K, 4 * (size_t)K);
+    else smelt_dequantize_row(dt, wdata + (size_t)smelt_dtype_nbytes(dt, K) * j, wd + j * K, K);
+  }
+  int64_t Ss[3] = {1, 6, 9};
+  smelt_tensor in[3][2], ref[3][2];
+  for (int v = 0; v < 3; v++) {
+    int64_t d1[2] = {1, K}, d3[2] = {Ss[v], K};
+    rand_tensor(&in[v][0], SMELT_DT_F32, 2, d1);
+    rand_tensor(&in[v][1], SMELT_DT_F32, 2, d3);
+    float *a = in[v][1].data;
+    for (int64_t e = 0; e < Ss[v] * K; e++) a[e] *= (float)(1 << (rnd() % 5)); /* blocks of different scales */
+    int rc = smelt_eval(g, in[v], ref[v]);
+    CHECK(!rc, "%s: eval: %s", tn, smelt_error_msg(cx));
+    if (rc) { free(wd); goto out; }
+  }
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/%s", work, name);
+  t_mkdirs(dir);
+  struct smelt_build_opts bo = {.out_dir = dir, .target = target, .emit = SMELT_EMIT_EXE, .weights_min = 1024, .threads = threads};
+  struct smelt_build_info info;
+  int rc = smelt_build_graph(cx, g, &bo, &info);
+  CHECK(!rc, "%s %s: build: %s", tn, target, smelt_error_msg(cx));
+  if (!rc) {
+    char p[4096], want[64];
+    snprintf(p, sizeof p, "%s/%s.c", dir, name);
+    char *src = t_read_file(p, NULL);
+    if (nn) snprintf(want, sizeof want, "sms_gemm_nn(");
+    else snprintf(want, sizeof want, "sms_matmul(%s,", kind);
+    CHECK(src && strstr(src, want), "%s %s: the MatMul kernels do not call %s", tn, target, want);
+    free(src);
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    for (int v = 0; v < 3; v++) {
+      smelt_tensor got[2];
+      char tag[96];
+      snprintf(tag, sizeof tag, "%s_S%lld", name, (long long)Ss[v]);
+      if (run_exe(p, tag, in[v], 2, got, onames, 2)) { CHECK(0, "%s %s: running the executable at S=%lld failed", tn, target, (long long)Ss[v]); continue; }
+      for (int o = 0; o < 2; o++) {
+        int64_t ne = smelt_tensor_elems(&ref[v][o]);
+        CHECK(smelt_tensor_elems(&got[o]) == ne, "%s: output %s shape", tn, onames[o]);
+        if (smelt_tensor_elems(&got[o]) != ne) { smelt_tensor_free(&got[o]); continue; }
+        const float *gp = got[o].data, *rp = ref[v][o].data, *a = in[v][o].data;
+        int bad = 0;
+        for (int64_t e = 0; e < ne && bad < 3; e++) {
+          int64_t r = e / N, j = e % N;
+          double tol = 1e-30;
+          for (int64_t k = 0; k < K; k++) tol += 1e-5 * fabs((double)wd[j * K + k] * a[r * K + k]);
+          if (dt == SMELT_DT_Q8_0 || dt == SMELT_DT_Q4_0 || dt == SMELT_DT_Q4_K)
+            for (int64_t b = 0; b < K / 32; b++) {
+              double amax = 0, sw = 0;
+              for (int l = 0; l < 32; l++) {
+                amax = fmax(amax, fabs((double)a[r * K + 32 * b + l]));
+                sw += fabs((double)wd[j * K + 32 * b + l]);
+              }
+              tol += sw * amax / 127 * 0.5 * 1.0001;
+            }
+          if (!(fabs((double)gp[e] - rp[e]) <= tol)) {
+            bad++;
+            CHECK(0, "%s %s: %s[%lld] at S=%lld = %.9g, interpreter %.9g (tolerance %.3g)", tn, target, onames[o], (long long)e, (long long)Ss[v], gp[e], rp[e], tol);
+          }
+        }
+        smelt_tensor_free(&got[o]);
+      }
+    }
+  }
+  for (int v = 0; v < 3; v++)
+    for (int i = 0; i < 2; i++) smelt_tensor_free(&in[v][i]), smelt_tensor_free(&ref[v][i]);
+  free(wd);
+out:
+  smelt_ctx_free(cx);
+  free(wdata);
+}
+
+int main(int argc, char **argv) {
+  work = argc > 1 ? argv[1] : "simd_ops-work";
+  t_mkdirs(work);
+#if !defined(__x86_64__) && !defined(__aarch64__)
+  SKIP("native has no kernel backend on this machine");
+#endif
+  static const struct { smelt_dtype dt; const char *kind; int64_t K, N; } cases[] = {
+      {SMELT_DT_F32, "SMS_F32", 203, 41}, {SMELT_DT_F32, "SMS_F32_NN", 203, 41}, {SMELT_DT_F16, "SMS_F16", 203, 41},
+      {SMELT_DT_Q8_0, "SMS_Q8_0", 352, 41}, {SMELT_DT_Q4_0, "SMS_Q4_0", 352, 41}, {SMELT_DT_Q4_K, "SMS_Q4_K", 512, 41}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    one(cases[i].dt, cases[i].kind, "native", 3, cases[i].K, cases[i].N);
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+      one(cases[i].dt, cases[i].kind, "x86-64-avx2", 1, cases[i].K, cases[i].N);
+#endif
+  }
+  return t_done("simd_ops");
+}
