@@ -26,8 +26,15 @@ static int uses_simd(const smelt_graph *g, const struct smelt_emit_opts *o) {
   if (!g || !o->kernels) return 0;
   for (int i = 0; i < g->nnodes; i++) {
     const smelt_node *n = &g->nodes[i];
-    if (n->dead || n->op != SMELT_OP_MATMUL || n->nin < 2 || n->out[0] < 0) continue;
-    if (smelt_simd_kind(n, &g->values[n->in[0]], &g->values[n->in[1]], &g->values[n->out[0]])) return 1;
+    if (n->dead || n->nin < 2 || n->out[0] < 0) continue;
+    smelt_node m = *n; /* a fused chain's MatMul anchor is emitted by the target kernel too (backends/c/k_fused.c) */
+    if (n->op == SMELT_OP_FUSED) {
+      const char *prog = smelt_attr_s(n, "prog");
+      if (!prog || strncmp(prog, "MatMul ", 7)) continue;
+      m.op = SMELT_OP_MATMUL;
+    }
+    if (m.op != SMELT_OP_MATMUL) continue;
+    if (smelt_simd_kind(&m, &g->values[n->in[0]], &g->values[n->in[1]], &g->values[n->out[0]])) return 1;
   }
   return 0;
 }
