@@ -29,7 +29,6 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -44,7 +43,7 @@ ORT_PKG = 'onnxruntime-node'
 
 
 def run(cmd, **kw):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return bench_llm.run(cmd, timeout=kw.pop('timeout', 2 * bench_llm.TIMEOUT), **kw)
 
 
 def log(*a):
@@ -221,6 +220,7 @@ def main():
     mdir = bench_llm.bench_models_dir()
     onnx_dir = os.path.join(mdir, 'onnx')
     t_start = datetime.datetime.utcnow()
+    load0 = os.getloadavg()[0]
 
     log('bench: probing read bandwidth and FMA peak')
     roof = probe(build)
@@ -254,7 +254,10 @@ def main():
             rows.append(('%s %s' % (label, what), th, fmt_rate(o, 'tok/s'), 'llama.cpp', fmt_rate(p, 'tok/s'), ratio(o, p), roofs))
 
     # ---- ONNX models vs ONNX Runtime ----
-    nm, ort_name = ort_setup()
+    try:
+        nm, ort_name = ort_setup()
+    except RuntimeError as e:
+        nm, ort_name = None, 'not run: ONNX Runtime setup ' + str(e)
     log('bench: ONNX models (%s)' % ort_name)
     onnx_models = []
     mnist = os.path.join(os.path.dirname(ROOT), 'shared', 'models', 'onnx', 'mnist-8', 'model.onnx')
@@ -269,7 +272,7 @@ def main():
         onnx_models.append(('BERT-style encoder (4 layers, d 256, seq 128)', os.path.join(onnx_dir, 'bert.onnx'), 10, {}))
         onnx_models.append(('CNN (ResNet-style, 64×64)', os.path.join(onnx_dir, 'cnn.onnx'), 5, {}))
     try:
-        import onnx  # noqa: F401  (FLOP counts and input shapes)
+        __import__("onnx")  # FLOP counts and input shapes
     except ImportError:
         for name, *_ in onnx_models:
             rows.append((name, 1, 'not run: python3-onnx missing', 'ONNX Runtime', '—', 'n/a', None))
@@ -278,7 +281,10 @@ def main():
         if not os.path.exists(path):
             rows.append((name, 1, 'not run: ' + made_why, 'ONNX Runtime', '—', 'n/a', None))
             continue
-        ours, peer, flops, diff = time_onnx(build, name.split()[0].lower(), path, max(runs, n), nm, dims)
+        try:
+            ours, peer, flops, diff = time_onnx(build, name.split()[0].lower(), path, max(runs, n), nm, dims)
+        except RuntimeError as e:
+            ours, peer, flops, diff = str(e), None, 0, None
         if peer is None:
             peer = ort_name if not nm else '—'
         roofs = ('peak', 1, flops / (ours / 1e3)) if isinstance(ours, float) and flops else None
@@ -296,11 +302,17 @@ def main():
             rows.append(('GEMM/GEMV %d×%d×%d' % (M, N, K), 1, 'not run: ' + made_why, 'OpenBLAS', '—', 'n/a', None))
             continue
         n = 5 if M * N * K >= 1 << 30 else 20 if M > 1 and M * N * K >= 1 << 27 else 50
-        ours, _, flops, _ = time_onnx(build, 'gemm_%dx%dx%d' % (M, N, K), path, max(runs, n), None)
+        try:
+            ours, _, flops, _ = time_onnx(build, 'gemm_%dx%dx%d' % (M, N, K), path, max(runs, n), None)
+        except RuntimeError as e:
+            ours = str(e)
         peer = blas_why
         if not blas_why:
-            rb = run([blas, str(M), str(N), str(K), str(max(runs, n))], env=dict(os.environ, OPENBLAS_NUM_THREADS='1'))
-            peer = float(rb.stdout.split()[1]) if not rb.returncode else 'OpenBLAS failed'
+            try:
+                rb = run([blas, str(M), str(N), str(K), str(max(runs, n))], env=dict(os.environ, OPENBLAS_NUM_THREADS='1'))
+                peer = float(rb.stdout.split()[1]) if not rb.returncode else 'OpenBLAS failed'
+            except RuntimeError as e:
+                peer = str(e)
         if M == 1:
             label = 'GEMV %d×%d (f32 weights, %.0f MiB)' % (K, N, K * N * 4 / 2**20)
             roofs = ('bw', 1, K * N * 4 / (ours / 1e3)) if isinstance(ours, float) else None
@@ -330,6 +342,7 @@ def main():
         'Measured %s UTC to %s UTC on %s (%s, %d CPUs), `make bench`.' % (
             t_start.strftime('%Y-%m-%d %H:%M'), datetime.datetime.utcnow().strftime('%H:%M'), platform.node() or 'this machine',
             platform.processor() or platform.machine(), os.cpu_count() or 0),
+        'Load average (1 min): %.1f at the start, %.1f at the end.  ' % (load0, os.getloadavg()[0]) +
         'Every cell is a median of at least %d runs in this one run.  smelt: `--target native` (today the generic C kernels '
         'with -march=native%s).' % (runs, '' if bench_llm.smelt_has_threads(os.path.join(build, 'smelt')) else '; no --threads yet, so its 2-thread cells say n/a'),
         'Peers: llama.cpp (%s; tokens/s from llama-bench, `-p 128` / `-n 128`, `-t N`), %s (onnxruntime-node, CPU provider, '

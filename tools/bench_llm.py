@@ -27,8 +27,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+# One measurement (a process) may take this long; past it the cell says "timed out"
+# instead of stretching `make bench` on an oversubscribed machine.
+TIMEOUT = float(os.environ.get('BENCH_TIMEOUT', '240'))
+
+
+def run(cmd, timeout=None, **kw):
+    try:
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout, **kw)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError('timed out (> %.0f s)' % timeout)
 
 
 def bench_models_dir():
@@ -54,12 +62,12 @@ def smelt_rates(exe, n_prompt, n_gen, runs):
     pre, dec = [], []
     prompt = ' '.join(['1'] + [str(259 + (i * 37) % 200) for i in range(n_prompt - 1)])
     for _ in range(runs):
-        r = run([exe, '--prompt-ids', prompt, '-n', '1', '--tokens'])
+        r = run([exe, '--prompt-ids', prompt, '-n', '1', '--tokens'], timeout=TIMEOUT / runs)
         m = re.search(r'prefill (\d+) tokens in [\d.]+ ms \(([\d.]+) tok/s\)', r.stderr)
         if r.returncode or not m:
             raise RuntimeError('%s failed: %s' % (exe, r.stderr.strip()))
         pre.append(float(m.group(2)))
-        r = run([exe, '--prompt-ids', '1', '-n', str(n_gen), '--tokens'])
+        r = run([exe, '--prompt-ids', '1', '-n', str(n_gen), '--tokens'], timeout=TIMEOUT / runs)
         m = re.search(r'decode (\d+) tokens in [\d.]+ ms \(([\d.]+) tok/s\)', r.stderr)
         if r.returncode or not m:
             raise RuntimeError('%s failed: %s' % (exe, r.stderr.strip()))
@@ -71,7 +79,7 @@ def llama_rates(bench, model, n_prompt, n_gen, runs, threads=1):
     """median prefill and decode tokens/s from llama-bench's per-run samples"""
     out = {}
     for key, p, n in (('pp', n_prompt, 0), ('tg', 0, n_gen)):
-        r = run([bench, '-m', model, '-t', str(threads), '-p', str(p), '-n', str(n), '-r', str(runs), '-o', 'json'])
+        r = run([bench, '-m', model, '-t', str(threads), '-p', str(p), '-n', str(n), '-r', str(runs), '-o', 'json'], timeout=TIMEOUT)
         if r.returncode:
             raise RuntimeError('llama-bench failed on %s: %s' % (model, r.stderr.strip()[-300:]))
         res = json.loads(r.stdout)[0]
@@ -207,7 +215,7 @@ def measure(build, models, threads_list, runs, log=sys.stderr):
                     try:
                         row['smelt'] = smelt_rates(os.path.join(out, 'm'), 128, 128, runs)
                     except RuntimeError as e:
-                        row['smelt'] = 'run failed: ' + str(e)[:120]
+                        row['smelt'] = str(e)[:120] if 'timed out' in str(e) else 'run failed: ' + str(e)[:120]
             if bench:
                 try:
                     row['llama'] = llama_rates(bench, path, 128, 128, runs, th)
