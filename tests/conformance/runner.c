@@ -469,6 +469,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nn; i += every) names[k++] = names[i];
     nn = k;
   }
+  if (sel && !nn) { printf("FAIL: no test of %s is in %s\n", sel_file, data); free_kept(); return 1; }
   mkdir(work, 0777);
   struct test *tests = keep(calloc((size_t)nn + 1, sizeof *tests));
   double t0 = now();
