@@ -79,7 +79,11 @@ def llama_rates(bench, model, n_prompt, n_gen, runs, threads=1):
     """median prefill and decode tokens/s from llama-bench's per-run samples"""
     out = {}
     for key, p, n in (('pp', n_prompt, 0), ('tg', 0, n_gen)):
-        r = run([bench, '-m', model, '-t', str(threads), '-p', str(p), '-n', str(n), '-r', str(runs), '-o', 'json'], timeout=TIMEOUT)
+        try:  # a time-out of one half leaves the other half's figure
+            r = run([bench, '-m', model, '-t', str(threads), '-p', str(p), '-n', str(n), '-r', str(runs), '-o', 'json'], timeout=TIMEOUT)
+        except RuntimeError as e:
+            out[key] = str(e)
+            continue
         if r.returncode:
             raise RuntimeError('llama-bench failed on %s: %s' % (model, r.stderr.strip()[-300:]))
         res = json.loads(r.stdout)[0]
