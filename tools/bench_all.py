@@ -351,8 +351,8 @@ def main():
         'Roofline (tools/bench/probe.c, this run, start / end): read bandwidth %.1f / %.1f GB/s (1 thread), %.1f / %.1f GB/s '
         '(2 threads); f32 FMA peak %.0f / %.0f GFLOP/s (1 thread), %.0f / %.0f (2 threads).  Decode and GEMV rows: weight bytes '
         'per token or call ÷ time ÷ bandwidth; prefill, ONNX and GEMM rows: MatMul/Gemm/Conv FLOPs ÷ time ÷ peak; the '
-        'ceiling is the better of the two probes.  On a shared machine a fraction can exceed 100%% when both probes ran '
-        'during busy moments.' % (
+        'ceiling is the better of the two probes.  A fraction can exceed 100%% when the weights fit in cache (stories260K: '
+        '1 MB) or, on a shared machine, when both probes ran during busy moments.' % (
             roof[('bw', 1)], roof2[('bw', 1)], roof[('bw', 2)], roof2[('bw', 2)], roof[('peak', 1)], roof2[('peak', 1)],
             roof[('peak', 2)], roof2[('peak', 2)]),
     ]
