@@ -17,11 +17,14 @@ BUILD_SAN ?= build-san
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Debian packages: build tools, the libraries smelt links, ONNX's proto and test data,
-# clang for the fuzz harnesses, numpy/onnx/sklearn only to regenerate fixtures, an aarch64
-# cross compiler and qemu-user for the NEON kernels (unit_simd).
+# clang for the fuzz harnesses, numpy/onnx/sklearn only to regenerate fixtures; the aarch64
+# cross compiler and qemu-user for the NEON kernels (unit_simd) and the cross tests (tests/cross).
 PACKAGES := build-essential cmake ninja-build pkg-config libprotobuf-c-dev protobuf-c-compiler \
             libxxhash-dev libcjson-dev libonnx-dev libonnx-testdata clang libclang-rt-dev \
-            gcc-aarch64-linux-gnu qemu-user
+            gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+# `make bench` only: numpy and onnx make the bench models, OpenBLAS is the GEMM peer, node
+# and npm fetch ONNX Runtime (onnxruntime-node, unpacked outside the checkout).
+BENCH_PACKAGES := python3-numpy python3-onnx libopenblas-dev
 LLVM_PKG := llvm-dev
 # the samples' cross builds: aarch64 Linux (static, run by qemu-user), Cortex-M4 bare metal
 # (newlib with semihosting, run by qemu-system-arm's mps2-an386)
@@ -69,12 +72,21 @@ test-sanitize: deps
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 	cd $(BUILD_SAN) && ctest --output-on-failure -j $(JOBS)
 
-# the benchmark models are generated with numpy
+# One table, every row measured in this run (tools/bench_all.py; README "Benchmarks").
 bench: all
-	@dpkg-query -W -f='$${Status}' python3-numpy 2>/dev/null | grep -q "ok installed" || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq python3-numpy >/dev/null; \
-	  else echo "make bench needs numpy; run: sudo apt-get install -y python3-numpy"; exit 1; fi; }
-	/usr/bin/python3 tools/bench_llm.py $(BUILD)
+	@missing=""; \
+	for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages for make bench:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || \
+	      echo "make bench: could not install$$missing; the rows that need them say so"; \
+	  else echo "make bench: missing$$missing (sudo apt-get install -y$$missing); the rows that need them say so"; fi; \
+	fi
+	/usr/bin/python3 tools/bench_all.py $(BUILD)
 
 conformance-report: all
 	$(BUILD)/tests/conformance --work $(BUILD)/conformance-work --report tests/conformance/REPORT.md

@@ -6,6 +6,7 @@
  *   conformance [--data DIR] [--work DIR] [--report FILE] [--expected FILE]
  *               [--update-expected] [--filter SUBSTR] [--jobs N] [--batch N]
  *               [--dir MODEL_DIR] [--exe] [--require-pass] [--weights-min BYTES] [--dim NAME=V|NAME<=V]...
+ *               [--target T] [--cc CC] [--cflags FLAGS] [--emulator "CMD ARGS"] [--select FILE] [--every N]
  *
  * Speed: models are read, evaluated and emitted in-process; the C of ~40 models is
  * compiled as one translation unit (the runtime headers are include-guarded and
@@ -15,9 +16,16 @@
  * A test whose shape operand is a graph input (Reshape's target, Slice's starts...)
  * is rebuilt with that input frozen from its test data (--const), as a user would,
  * and reported as such.  The run fails if a test listed in the expected-pass file
- * no longer passes through compiled C. */
+ * no longer passes through compiled C.
+ *
+ * Cross mode (tests/cross): --target names smelt's target (its flags are added), --cc and
+ * --cflags the cross compiler and its flags (e.g. aarch64-linux-gnu-gcc, -static), and
+ * --emulator the command every executable runs under (e.g. "qemu-aarch64 -cpu max");
+ * --select FILE keeps only the tests listed in FILE (the expected-pass list) and
+ * --every N one test in N of those, to bound the time under emulation. */
 #define _POSIX_C_SOURCE 200809L
 #include "compiler/driver.h"
+#include "compiler/targets.h"
 #include "onnx.pb-c.h"
 #include "runtime/smelt_npy.h"
 
@@ -220,6 +228,8 @@ static int use_exe; /* --exe: each model built by smelt_build into its own execu
 static int64_t weights_min; /* --weights-min: constants at least this large go to NAME_weights.o */
 static struct smelt_dimopt dimopts[16]; /* --dim NAME=V | NAME<=V, for every model */
 static int ndimopts;
+/* cross mode: the target, C compiler, flags and the emulator that runs executables */
+static const char *x_target = "generic", *x_cc, *x_cflags, *x_emu;
 
 static void prepare(struct test *t, const char *work) {
   char model[700], innames[MAXIO][128], onames[MAXIO][128];
@@ -318,7 +328,8 @@ static void prepare(struct test *t, const char *work) {
   for (int o = 0; o < g->noutputs; o++) t->out_names[o] = keep(strdup(g->values[g->outputs[o]].name));
   char outdir[700];
   snprintf(outdir, sizeof outdir, "%s/%s", work, t->cname);
-  struct smelt_build_opts bo = {.load = {dimopts, ndimopts, consts, nconsts}, .out_dir = outdir, .name = t->cname, .target = "generic", .emit = use_exe ? SMELT_EMIT_EXE : SMELT_EMIT_C, .weights_min = weights_min};
+  struct smelt_build_opts bo = {.load = {dimopts, ndimopts, consts, nconsts}, .out_dir = outdir, .name = t->cname, .target = x_target, .emit = use_exe ? SMELT_EMIT_EXE : SMELT_EMIT_C, .weights_min = weights_min,
+                               .cc = x_cc, .cflags = x_cflags};
   struct smelt_build_info info;
   smelt_ctx_free(cx);
   cx = smelt_ctx_new();
@@ -365,11 +376,14 @@ static int write_batch(struct test **ts, int n, const char *work, int b, char *s
 static const char **cc_argv(const char *src, const char *exe, const char *inc, const char *cflags) {
   const char **av = keep(calloc(64, sizeof *av));
   int n = 0;
-  const char *cc = getenv("CC");
+  const char *cc = x_cc ? x_cc : getenv("CC");
   av[n++] = cc && *cc ? cc : "cc";
   av[n++] = "-std=c99";
   av[n++] = "-O1";
   av[n++] = "-w";
+  const struct smelt_target *tg = smelt_target_find(x_target);
+  char *tf = tg && tg->cflags ? keep(strdup(tg->cflags)) : NULL; /* the target's -march */
+  for (char *tok = tf ? strtok(tf, " ") : NULL; tok && n < 20; tok = strtok(NULL, " ")) av[n++] = tok;
   char *cf = cflags ? keep(strdup(cflags)) : NULL;
   for (char *tok = cf ? strtok(cf, " ") : NULL; tok && n < 50; tok = strtok(NULL, " ")) av[n++] = tok;
   av[n++] = "-I";
@@ -386,7 +400,8 @@ int main(int argc, char **argv) {
   const char *data = "/usr/include/onnx/backend/test/data/node", *work = "conformance-work", *report = NULL, *expected = NULL, *filter = NULL;
   const char *single = NULL;
   int require = 0;
-  int jobs = 2, bsize = 40, update = 0;
+  int jobs = 2, bsize = 40, update = 0, every = 1;
+  const char *sel_file = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
     else if (!strcmp(argv[i], "--work") && i + 1 < argc) work = argv[++i];
@@ -400,12 +415,34 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--exe")) use_exe = 1;
     else if (!strcmp(argv[i], "--weights-min") && i + 1 < argc) weights_min = atoll(argv[++i]);
     else if (!strcmp(argv[i], "--require-pass")) require = 1;
+    else if (!strcmp(argv[i], "--target") && i + 1 < argc) x_target = argv[++i];
+    else if (!strcmp(argv[i], "--cc") && i + 1 < argc) x_cc = argv[++i];
+    else if (!strcmp(argv[i], "--cflags") && i + 1 < argc) x_cflags = argv[++i];
+    else if (!strcmp(argv[i], "--emulator") && i + 1 < argc) x_emu = argv[++i];
+    else if (!strcmp(argv[i], "--select") && i + 1 < argc) sel_file = argv[++i];
+    else if (!strcmp(argv[i], "--every") && i + 1 < argc) every = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--dim") && i + 1 < argc && ndimopts < 16 && strchr(argv[i + 1], '=')) {
       char *a = argv[++i], *eq = strchr(a, '=');
       int le = eq > a && eq[-1] == '<';
       dimopts[ndimopts++] = (struct smelt_dimopt){strndup(a, (size_t)(eq - a - le)), atoll(eq + 1), !le};
     }
-    else { fprintf(stderr, "usage: conformance [--data DIR] [--work DIR] [--report FILE] [--expected FILE] [--update-expected] [--filter S] [--jobs N] [--batch N] [--dir MODEL_DIR] [--exe] [--require-pass] [--weights-min BYTES] [--dim NAME=V|NAME<=V]\n"); return 2; }
+    else { fprintf(stderr, "usage: conformance [--data DIR] [--work DIR] [--report FILE] [--expected FILE] [--update-expected] [--filter S] [--jobs N] [--batch N] [--dir MODEL_DIR] [--exe] [--require-pass] [--weights-min BYTES] [--dim NAME=V|NAME<=V] [--target T] [--cc CC] [--cflags F] [--emulator CMD] [--select FILE] [--every N]\n"); return 2; }
+  }
+  if (!smelt_target_find(x_target)) { fprintf(stderr, "conformance: unknown --target %s\n", x_target); return 2; }
+  /* --select: the names listed in FILE (one a line, # comments) */
+  char **sel = NULL;
+  int nsel = 0;
+  if (sel_file) {
+    FILE *f = fopen(sel_file, "r");
+    if (!f) { fprintf(stderr, "conformance: cannot read %s\n", sel_file); return 2; }
+    char line[256];
+    sel = keep(calloc(4096, sizeof *sel));
+    while (fgets(line, sizeof line, f) && nsel < 4096) {
+      line[strcspn(line, "\r\n")] = 0;
+      if (*line && *line != '#') sel[nsel++] = keep(strdup(line));
+    }
+    fclose(f);
+    qsort(sel, (size_t)nsel, sizeof *sel, cmp_str);
   }
   char *names[4096];
   int nn = 0;
@@ -419,10 +456,20 @@ int main(int argc, char **argv) {
     DIR *d = opendir(data);
     if (!d) { printf("SKIPPED: %s is missing (install Debian's libonnx-testdata)\n", data); free_kept(); return 77; }
     for (struct dirent *e; (e = readdir(d)) && nn < 4096;)
-      if (!strncmp(e->d_name, "test_", 5) && (!filter || strstr(e->d_name, filter))) names[nn++] = keep(strdup(e->d_name));
+      if (!strncmp(e->d_name, "test_", 5) && (!filter || strstr(e->d_name, filter))) {
+        const char *key = e->d_name;
+        if (sel && !bsearch(&key, sel, (size_t)nsel, sizeof *sel, cmp_str)) continue;
+        names[nn++] = keep(strdup(e->d_name));
+      }
     closedir(d);
   }
   qsort(names, (size_t)nn, sizeof *names, cmp_str);
+  if (every > 1) { /* one in N, spread over the sorted list */
+    int k = 0;
+    for (int i = 0; i < nn; i += every) names[k++] = names[i];
+    nn = k;
+  }
+  if (sel && !nn) { printf("FAIL: no test of %s is in %s\n", sel_file, data); free_kept(); return 1; }
   mkdir(work, 0777);
   struct test *tests = keep(calloc((size_t)nn + 1, sizeof *tests));
   double t0 = now();
@@ -448,7 +495,7 @@ int main(int argc, char **argv) {
   char (*srcs)[700] = keep(calloc((size_t)nbatch + 1, 700)), (*exes)[700] = keep(calloc((size_t)nbatch + 1, 700)), (*logs)[700] = keep(calloc((size_t)nbatch + 1, 700));
   char inc[700];
   snprintf(inc, sizeof inc, "%s/%s", work, nb ? built[0]->cname : "");
-  const char *cflags = getenv("SMELT_CFLAGS");
+  const char *cflags = x_cflags ? x_cflags : getenv("SMELT_CFLAGS");
   for (int b = 0; b < nbatch; b++) {
     int n = nb - b * bsize < bsize ? nb - b * bsize : bsize;
     for (int i = 0; i < n; i++) built[b * bsize + i]->batch = b;
@@ -500,8 +547,10 @@ int main(int argc, char **argv) {
       char paths[MAXIO][700];
       int n = write_inputs(t, s, work, paths);
       if (n < 0) { t->built = 0; t->c_status = "fail"; snprintf(t->c_why, sizeof t->c_why, "cannot write test inputs"); break; }
-      const char **av = keep(calloc((size_t)n + 8, sizeof *av));
+      const char **av = keep(calloc((size_t)n + 8 + 16, sizeof *av));
       int k = 0;
+      char *emu = x_emu ? keep(strdup(x_emu)) : NULL; /* cross mode: run under the emulator */
+      for (char *tok = emu ? strtok(emu, " ") : NULL; tok && k < 16; tok = strtok(NULL, " ")) av[k++] = tok;
       char *exe = keep(malloc(700));
       if (use_exe) snprintf(exe, 700, "%s/%s/%s", work, t->cname, t->cname);
       else if (t->batch >= 0) snprintf(exe, 700, "%s", exes[t->batch]);
@@ -522,7 +571,7 @@ int main(int argc, char **argv) {
       nr++;
     }
   }
-  run_jobs(rj, nr, jobs, 60);
+  run_jobs(rj, nr, jobs, x_emu ? 300 : 60);
   for (int i = 0; i < nb; i++)
     if (built[i]->built) built[i]->c_status = "pass";
   for (int r = 0; r < nr; r++) {
