@@ -343,8 +343,8 @@ def main():
             t_start.strftime('%Y-%m-%d %H:%M'), datetime.datetime.utcnow().strftime('%H:%M'), platform.node() or 'this machine',
             platform.processor() or platform.machine(), os.cpu_count() or 0),
         'Load average (1 min): %.1f at the start, %.1f at the end.  ' % (load0, os.getloadavg()[0]) +
-        'Every cell is a median of at least %d runs in this one run.  smelt: `--target native` (today the generic C kernels '
-        'with -march=native%s).' % (runs, '' if bench_llm.smelt_has_threads(os.path.join(build, 'smelt')) else '; no --threads yet, so its 2-thread cells say n/a'),
+        'Every cell is a median of at least %d runs in this one run.  smelt: `--target native` (the x86 / arm SIMD kernels where '
+        'they apply, the generic C kernels elsewhere, -march=native%s).' % (runs, '' if bench_llm.smelt_has_threads(os.path.join(build, 'smelt')) else '; no --threads yet, so its 2-thread cells say n/a'),
         'Peers: llama.cpp (%s; tokens/s from llama-bench, `-p 128` / `-n 128`, `-t N`), %s (onnxruntime-node, CPU provider, '
         'one thread, timed around session.run in node: includes a few µs of binding overhead), OpenBLAS (cblas_sgemm/sgemv, '
         'OPENBLAS_NUM_THREADS=1).' % (lbench or 'not found: set LLAMA_BENCH', ort_name),
