@@ -347,22 +347,30 @@ static int load_adapters(smelt_ctx *cx, struct smelt_build_opts *oo, const struc
   return 0;
 }
 
+/* What smelt_build and smelt_build_graph share: the output name, the target, the
+ * quantize pass's memo (one quantized copy per weight for the build's graphs), the
+ * options the passes read, and the backend's options. */
+static int build_setup(smelt_ctx *cx, struct smelt_build_opts *oo, const char *name, struct smelt_build_info *info, struct smelt_emit_opts *eo) {
+  if (check_name(cx, name)) return SMELT_ERR;
+  info->name = name;
+  const struct smelt_target *tgt = smelt_target_find(oo->target ? oo->target : "native");
+  if (!tgt) return smelt_errorf(cx, "--target %s: unknown (smelt knows %s)", oo->target, smelt_target_names());
+  if (!oo->quant_memo && !(oo->quant_memo = smelt_quant_memo_new(cx))) return SMELT_ERR;
+  smelt_ctx_set_options(cx, oo);
+  *eo = (struct smelt_emit_opts){.name = name, .target = tgt->name, .kernels = smelt_backend_kernels(tgt->backend),
+                                 .weights_min = oo->weights_min > 0 ? oo->weights_min : 256 * 1024,
+                                 .weights_in_c = oo->emit == SMELT_EMIT_C, .options = oo->options, .threads = oo->threads};
+  return 0;
+}
+
 int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts *o0, struct smelt_build_info *info) {
   double t0 = now();
   struct smelt_build_opts oo = *o0; /* plus the adapters, once read */
   const struct smelt_build_opts *o = &oo;
   memset(info, 0, sizeof *info);
   const char *name = o->name ? o->name : smelt_default_name(cx, model);
-  if (check_name(cx, name)) return SMELT_ERR;
-  info->name = name;
-  const struct smelt_target *tgt = smelt_target_find(o->target ? o->target : "native");
-  if (!tgt) return smelt_errorf(cx, "--target %s: unknown (smelt knows %s)", o->target, smelt_target_names());
-  /* the quantize pass's memo, shared by the build's graphs */
-  if (!oo.quant_memo && !(oo.quant_memo = smelt_quant_memo_new(cx))) return SMELT_ERR;
-  smelt_ctx_set_options(cx, o);
-  struct smelt_emit_opts eo = {.name = name, .target = tgt->name, .kernels = smelt_backend_kernels(tgt->backend),
-                               .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
-                               .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options, .threads = o->threads};
+  struct smelt_emit_opts eo;
+  if (build_setup(cx, &oo, name, info, &eo)) return SMELT_ERR;
   struct smelt_emit_result r;
   smelt_graph *g = NULL, *dc = NULL;
   struct stat st;
@@ -406,16 +414,8 @@ int smelt_build_graph(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_op
   memset(info, 0, sizeof *info);
   const char *name = o->name ? o->name : g->name;
   if (!name) return smelt_errorf(cx, "build: the graph has no name");
-  if (check_name(cx, name)) return SMELT_ERR;
-  info->name = name;
-  const struct smelt_target *tgt = smelt_target_find(o->target ? o->target : "native");
-  if (!tgt) return smelt_errorf(cx, "--target %s: unknown (smelt knows %s)", o->target, smelt_target_names());
-  /* the quantize pass's memo, shared by the build's graphs */
-  if (!oo.quant_memo && !(oo.quant_memo = smelt_quant_memo_new(cx))) return SMELT_ERR;
-  smelt_ctx_set_options(cx, o);
-  struct smelt_emit_opts eo = {.name = name, .target = tgt->name, .kernels = smelt_backend_kernels(tgt->backend),
-                               .weights_min = o->weights_min > 0 ? o->weights_min : 256 * 1024,
-                               .weights_in_c = o->emit == SMELT_EMIT_C, .options = o->options, .threads = o->threads};
+  struct smelt_emit_opts eo;
+  if (build_setup(cx, &oo, name, info, &eo)) return SMELT_ERR;
   struct smelt_emit_result r;
   if (load_adapters(cx, &oo, NULL, &eo)) return SMELT_ERR;
   if (smelt_run_pipeline(cx, g, o) || smelt_backend_c_check(g) || smelt_backend_c_emit(g, &eo, &r)) return SMELT_ERR;
