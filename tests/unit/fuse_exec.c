@@ -14,24 +14,18 @@
  *   - a SwiGLU block on q8_0 weights: Silu(x·Wg) · (x·Wu), then ·Wd + x.
  * With SMELT_CFLAGS set (make test-sanitize) the generated code runs under the sanitizers. */
 #include "../testutil.h"
+#include "../modeltest.h"
 #include "compiler/driver.h"
 #include "runtime/smelt_npy.h"
 #include "runtime/smelt_scalar.h"
 
 #include <math.h>
 
-static uint64_t rs = 0x243F6A8885A308D3ull;
-static uint32_t rnd(void) {
-  rs ^= rs >> 12; rs ^= rs << 25; rs ^= rs >> 27;
-  return (uint32_t)((rs * 0x2545F4914F6CDD1Dull) >> 32);
-}
-static float unif(void) { return (float)((rnd() + 0.5) / 4294967296.0 * 2 - 1); }
-
 static const char *work;
 
 static float *rand_floats(smelt_ctx *cx, int64_t n) {
   float *p = smelt_alloc(cx, sizeof(float) * (size_t)n);
-  for (int64_t i = 0; i < n; i++) p[i] = unif();
+  for (int64_t i = 0; i < n; i++) p[i] = t_unif();
   return p;
 }
 
@@ -46,9 +40,9 @@ static int cf(smelt_graph *g, const char *name, int rank, const int64_t *dims) {
 static int cq8(smelt_graph *g, const char *name, int64_t N, int64_t K) {
   size_t n = (size_t)smelt_dtype_nbytes(SMELT_DT_Q8_0, N * K);
   unsigned char *w = smelt_alloc(g->cx, n);
-  for (size_t i = 0; i < n; i++) w[i] = (unsigned char)rnd();
+  for (size_t i = 0; i < n; i++) w[i] = (unsigned char)t_rnd();
   for (size_t b = 0; b < n / 34; b++) {
-    uint16_t h = (uint16_t)((rnd() & 0x83ff) | (7 + rnd() % 3) << 10);
+    uint16_t h = (uint16_t)((t_rnd() & 0x83ff) | (7 + t_rnd() % 3) << 10);
     memcpy(w + b * 34, &h, 2);
   }
   smelt_shape s = {2, {smelt_dim_c(N), smelt_dim_c(K)}};
@@ -60,40 +54,6 @@ static int node(smelt_graph *g, smelt_op op, const char *name, int a, int b, con
   int v = smelt_graph_add_node(g, op, name, in, b < 0 ? 1 : 2, at, na, 1, NULL);
   CHECK(v >= 0, "%s: %s", name, smelt_error_msg(g->cx));
   return v;
-}
-
-static int run_exe(const char *exe, const char *tag, const smelt_tensor *in, int nin, smelt_tensor *out) {
-  char paths[4][4096], odir[4096];
-  const char *argv[12];
-  int n = 0;
-  argv[n++] = exe;
-  for (int i = 0; i < nin; i++) {
-    snprintf(paths[i], sizeof paths[i], "%s/%s_in%d.npy", work, tag, i);
-    if (smelt_npy_write(paths[i], "<f4", in[i].rank, in[i].dims, in[i].data, (size_t)smelt_tensor_elems(&in[i]) * 4)) return -1;
-    argv[n++] = paths[i];
-  }
-  snprintf(odir, sizeof odir, "%s/%s_out", work, tag);
-  t_mkdirs(odir);
-  argv[n++] = "-o";
-  argv[n++] = odir;
-  argv[n] = NULL;
-  struct t_run r;
-  if (t_run(argv, work, 120, &r)) return -1;
-  char st[64];
-  int ok = r.exited && r.code == 0;
-  if (!ok) printf("  %s: %s\n%s%s", exe, t_status(&r, st, sizeof st), r.out, r.err);
-  t_run_free(&r);
-  if (!ok) return -1;
-  char p[4096];
-  snprintf(p, sizeof p, "%s/y.npy", odir);
-  struct smelt_npy a;
-  const char *e = smelt_npy_read(p, &a);
-  if (e) { printf("  %s: %s\n", p, e); return -1; }
-  out->dt = SMELT_DT_F32;
-  out->rank = a.rank;
-  memcpy(out->dims, a.dims, sizeof(int64_t) * a.rank);
-  out->data = a.data;
-  return 0;
 }
 
 /* Evaluates g (output "y") at each input size, builds it, runs it, compares. */
@@ -110,7 +70,7 @@ static void check_case(smelt_graph *g, int nsizes, const int64_t (*dims)[4][SMEL
       memcpy(in[s][i].dims, dims[s][i], sizeof(int64_t) * SMELT_MAX_RANK);
       int64_t n = smelt_tensor_elems(&in[s][i]);
       in[s][i].data = malloc(sizeof(float) * (size_t)n);
-      for (int64_t e = 0; e < n; e++) ((float *)in[s][i].data)[e] = 2 * unif();
+      for (int64_t e = 0; e < n; e++) ((float *)in[s][i].data)[e] = 2 * t_unif();
     }
     int rc = smelt_eval(g, in[s], &ref[s]);
     CHECK(!rc, "%s: eval: %s", name, smelt_error_msg(cx));
@@ -134,7 +94,7 @@ static void check_case(smelt_graph *g, int nsizes, const int64_t (*dims)[4][SMEL
     char tag[64];
     snprintf(tag, sizeof tag, "%s_%d", name, s);
     smelt_tensor got;
-    if (run_exe(p, tag, in[s], nin, &got)) { CHECK(0, "%s: running the executable failed", name); continue; }
+    if (t_run_exe(work, p, tag, in[s], nin, &got, (const char *const[]){"y"}, 1)) { CHECK(0, "%s: running the executable failed", name); continue; }
     int64_t n = smelt_tensor_elems(&ref[s]);
     CHECK(smelt_tensor_elems(&got) == n, "%s: output size %lld, interpreter %lld", name, (long long)smelt_tensor_elems(&got), (long long)n);
     if (smelt_tensor_elems(&got) == n) {
@@ -227,6 +187,7 @@ static void case_swiglu_q8(void) {
 }
 
 int main(int argc, char **argv) {
+  t_rs = 0x243F6A8885A308D3ull; /* this test's own seed */
   work = argc > 1 ? argv[1] : "fuse_exec-work";
   t_mkdirs(work);
   case_chain();

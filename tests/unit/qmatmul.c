@@ -11,71 +11,14 @@
  *     final float rounding differs).
  * With SMELT_CFLAGS set (make test-sanitize) the generated code runs under the sanitizers. */
 #include "../testutil.h"
+#include "../modeltest.h"
 #include "compiler/driver.h"
 #include "compiler/quantizers.h"
 #include "runtime/smelt_npy.h"
 
 #include <math.h>
 
-static uint64_t rs = 0x6A09E667F3BCC909ull;
-static uint32_t rnd(void) {
-  rs ^= rs >> 12; rs ^= rs << 25; rs ^= rs >> 27;
-  return (uint32_t)((rs * 0x2545F4914F6CDD1Dull) >> 32);
-}
-static float unif(void) { return (float)((rnd() + 0.5) / 4294967296.0 * 2 - 1); }
-
-static void rand_tensor(smelt_tensor *t, smelt_dtype dt, int rank, const int64_t *dims) {
-  t->dt = dt;
-  t->rank = rank;
-  memcpy(t->dims, dims, sizeof(int64_t) * rank);
-  int64_t n = smelt_tensor_elems(t);
-  t->data = malloc((size_t)(n ? n : 1) * smelt_dtype_bytes(dt));
-  for (int64_t i = 0; i < n; i++) {
-    if (dt == SMELT_DT_F32) ((float *)t->data)[i] = unif();
-    else ((int32_t *)t->data)[i] = 0;
-  }
-}
-
 static const char *work;
-
-/* Runs the executable on the inputs; outputs read back into out[] (malloc'ed). */
-static int run_exe(const char *exe, const char *tag, const smelt_tensor *in, int nin, smelt_tensor *out, const char *const *onames, int nout) {
-  char paths[8][4096], odir[4096];
-  const char *argv[16];
-  int n = 0;
-  argv[n++] = exe;
-  for (int i = 0; i < nin; i++) {
-    snprintf(paths[i], sizeof paths[i], "%s/%s_in%d.npy", work, tag, i);
-    if (smelt_npy_write(paths[i], smelt_dtype_npy(in[i].dt), in[i].rank, in[i].dims, in[i].data,
-                        (size_t)smelt_tensor_elems(&in[i]) * smelt_dtype_bytes(in[i].dt)))
-      return -1;
-    argv[n++] = paths[i];
-  }
-  snprintf(odir, sizeof odir, "%s/%s_out", work, tag);
-  t_mkdirs(odir);
-  argv[n++] = "-o";
-  argv[n++] = odir;
-  argv[n] = NULL;
-  struct t_run r;
-  if (t_run(argv, work, 120, &r)) return -1;
-  char st[64];
-  int ok = r.exited && r.code == 0;
-  if (!ok) printf("  %s: %s\n%s%s", exe, t_status(&r, st, sizeof st), r.out, r.err);
-  t_run_free(&r);
-  if (!ok) return -1;
-  for (int o = 0; o < nout; o++) {
-    char p[4096];
-    snprintf(p, sizeof p, "%s/%s.npy", odir, onames[o]);
-    struct smelt_npy a;
-    const char *e = smelt_npy_read(p, &a);
-    if (e) { printf("  %s: %s\n", p, e); return -1; }
-    out[o].dt = SMELT_DT_F32;
-    out[o].rank = a.rank;
-    memcpy(out[o].dims, a.dims, sizeof(int64_t) * a.rank);
-    out[o].data = a.data;
-  }
-  return 0;
-}
 
 static void one(const char *scheme, int64_t K, int64_t G) {
   const int64_t N = 5;
@@ -86,7 +29,7 @@ static void one(const char *scheme, int64_t K, int64_t G) {
   smelt_graph *g = smelt_graph_new(cx, name);
   int S = smelt_graph_add_sym(g, "S", 8);
   float *w = malloc(sizeof(float) * (size_t)(N * K)), *wd = malloc(sizeof(float) * (size_t)(N * K));
-  for (int64_t i = 0; i < N * K; i++) w[i] = unif() * (i % 11 == 0 ? 3.0f : 1.0f);
+  for (int64_t i = 0; i < N * K; i++) w[i] = t_unif() * (i % 11 == 0 ? 3.0f : 1.0f);
   int64_t wb = i8 ? K : (K + 1) / 2, ns = i8 ? N : N * (K / G);
   void *q = smelt_alloc(cx, (size_t)(N * wb));
   float *sc = smelt_alloc(cx, sizeof(float) * (size_t)ns);
@@ -115,9 +58,9 @@ static void one(const char *scheme, int64_t K, int64_t G) {
   smelt_tensor in[2][3], ref[2][3];
   for (int v = 0; v < 2; v++) {
     int64_t d1[2] = {1, K}, d2[3] = {2, 3, K}, d3[2] = {Ss[v], K};
-    rand_tensor(&in[v][0], SMELT_DT_F32, 2, d1);
-    rand_tensor(&in[v][1], SMELT_DT_F32, 3, d2);
-    rand_tensor(&in[v][2], SMELT_DT_F32, 2, d3);
+    t_rand_tensor(&in[v][0], SMELT_DT_F32, 2, d1);
+    t_rand_tensor(&in[v][1], SMELT_DT_F32, 3, d2);
+    t_rand_tensor(&in[v][2], SMELT_DT_F32, 2, d3);
     int rc = smelt_eval(g, in[v], ref[v]);
     CHECK(!rc, "%s: eval: %s", name, smelt_error_msg(cx));
     if (rc) goto out;
@@ -136,7 +79,7 @@ static void one(const char *scheme, int64_t K, int64_t G) {
       smelt_tensor got[3];
       char tag[64];
       snprintf(tag, sizeof tag, "S%lld", (long long)Ss[v]);
-      if (run_exe(p, tag, in[v], 3, got, onames, 3)) { CHECK(0, "%s: running the executable failed", name); continue; }
+      if (t_run_exe(work, p, tag, in[v], 3, got, onames, 3)) { CHECK(0, "%s: running the executable failed", name); continue; }
       for (int o = 0; o < 3; o++) {
         int64_t ne = smelt_tensor_elems(&ref[v][o]);
         CHECK(smelt_tensor_elems(&got[o]) == ne, "%s: %s shape", name, onames[o]);

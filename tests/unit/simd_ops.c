@@ -12,102 +12,14 @@
  * The kernels must really be the target ones: the source calls sms_matmul(SMS_<T> or
  * sms_gemm_nn. */
 #include "../testutil.h"
+#include "../modeltest.h"
 #include "compiler/driver.h"
 #include "runtime/smelt_npy.h"
 #include "runtime/smelt_scalar.h"
 
 #include <math.h>
 
-static uint64_t rs = 0x6A09E667F3BCC909ull;
-static uint32_t rnd(void) {
-  rs ^= rs >> 12; rs ^= rs << 25; rs ^= rs >> 27;
-  return (uint32_t)((rs * 0x2545F4914F6CDD1Dull) >> 32);
-}
-static float unif(void) { return (float)((rnd() + 0.5) / 4294967296.0 * 2 - 1); }
-
-/* Random rows of a weight dtype: random quants, f16 scales of moderate size. */
-static unsigned char *make_weights(smelt_dtype dt, int64_t N, int64_t K, size_t *nbytes) {
-  if (dt == SMELT_DT_F32) {
-    float *f = malloc(sizeof(float) * (size_t)(N * K));
-    for (int64_t i = 0; i < N * K; i++) f[i] = unif();
-    *nbytes = sizeof(float) * (size_t)(N * K);
-    return (unsigned char *)f;
-  }
-  size_t n = (size_t)smelt_dtype_nbytes(dt, N * K);
-  unsigned char *w = malloc(n);
-  *nbytes = n;
-  if (dt == SMELT_DT_F16 || dt == SMELT_DT_BF16) {
-    for (size_t i = 0; i < n / 2; i++) {
-      uint16_t h = dt == SMELT_DT_F16 ? sm_f32_to_f16(unif()) : sm_f32_to_bf16(unif());
-      memcpy(w + 2 * i, &h, 2);
-    }
-    return w;
-  }
-  for (size_t i = 0; i < n; i++) w[i] = (unsigned char)rnd();
-  int bytes = smelt_dtype_bytes(dt), off[2] = {0, -1};
-  if (dt == SMELT_DT_Q6_K) off[0] = 208;
-  if (dt == SMELT_DT_Q4_1 || dt == SMELT_DT_Q5_1 || dt == SMELT_DT_Q4_K || dt == SMELT_DT_Q5_K) off[1] = 2;
-  for (size_t b = 0; b < n / (size_t)bytes; b++)
-    for (int o = 0; o < 2; o++)
-      if (off[o] >= 0) {
-        uint16_t h = (uint16_t)((rnd() & 0x83ff) | (7 + rnd() % 7) << 10); /* |d| in [2^-8, 2^-1) */
-        memcpy(w + b * bytes + off[o], &h, 2);
-      }
-  return w;
-}
-
-static void rand_tensor(smelt_tensor *t, smelt_dtype dt, int rank, const int64_t *dims) {
-  t->dt = dt;
-  t->rank = rank;
-  memcpy(t->dims, dims, sizeof(int64_t) * rank);
-  int64_t n = smelt_tensor_elems(t);
-  t->data = malloc((size_t)(n ? n : 1) * smelt_dtype_bytes(dt));
-  for (int64_t i = 0; i < n; i++) {
-    if (dt == SMELT_DT_F32) ((float *)t->data)[i] = unif();
-    else ((int32_t *)t->data)[i] = 0;
-  }
-}
-
 static const char *work;
-
-/* Runs the executable on the inputs; outputs read back into out[] (malloc'ed). */
-static int run_exe(const char *exe, const char *tag, const smelt_tensor *in, int nin, smelt_tensor *out, const char *const *onames, int nout) {
-  char paths[8][4096], odir[4096];
-  const char *argv[16];
-  int n = 0;
-  argv[n++] = exe;
-  for (int i = 0; i < nin; i++) {
-    snprintf(paths[i], sizeof paths[i], "%s/%s_in%d.npy", work, tag, i);
-    if (smelt_npy_write(paths[i], smelt_dtype_npy(in[i].dt), in[i].rank, in[i].dims, in[i].data,
-                        (size_t)smelt_tensor_elems(&in[i]) * smelt_dtype_bytes(in[i].dt)))
-      return -1;
-    argv[n++] = paths[i];
-  }
-  snprintf(odir, sizeof odir, "%s/%s_out", work, tag);
-  t_mkdirs(odir);
-  argv[n++] = "-o";
-  argv[n++] = odir;
-  argv[n] = NULL;
-  struct t_run r;
-  if (t_run(argv, work, 120, &r)) return -1;
-  char st[64];
-  int ok = r.exited && r.code == 0;
-  if (!ok) printf("  %s: %s\n%s%s", exe, t_status(&r, st, sizeof st), r.out, r.err);
-  t_run_free(&r);
-  if (!ok) return -1;
-  for (int o = 0; o < nout; o++) {
-    char p[4096];
-    snprintf(p, sizeof p, "%s/%s.npy", odir, onames[o]);
-    struct smelt_npy a;
-    const char *e = smelt_npy_read(p, &a);
-    if (e) { printf("  %s: %s\n", p, e); return -1; }
-    out[o].dt = SMELT_DT_F32;
-    out[o].rank = a.rank;
-    memcpy(out[o].dims, a.dims, sizeof(int64_t) * a.rank);
-    out[o].data = a.data;
-  }
-  return 0;
-}
 
 static void one(smelt_dtype dt, const char *kind, const char *target, int threads, int64_t K, int64_t N) {
   int nn = !strcmp(kind, "SMS_F32_NN"); /* B [K, N], not transposed */
@@ -118,7 +30,7 @@ static void one(smelt_dtype dt, const char *kind, const char *target, int thread
   smelt_graph *g = smelt_graph_new(cx, name);
   int S = smelt_graph_add_sym(g, "S", 9);
   size_t wbytes;
-  unsigned char *wdata = make_weights(dt, N, K, &wbytes);
+  unsigned char *wdata = t_make_weights(dt, N, K, &wbytes);
   smelt_shape ws = {2, {smelt_dim_c(nn ? K : N), smelt_dim_c(nn ? N : K)}};
   int w = smelt_graph_add_const(g, "w", dt, &ws, wdata, wbytes);
   smelt_shape s1 = {2, {smelt_dim_c(1), smelt_dim_c(K)}}, s3 = {2, {{0, S}, smelt_dim_c(K)}};
@@ -144,10 +56,10 @@ static void one(smelt_dtype dt, const char *kind, const char *target, int thread
   smelt_tensor in[3][2], ref[3][2];
   for (int v = 0; v < 3; v++) {
     int64_t d1[2] = {1, K}, d3[2] = {Ss[v], K};
-    rand_tensor(&in[v][0], SMELT_DT_F32, 2, d1);
-    rand_tensor(&in[v][1], SMELT_DT_F32, 2, d3);
+    t_rand_tensor(&in[v][0], SMELT_DT_F32, 2, d1);
+    t_rand_tensor(&in[v][1], SMELT_DT_F32, 2, d3);
     float *a = in[v][1].data;
-    for (int64_t e = 0; e < Ss[v] * K; e++) a[e] *= (float)(1 << (rnd() % 5)); /* blocks of different scales */
+    for (int64_t e = 0; e < Ss[v] * K; e++) a[e] *= (float)(1 << (t_rnd() % 5)); /* blocks of different scales */
     int rc = smelt_eval(g, in[v], ref[v]);
     CHECK(!rc, "%s: eval: %s", tn, smelt_error_msg(cx));
     if (rc) { free(wd); goto out; }
@@ -172,7 +84,7 @@ static void one(smelt_dtype dt, const char *kind, const char *target, int thread
       smelt_tensor got[2];
       char tag[96];
       snprintf(tag, sizeof tag, "%s_S%lld", name, (long long)Ss[v]);
-      if (run_exe(p, tag, in[v], 2, got, onames, 2)) { CHECK(0, "%s %s: running the executable at S=%lld failed", tn, target, (long long)Ss[v]); continue; }
+      if (t_run_exe(work, p, tag, in[v], 2, got, onames, 2)) { CHECK(0, "%s %s: running the executable at S=%lld failed", tn, target, (long long)Ss[v]); continue; }
       for (int o = 0; o < 2; o++) {
         int64_t ne = smelt_tensor_elems(&ref[v][o]);
         CHECK(smelt_tensor_elems(&got[o]) == ne, "%s: output %s shape", tn, onames[o]);
