@@ -40,10 +40,10 @@ static const struct smelt_pass pipeline[] = {
     {"memplan", smelt_pass_memplan},
 };
 
-int smelt_pass_known(const char *name) {
+const struct smelt_pass *smelt_pass_find(const char *name) {
   for (size_t i = 0; i < sizeof pipeline / sizeof *pipeline; i++)
-    if (!strcmp(pipeline[i].name, name)) return 1;
-  return 0;
+    if (!strcmp(pipeline[i].name, name)) return &pipeline[i];
+  return NULL;
 }
 
 /* Is pass `name` in the comma-separated list `skip`? */

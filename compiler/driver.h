@@ -64,8 +64,8 @@ struct smelt_llm_opts smelt_llm_default_opts(const struct smelt_ckpt *ck);
 
 /* Reads a model by format (ONNX, smelt text IR) into a verified graph. */
 smelt_graph *smelt_load_model(smelt_ctx *cx, const char *path, const struct smelt_load_opts *o);
-/* Is name a pass of the pipeline? */
-int smelt_pass_known(const char *name);
+/* The pipeline's pass called name, or NULL. */
+const struct smelt_pass *smelt_pass_find(const char *name);
 /* Runs the pass pipeline up to and including memplan. */
 int smelt_run_pipeline(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_opts *o);
 /* Loads, optimizes, emits and (per o->emit) compiles a model into o->out_dir. */

@@ -304,7 +304,7 @@ static int cmd_build(int argc, char **argv) {
     fprintf(stderr, "smelt: error: --target %s: unknown (smelt knows %s)\n", o.target, smelt_target_names());
     return 1;
   }
-  if (o.print_after && strcmp(o.print_after, "all") && !smelt_pass_known(o.print_after)) {
+  if (o.print_after && strcmp(o.print_after, "all") && !smelt_pass_find(o.print_after)) {
     fprintf(stderr, "smelt: error: --print-after %s: unknown pass (see --help, or all)\n", o.print_after);
     return 1;
   }

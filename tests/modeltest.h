@@ -1,7 +1,8 @@
-/* tests/modeltest.h — what the unit tests that build a graph, run the compiled
+/* tests/modeltest.h — what the tests that build or read graphs, run the compiled
  * executable and compare it with the interpreter share (tests/unit/qmatmul.c,
- * quant_ops.c, simd_ops.c, fuse_exec.c): a seeded random source, random tensors and
- * weight rows, and running an executable on .npy inputs.  Include after testutil.h. */
+ * quant_ops.c, simd_ops.c, fuse_exec.c; tests/ir/passes.c, quantize.c, roundtrip.c): a
+ * seeded random source, random tensors and weight rows, a graph's text, and running an
+ * executable on .npy inputs.  Include after testutil.h. */
 #ifndef SMELT_MODELTEST_H
 #define SMELT_MODELTEST_H
 
@@ -17,6 +18,17 @@ static inline uint32_t t_rnd(void) {
 }
 /* uniform in (-1, 1) */
 static inline float t_unif(void) { return (float)((t_rnd() + 0.5) / 4294967296.0 * 2 - 1); }
+
+/* g as text (smelt_print with flags), malloc'ed; NULL on failure. */
+static inline char *t_print_graph(const smelt_graph *g, int flags, size_t *len) {
+  char *buf = NULL;
+  FILE *f = open_memstream(&buf, len);
+  if (!f) return NULL;
+  int rc = smelt_print(g, f, flags);
+  fclose(f);
+  if (rc) { free(buf); return NULL; }
+  return buf;
+}
 
 /* A malloc'ed tensor: f32 elements uniform in (-1, 1), other dtypes zero. */
 static inline void t_rand_tensor(smelt_tensor *t, smelt_dtype dt, int rank, const int64_t *dims) {

@@ -11,31 +11,18 @@
  *
  *   ir_passes DIR [NAME...] */
 #include "../testutil.h"
+#include "../modeltest.h"
+#include "compiler/driver.h"
 #include "ir/ir.h"
 #include "passes/passes.h"
 
 #include <math.h>
 
-static uint64_t rng = 0x853c49e6748fea9bull;
-static uint32_t rnd(void) {
-  rng ^= rng >> 12; rng ^= rng << 25; rng ^= rng >> 27;
-  return (uint32_t)((rng * 0x2545f4914f6cdd1dull) >> 32);
-}
-
-static char *print_graph(const smelt_graph *g, size_t *len) {
-  char *buf = NULL;
-  FILE *f = open_memstream(&buf, len);
-  int rc = smelt_print(g, f, 0);
-  fclose(f);
-  if (rc) { free(buf); return NULL; }
-  return buf;
-}
-
 /* Random inputs for g: symbols get one random value each; floats in [-4, 4) with a
  * few zeros, integers small (so integer ops do not only overflow). */
 static void make_inputs(const smelt_graph *g, smelt_tensor *in) {
   int64_t symv[64];
-  for (int s = 0; s < g->nsyms && s < 64; s++) symv[s] = 1 + (int64_t)(rnd() % (uint32_t)g->syms[s].max);
+  for (int s = 0; s < g->nsyms && s < 64; s++) symv[s] = 1 + (int64_t)(t_rnd() % (uint32_t)g->syms[s].max);
   for (int i = 0; i < g->ninputs; i++) {
     const smelt_value *v = &g->values[g->inputs[i]];
     memset(&in[i], 0, sizeof in[i]);
@@ -45,8 +32,8 @@ static void make_inputs(const smelt_graph *g, smelt_tensor *in) {
     int64_t n = smelt_tensor_elems(&in[i]);
     in[i].data = calloc((size_t)(n ? n : 1), (size_t)smelt_dtype_bytes(v->dt));
     for (int64_t e = 0; e < n; e++) {
-      if (smelt_dtype_is_float(v->dt)) smelt_tensor_setf(&in[i], e, rnd() % 8 == 0 ? 0.0 : ((double)(rnd() % 8192) - 4096) / 1024.0);
-      else smelt_tensor_seti(&in[i], e, (int64_t)(rnd() % 19) - 9);
+      if (smelt_dtype_is_float(v->dt)) smelt_tensor_setf(&in[i], e, t_rnd() % 8 == 0 ? 0.0 : ((double)(t_rnd() % 8192) - 4096) / 1024.0);
+      else smelt_tensor_seti(&in[i], e, (int64_t)(t_rnd() % 19) - 9);
     }
   }
 }
@@ -75,10 +62,6 @@ static int close_tensor(const smelt_tensor *a, const smelt_tensor *b, double tol
   return 1;
 }
 
-static const struct { const char *name; int (*run)(smelt_ctx *, smelt_graph *); } pass_tab[] = {
-    {"fold", smelt_pass_fold}, {"cse", smelt_pass_cse}, {"dce", smelt_pass_dce}, {"fuse", smelt_pass_fuse}, {"memplan", smelt_pass_memplan},
-};
-
 /* Runs the passes the "# passes:" line names (fold dce without one). */
 static int run_passes(const char *file, const char *text, smelt_ctx *cx, smelt_graph *g) {
   const char *l = strstr(text, "\n# passes:");
@@ -89,11 +72,10 @@ static int run_passes(const char *file, const char *text, smelt_ctx *cx, smelt_g
     snprintf(list, sizeof list, "%.*s", (int)(n < 255 ? n : 255), l);
   }
   for (char *p = strtok(list, " "); p; p = strtok(NULL, " ")) {
-    size_t k = 0;
-    while (k < sizeof pass_tab / sizeof *pass_tab && strcmp(pass_tab[k].name, p)) k++;
-    CHECK(k < sizeof pass_tab / sizeof *pass_tab, "%s: unknown pass '%s'", file, p);
-    if (k == sizeof pass_tab / sizeof *pass_tab) return SMELT_ERR;
-    int rc = pass_tab[k].run(cx, g);
+    const struct smelt_pass *ps = smelt_pass_find(p); /* the driver's pipeline */
+    CHECK(ps != NULL, "%s: unknown pass '%s'", file, p);
+    if (!ps) return SMELT_ERR;
+    int rc = ps->run(cx, g);
     CHECK(rc == 0, "%s: %s: %s", file, p, smelt_error_msg(cx));
     if (rc) return rc;
   }
@@ -125,14 +107,14 @@ static void run_case(const char *dir, const char *file) {
   if (!rc) {
     CHECK(!smelt_verify(g), "%s: does not verify after the passes: %s", file, smelt_error_msg(cx));
     size_t ol;
-    char *out = print_graph(g, &ol);
+    char *out = t_print_graph(g, 0, &ol);
     CHECK(out && t_golden(exp, out, ol), "%s: output differs from %s", file, exp);
     /* the result is valid IR text that prints back the same */
     smelt_ctx *cx2 = smelt_ctx_new();
     smelt_graph *g2 = out ? smelt_parse(cx2, out, ol, exp) : NULL;
     CHECK(g2 != NULL, "%s: the output does not parse: %s", file, smelt_error_msg(cx2));
     size_t l2;
-    char *out2 = g2 ? print_graph(g2, &l2) : NULL;
+    char *out2 = g2 ? t_print_graph(g2, 0, &l2) : NULL;
     CHECK(!g2 || (out2 && l2 == ol && !memcmp(out, out2, ol)), "%s: the output does not print back the same", file);
     free(out2);
     smelt_ctx_free(cx2);
@@ -152,6 +134,7 @@ static void run_case(const char *dir, const char *file) {
 }
 
 int main(int argc, char **argv) {
+  t_rs = 0x853c49e6748fea9bull; /* this test's own seed */
   if (argc < 2) { fprintf(stderr, "usage: ir_passes DIR [NAME.ir...]\n"); return 2; }
   const char *dir = argv[1];
   char **files;

@@ -9,26 +9,12 @@
  *
  *   ir_quantize DIR */
 #include "../testutil.h"
+#include "../modeltest.h"
 #include "compiler/driver.h"
 #include "ir/ir.h"
 #include "passes/passes.h"
 
 #include <math.h>
-
-static uint64_t rng = 0x9b05688c2b3e6c1full;
-static uint32_t rnd(void) {
-  rng ^= rng >> 12; rng ^= rng << 25; rng ^= rng >> 27;
-  return (uint32_t)((rng * 0x2545f4914f6cdd1dull) >> 32);
-}
-
-static char *print_graph(const smelt_graph *g, size_t *len) {
-  char *buf = NULL;
-  FILE *f = open_memstream(&buf, len);
-  int rc = smelt_print(g, f, 0);
-  fclose(f);
-  if (rc) { free(buf); return NULL; }
-  return buf;
-}
 
 /* "# options: --quant S [--quant-group N] [--quant-skip GLOB]..." into o */
 static int read_options(smelt_ctx *cx, const char *text, struct smelt_build_opts *o, const char **skips, int max) {
@@ -82,8 +68,8 @@ static void run_case(const char *dir, const char *file) {
     int64_t n = smelt_tensor_elems(&in[i]);
     in[i].data = malloc(8 * (size_t)(n ? n : 1));
     for (int64_t e = 0; e < n; e++) {
-      if (smelt_dtype_is_float(v->dt)) smelt_tensor_setf(&in[i], e, ((double)(rnd() % 8192) - 4096) / 1024.0);
-      else smelt_tensor_seti(&in[i], e, rnd() % 4); /* indices: every table has >= 4 rows */
+      if (smelt_dtype_is_float(v->dt)) smelt_tensor_setf(&in[i], e, ((double)(t_rnd() % 8192) - 4096) / 1024.0);
+      else smelt_tensor_seti(&in[i], e, t_rnd() % 4); /* indices: every table has >= 4 rows */
     }
   }
   int eb = smelt_eval(g, in, before);
@@ -93,7 +79,7 @@ static void run_case(const char *dir, const char *file) {
   CHECK(!rc, "%s: passes: %s", file, smelt_error_msg(cx));
   CHECK(rc || !smelt_verify(g), "%s: does not verify after quantize: %s", file, smelt_error_msg(cx));
   size_t olen = 0;
-  char *out = rc ? NULL : print_graph(g, &olen);
+  char *out = rc ? NULL : t_print_graph(g, 0, &olen);
   if (out) {
     if (getenv("SMELT_UPDATE_GOLDEN")) t_write_file(exp, out, olen);
     size_t elen;
@@ -109,7 +95,7 @@ static void run_case(const char *dir, const char *file) {
     smelt_graph *g2 = smelt_parse(cx2, out, olen, file);
     CHECK(g2 != NULL, "%s: the quantized IR does not parse: %s", file, smelt_error_msg(cx2));
     size_t l2 = 0;
-    char *again = g2 ? print_graph(g2, &l2) : NULL;
+    char *again = g2 ? t_print_graph(g2, 0, &l2) : NULL;
     CHECK(!g2 || (again && l2 == olen && !memcmp(again, out, olen)), "%s: parse/print round trip differs", file);
     free(again);
     smelt_ctx_free(cx2);
@@ -142,6 +128,7 @@ static void run_case(const char *dir, const char *file) {
 }
 
 int main(int argc, char **argv) {
+  t_rs = 0x9b05688c2b3e6c1full; /* this test's own seed */
   const char *dir = argc > 1 ? argv[1] : "tests/ir/quant";
   char **files;
   int n = t_list_dir(dir, ".ir", &files);

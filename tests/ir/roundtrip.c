@@ -10,22 +10,13 @@
  *
  *   ir_roundtrip [--data DIR] [--filter SUBSTR] [-v] */
 #include "../testutil.h"
+#include "../modeltest.h"
 #include "compiler/driver.h"
 #include "onnx.pb-c.h"
 
 #include <math.h>
 
 #define MAXIO 16
-
-static char *print_graph(const smelt_graph *g, size_t *len) {
-  char *buf = NULL;
-  FILE *f = open_memstream(&buf, len);
-  if (!f) return NULL;
-  int rc = smelt_print(g, f, SMELT_PRINT_CONSTS);
-  fclose(f);
-  if (rc) { free(buf); return NULL; }
-  return buf;
-}
 
 static int same_tensor(const smelt_tensor *a, const smelt_tensor *b) {
   if (a->dt != b->dt || a->rank != b->rank) return 0;
@@ -118,13 +109,13 @@ int main(int argc, char **argv) {
     }
     loaded++;
     size_t l1, l2;
-    char *t1 = print_graph(g, &l1);
+    char *t1 = t_print_graph(g, SMELT_PRINT_CONSTS, &l1);
     CHECK(t1 != NULL, "%s: print failed: %s", names[i], smelt_error_msg(cx));
     if (!t1) goto next;
     smelt_ctx *cx2 = smelt_ctx_new();
     smelt_graph *g2 = smelt_parse(cx2, t1, l1, names[i]);
     CHECK(g2 != NULL, "%s: the printed IR does not parse: %s", names[i], smelt_error_msg(cx2));
-    char *t2 = g2 ? print_graph(g2, &l2) : NULL;
+    char *t2 = g2 ? t_print_graph(g2, SMELT_PRINT_CONSTS, &l2) : NULL;
     if (g2) {
       int same = t2 && l1 == l2 && !memcmp(t1, t2, l1);
       CHECK(same, "%s: print -> parse -> print differs", names[i]);
