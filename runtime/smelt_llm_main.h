@@ -21,18 +21,13 @@
 #include "smelt_rt.h"
 #include "smelt_llm.h"
 #include "smelt_npy.h"
+#include "smelt_clock.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double smelt_llm_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int smelt_llm_usage(const char *prog, const struct smelt_llm_desc *d, FILE *f) {
   fprintf(f,
@@ -94,7 +89,7 @@ static int smelt_llm_perplexity(const char *prog, const struct smelt_llm_desc *d
   double nll = 0;
   long scored = 0;
   int windows = 0;
-  double t0 = smelt_llm_now();
+  double t0 = smelt_now();
   for (int s = skip; s < n; s += per, windows++) {
     const int e = s + per < n ? s + per : n;
     d->reset(ctx);
@@ -117,7 +112,7 @@ static int smelt_llm_perplexity(const char *prog, const struct smelt_llm_desc *d
   }
   if (!scored) { fprintf(stderr, "%s: %s: no token to score\n", prog, path); goto done; }
   printf("perplexity: %.4f over %ld tokens (%d windows of at most %d, %.2f s)\n", exp(nll / (double)scored), scored, windows, d->ctx,
-         smelt_llm_now() - t0);
+         smelt_now() - t0);
   rc = 0;
 done:
   free(ctx); free(arena); free(ids); free(text); free(lg);
@@ -205,7 +200,7 @@ static int smelt_llm_main_adapters(int argc, char **argv, const struct smelt_llm
     lbuf = calloc((size_t)(steps > 0 ? steps : 1), sizeof(float) * (size_t)d->vocab);
     if (!lbuf) { fprintf(stderr, "%s: out of memory\n", argv[0]); goto done; }
   }
-  double t0 = smelt_llm_now(), t1, t2;
+  double t0 = smelt_now(), t1, t2;
   if (prompt_logits) { /* position by position through decode */
     for (int i = 0; i < n; i++) {
       err = d->decode(ctx, ids[i], lbuf ? lbuf + (size_t)i * (size_t)d->vocab : NULL);
@@ -215,7 +210,7 @@ static int smelt_llm_main_adapters(int argc, char **argv, const struct smelt_llm
     err = d->prefill(ctx, ids, n);
     if (err) { fprintf(stderr, "%s: %s\n", argv[0], d->strerror(err)); rc = 2; goto done; }
   }
-  t1 = smelt_llm_now();
+  t1 = smelt_now();
   int gen = 0;
   if (!prompt_logits && n > 0) {
     char piece[256];
@@ -237,7 +232,7 @@ static int smelt_llm_main_adapters(int argc, char **argv, const struct smelt_llm
     }
     printf("\n");
   }
-  t2 = smelt_llm_now();
+  t2 = smelt_now();
   fprintf(stderr, "%s: prefill %d tokens in %.2f ms (%.1f tok/s); decode %d tokens in %.2f ms (%.1f tok/s)\n", d->name, n,
           1e3 * (t1 - t0), n && t1 > t0 ? n / (t1 - t0) : 0.0, gen, 1e3 * (t2 - t1), gen && t2 > t1 ? gen / (t2 - t1) : 0.0);
   if (logits_path) {

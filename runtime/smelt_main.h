@@ -13,6 +13,7 @@
 
 #include "smelt_rt.h"
 #include "smelt_npy.h"
+#include "smelt_clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +21,6 @@
 #include <time.h>
 #include <errno.h>
 #include <sys/stat.h>
-
-static double smelt_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int smelt_cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
