@@ -163,11 +163,11 @@ out:
 int main(int argc, char **argv) {
   work = argc > 1 ? argv[1] : "quant_ops-work";
   t_mkdirs(work);
-  static const smelt_dtype dts[] = {SMELT_DT_Q8_0, SMELT_DT_Q4_0, SMELT_DT_Q4_1, SMELT_DT_Q5_0, SMELT_DT_Q5_1,
-                                    SMELT_DT_Q4_K, SMELT_DT_Q5_K, SMELT_DT_Q6_K, SMELT_DT_F16, SMELT_DT_BF16};
-  for (size_t i = 0; i < sizeof dts / sizeof *dts; i++) {
-    int blk = smelt_dtype_blk(dts[i]);
-    one_type(dts[i], (int)i, blk == 256 ? 512 : blk == 32 ? 160 : 100, 37);
+  /* every weight dtype of ir/dtypes.def: the block types, f16 and bf16 */
+  for (int d = 0, i = 0; d < SMELT_DT_COUNT; d++) {
+    if (!smelt_dtype_is_weight_for(SMELT_DT_F32, (smelt_dtype)d)) continue;
+    int blk = smelt_dtype_blk((smelt_dtype)d);
+    one_type((smelt_dtype)d, i++, blk == 256 ? 512 : blk == 32 ? 160 : 100, 37);
   }
   /* weights past the kernel's 128 KiB tile: several tiles, the last one partial */
   one_type(SMELT_DT_Q4_0, 0, 4096, 130);
