@@ -255,8 +255,8 @@ static int cmd_build(int argc, char **argv) {
       else if (!strcmp(a, "--quant")) {
         o.quant = argv[++i];
         if (!strcmp(o.quant, "none")) o.quant = NULL;
-        else if (strcmp(o.quant, "f16") && strcmp(o.quant, "int8") && strcmp(o.quant, "q8_0") && strcmp(o.quant, "q4_0") && strcmp(o.quant, "int4") && strcmp(o.quant, "nf4")) {
-          fprintf(stderr, "smelt: error: --quant %s: expected f16, int8, q8_0, q4_0, int4, nf4 or none\n", o.quant);
+        else if (!smelt_quant_scheme_known(o.quant)) {
+          fprintf(stderr, "smelt: error: --quant %s: expected one of %s, or none\n", o.quant, smelt_quant_scheme_list());
           return 1;
         }
       } else if (!strcmp(a, "--quant-group")) {

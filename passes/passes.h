@@ -31,6 +31,9 @@ int smelt_pass_dce(smelt_ctx *cx, smelt_graph *g);
 int smelt_pass_quantize(smelt_ctx *cx, smelt_graph *g);
 struct smelt_quant_memo;
 struct smelt_quant_memo *smelt_quant_memo_new(smelt_ctx *cx);
+/* --quant's schemes: is s one, and all of them as "f16, int8, ..." */
+int smelt_quant_scheme_known(const char *s);
+const char *smelt_quant_scheme_list(void);
 int smelt_pass_cse(smelt_ctx *cx, smelt_graph *g);
 int smelt_pass_fuse(smelt_ctx *cx, smelt_graph *g);
 /* Kernels the C backend will emit: live nodes but views (a view of a graph output

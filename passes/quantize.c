@@ -33,6 +33,7 @@
 
 #include <fnmatch.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,16 @@ static int parse_scheme(const char *s) {
   for (int i = 0; i < (int)(sizeof scheme_names / sizeof *scheme_names); i++)
     if (!strcmp(s, scheme_names[i])) return i;
   return -1;
+}
+
+int smelt_quant_scheme_known(const char *s) { return parse_scheme(s) >= 0; }
+
+const char *smelt_quant_scheme_list(void) {
+  static char buf[128];
+  if (!buf[0])
+    for (int i = 0; i < (int)(sizeof scheme_names / sizeof *scheme_names); i++)
+      snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? ", " : "", scheme_names[i]);
+  return buf;
 }
 
 /* the divisor of k nearest to g in ratio (the smaller on a tie) */
