@@ -132,46 +132,31 @@ static inline void smq_load_h32(uint16_t *h, const uint8_t *p) {
 }
 static inline uint16_t smq_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
-static inline void smq_dequantize_row_f16(const void *row, float *restrict y, int64_t k) {
-  const uint8_t *p = (const uint8_t *)row;
-  int64_t i = 0;
-  for (uint16_t h[32]; i + 32 <= k; i += 32, p += 64) {
-    smq_load_h32(h, p);
-    for (int l = 0; l < 32; l++) y[i + l] = smq_h2f(h[l]);
+/* Dequantizing and dot products for the two 16-bit float weight types, which differ
+ * only in the conversion to f32 (CONV: smq_h2f for f16, smq_bf2f for bf16). */
+#define SMQ_HALF_ROWS(NAME, CONV)                                                                                         \
+  static inline void smq_dequantize_row_##NAME(const void *row, float *restrict y, int64_t k) {                          \
+    const uint8_t *p = (const uint8_t *)row;                                                                              \
+    int64_t i = 0;                                                                                                        \
+    for (uint16_t h[32]; i + 32 <= k; i += 32, p += 64) {                                                                 \
+      smq_load_h32(h, p);                                                                                                 \
+      for (int l = 0; l < 32; l++) y[i + l] = CONV(h[l]);                                                                 \
+    }                                                                                                                     \
+    for (int64_t l = 0; l < 31 && i + l < k; l++) y[i + l] = CONV(smq_u16(p + 2 * l)); /* the < 32 left */                \
+  }                                                                                                                       \
+  static inline float smq_dot_##NAME(const void *row, const float *restrict x, int64_t k) {                              \
+    const uint8_t *p = (const uint8_t *)row;                                                                              \
+    float acc[32] = {0}, tail = 0;                                                                                        \
+    int64_t i = 0;                                                                                                        \
+    for (uint16_t h[32]; i + 32 <= k; i += 32, p += 64) {                                                                 \
+      smq_load_h32(h, p);                                                                                                 \
+      for (int l = 0; l < 32; l++) acc[l] += CONV(h[l]) * x[i + l];                                                       \
+    }                                                                                                                     \
+    for (int64_t l = 0; l < 31 && i + l < k; l++) tail += CONV(smq_u16(p + 2 * l)) * x[i + l]; /* the < 32 left */        \
+    return smq_sum32(acc) + tail;                                                                                         \
   }
-  for (int64_t l = 0; l < 31 && i + l < k; l++) { const uint8_t *q = p + 2 * l; y[i + l] = smq_h2f(smq_u16(q)); } /* the < 32 left */
-}
-static inline void smq_dequantize_row_bf16(const void *row, float *restrict y, int64_t k) {
-  const uint8_t *p = (const uint8_t *)row;
-  int64_t i = 0;
-  for (uint16_t h[32]; i + 32 <= k; i += 32, p += 64) {
-    smq_load_h32(h, p);
-    for (int l = 0; l < 32; l++) y[i + l] = smq_bf2f(h[l]);
-  }
-  for (int64_t l = 0; l < 31 && i + l < k; l++) { const uint8_t *q = p + 2 * l; y[i + l] = smq_bf2f(smq_u16(q)); } /* the < 32 left */
-}
-static inline float smq_dot_f16(const void *row, const float *restrict x, int64_t k) {
-  const uint8_t *p = (const uint8_t *)row;
-  float acc[32] = {0}, tail = 0;
-  int64_t i = 0;
-  for (uint16_t h[32]; i + 32 <= k; i += 32, p += 64) {
-    smq_load_h32(h, p);
-    for (int l = 0; l < 32; l++) acc[l] += smq_h2f(h[l]) * x[i + l];
-  }
-  for (int64_t l = 0; l < 31 && i + l < k; l++) tail += smq_h2f(smq_u16(p + 2 * l)) * x[i + l]; /* the < 32 left */
-  return smq_sum32(acc) + tail;
-}
-static inline float smq_dot_bf16(const void *row, const float *restrict x, int64_t k) {
-  const uint8_t *p = (const uint8_t *)row;
-  float acc[32] = {0}, tail = 0;
-  int64_t i = 0;
-  for (uint16_t h[32]; i + 32 <= k; i += 32, p += 64) {
-    smq_load_h32(h, p);
-    for (int l = 0; l < 32; l++) acc[l] += smq_bf2f(h[l]) * x[i + l];
-  }
-  for (int64_t l = 0; l < 31 && i + l < k; l++) tail += smq_bf2f(smq_u16(p + 2 * l)) * x[i + l]; /* the < 32 left */
-  return smq_sum32(acc) + tail;
-}
+SMQ_HALF_ROWS(f16, smq_h2f)
+SMQ_HALF_ROWS(bf16, smq_bf2f)
 
 /* ---- q8_0 -------------------------------------------------------------------------------- */
 static inline void smq_dequantize_row_q8_0(const void *row, float *restrict y, int64_t k) {
