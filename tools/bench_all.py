@@ -214,7 +214,10 @@ def main():
     ap.add_argument('build')
     ap.add_argument('--quick', action='store_true')
     ap.add_argument('--runs', type=int, default=5)
+    ap.add_argument('--only', default='llm,onnx,gemm',
+                    help='comma-separated sections to measure: llm, onnx, gemm (default: all)')
     a = ap.parse_args()
+    only = set(a.only.split(','))
     build = os.path.abspath(a.build)
     runs = max(5, a.runs)
     mdir = bench_llm.bench_models_dir()
@@ -237,6 +240,8 @@ def main():
     # the 500M rows take minutes each: by default one weight type (BENCH_500M_TYPES=f16,q8_0,q4_0 for all)
     keep500 = os.environ.get('BENCH_500M_TYPES', 'q8_0').split(',')
     models = [m for m in models if m[0] != '500m' or m[1] in keep500]
+    if 'llm' not in only:
+        models = []
     log('bench: %d language models, 1 and 2 threads' % len(models))
     llm_rows, lbench = bench_llm.measure(build, models, [1, 2], runs)
     for r in llm_rows:
@@ -260,6 +265,8 @@ def main():
         nm, ort_name = None, 'not run: ONNX Runtime setup ' + str(e)
     log('bench: ONNX models (%s)' % ort_name)
     onnx_models = []
+    if 'onnx' not in only:
+        nm = None
     mnist = os.path.join(os.path.dirname(ROOT), 'shared', 'models', 'onnx', 'mnist-8', 'model.onnx')
     if os.path.exists(mnist):
         onnx_models.append(('mnist-8', mnist, 200, {}))
@@ -277,6 +284,8 @@ def main():
         for name, *_ in onnx_models:
             rows.append((name, 1, 'not run: python3-onnx missing', 'ONNX Runtime', '—', 'n/a', None))
         onnx_models = []
+    if 'onnx' not in only:
+        onnx_models, rows = [], [r for r in rows if not r[0].startswith('mnist-8')]
     for name, path, n, dims in onnx_models:
         if not os.path.exists(path):
             rows.append((name, 1, 'not run: ' + made_why, 'ONNX Runtime', '—', 'n/a', None))
@@ -296,6 +305,8 @@ def main():
     r = run(['cc', '-O2', os.path.join(HERE, 'bench', 'blas.c'), '-o', blas, '-lopenblas'])
     blas_why = None if not r.returncode else 'not run: OpenBLAS missing (Debian: libopenblas-dev)'
     shapes = [(256, 256, 256)] if a.quick else [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (1, 4096, 4096), (1, 11008, 4096)]
+    if 'gemm' not in only:
+        shapes = []
     for M, N, K in shapes:
         path = os.path.join(onnx_dir, 'gemm_%dx%dx%d.onnx' % (M, N, K))
         if not os.path.exists(path):
