@@ -90,8 +90,15 @@ static void smelt_top_k_select(float *v, int32_t *id, int n, int k) {
  * vals[n] floats and ids[n] int32s. */
 static int32_t smelt_sample(const float *logits, int n, const struct smelt_sampling *p, uint64_t *rng,
                             const int32_t *recent, int nrecent, float *vals, int32_t *ids) {
+  int penalty = p && p->repeat_penalty > 0 && p->repeat_penalty != 1;
+  if ((!p || p->temperature <= 0) && !penalty) { /* plain greedy: no copy of the vocabulary */
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+      if (logits[i] > logits[best]) best = i;
+    return best;
+  }
   for (int i = 0; i < n; i++) { vals[i] = logits[i]; ids[i] = i; }
-  if (p && p->repeat_penalty > 0 && p->repeat_penalty != 1) {
+  if (penalty) {
     for (int r = 0; r < nrecent; r++) {
       int32_t t = recent[r];
       if (t < 0 || t >= n) continue;
