@@ -1,6 +1,6 @@
 /* compiler/driver.c — the explicit pass pipeline and the build of DESIGN §6:
  *
- *     read (by format) -> lora_merge -> fold -> cse -> dce -> quantize -> fuse -> memplan -> C backend -> files -> cc / ar
+ *     read (by format) -> lora_merge -> fold -> cse -> dce -> quantize -> fuse -> schedule -> memplan -> C backend -> files -> cc / ar
  *
  * Every file is written atomically (temp + rename).  The C compiler is $CC (or
  * "cc") run with -std=c99 -O2 plus $SMELT_CFLAGS; its diagnostics go to stderr. */
@@ -37,6 +37,7 @@ static const struct smelt_pass pipeline[] = {
     {"dce", smelt_pass_dce},
     {"quantize", smelt_pass_quantize},
     {"fuse", smelt_pass_fuse},
+    {"schedule", smelt_pass_schedule},
     {"memplan", smelt_pass_memplan},
 };
 

@@ -26,6 +26,10 @@ struct smelt_plan {
 };
 
 int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g);
+/* Reorders the nodes to lower the peak of live bytes (passes/schedule.c). */
+int smelt_pass_schedule(smelt_ctx *cx, smelt_graph *g);
+/* memplan's lower bound and arena for g's current order (g->plan is kept). */
+int smelt_schedule_peak(smelt_ctx *cx, smelt_graph *g, int64_t *lower_bound, int64_t *arena);
 int smelt_pass_dce(smelt_ctx *cx, smelt_graph *g);
 /* Weight-only quantization of MatMul weights per the build options (--quant). */
 int smelt_pass_quantize(smelt_ctx *cx, smelt_graph *g);
