@@ -38,7 +38,7 @@ static const struct smelt_pass pipeline[] = {
     {"quantize", smelt_pass_quantize},
     {"fuse", smelt_pass_fuse},
     {"schedule", smelt_pass_schedule},
-    {"memplan", smelt_pass_memplan},
+    {"memplan", smelt_pass_memplan_states},
 };
 
 const struct smelt_pass *smelt_pass_find(const char *name) {
@@ -390,6 +390,7 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
     if (!(g = smelt_arch_build(cx, ck, &lo, 0)) || !(dc = smelt_arch_build(cx, ck, &lo, 1))) return SMELT_ERR;
     smelt_progress(o, "optimizing", 0, 0);
     if (smelt_run_pipeline(cx, g, o) || smelt_run_pipeline(cx, dc, o)) return SMELT_ERR;
+    if (smelt_memplan_joint(cx, (smelt_graph *[]){g, dc}, 2)) return SMELT_ERR; /* one arena: KV cache and both scratch plans */
     smelt_progress(o, "emitting C", 0, 0);
     /* an LLM's weights are many and large: all but the tiny ones go to NAME_weights.o */
     if (o->weights_min <= 0) eo.weights_min = 4096;
