@@ -1,6 +1,6 @@
 /* compiler/driver.c — the explicit pass pipeline and the build of DESIGN §6:
  *
- *     read (by format) -> lora_merge -> fold -> cse -> dce -> quantize -> fuse -> memplan -> C backend -> files -> cc / ar
+ *     read (by format) -> lora_merge -> fold -> cse -> dce -> quantize -> fuse -> schedule -> memplan -> C backend -> files -> cc / ar
  *
  * Every file is written atomically (temp + rename).  The C compiler is $CC (or
  * "cc") run with -std=c99 -O2 plus $SMELT_CFLAGS; its diagnostics go to stderr. */
@@ -37,7 +37,8 @@ static const struct smelt_pass pipeline[] = {
     {"dce", smelt_pass_dce},
     {"quantize", smelt_pass_quantize},
     {"fuse", smelt_pass_fuse},
-    {"memplan", smelt_pass_memplan},
+    {"schedule", smelt_pass_schedule},
+    {"memplan", smelt_pass_memplan_states},
 };
 
 const struct smelt_pass *smelt_pass_find(const char *name) {
@@ -389,6 +390,7 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
     if (!(g = smelt_arch_build(cx, ck, &lo, 0)) || !(dc = smelt_arch_build(cx, ck, &lo, 1))) return SMELT_ERR;
     smelt_progress(o, "optimizing", 0, 0);
     if (smelt_run_pipeline(cx, g, o) || smelt_run_pipeline(cx, dc, o)) return SMELT_ERR;
+    if (smelt_memplan_joint(cx, (smelt_graph *[]){g, dc}, 2)) return SMELT_ERR; /* one arena: KV cache and both scratch plans */
     smelt_progress(o, "emitting C", 0, 0);
     /* an LLM's weights are many and large: all but the tiny ones go to NAME_weights.o */
     if (o->weights_min <= 0) eo.weights_min = 4096;

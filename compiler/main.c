@@ -379,7 +379,19 @@ static int pass_stats(smelt_ctx *cx, const char *what, smelt_graph *g, smelt_gra
   printf("%sarena: %lld bytes before fusion (lower bound %lld, ratio %.2f), %lld after (lower bound %lld, ratio %.2f)\n", what,
          (long long)p0->arena_bytes, (long long)p0->lower_bound, p0->lower_bound ? (double)p0->arena_bytes / (double)p0->lower_bound : 1.0,
          (long long)p->arena_bytes, (long long)p->lower_bound, p->lower_bound ? (double)p->arena_bytes / (double)p->lower_bound : 1.0);
-  if (g->nstates) printf("%sstate (KV cache): %lld bytes\n", what, (long long)p->state_bytes);
+  if (g->nstates) printf("%sstate (KV cache): %lld bytes%s\n", what, (long long)(p->state_bytes + p->states_in_arena), p->joint ? " (inside the arena)" : "");
+  return 0;
+}
+
+/* The peak before and after the schedule pass: g (the full pipeline already run)
+ * against g1, the same graph through the pipeline without schedule. */
+static int sched_stats(smelt_ctx *cx, const char *what, smelt_graph *g, smelt_graph *g1) {
+  struct smelt_build_opts o1 = {.skip_passes = "schedule"};
+  if (!g1 || smelt_run_pipeline(cx, g1, &o1)) return SMELT_ERR;
+  const struct smelt_plan *p = g->plan, *p1 = g1->plan;
+  printf("%sschedule: peak (lower bound) %lld bytes in the source order, %lld scheduled (%.1f%% lower); arena %lld -> %lld\n", what,
+         (long long)p1->lower_bound, (long long)p->lower_bound, p1->lower_bound ? 100.0 * (1.0 - (double)p->lower_bound / (double)p1->lower_bound) : 0.0,
+         (long long)p1->arena_bytes, (long long)p->arena_bytes);
   return 0;
 }
 
@@ -438,6 +450,7 @@ static int cmd_inspect(int argc, char **argv) {
   printf("arena: %lld bytes (lower bound %lld, ratio %.2f)\n", (long long)g->plan->arena_bytes, (long long)g->plan->lower_bound,
          g->plan->lower_bound ? (double)g->plan->arena_bytes / (double)g->plan->lower_bound : 1.0);
   if (pass_stats(cx, "", g, g0)) { int rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
+  if (sched_stats(cx, "", g, load(cx, model, &co))) { int rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
   smelt_ctx_free(cx);
   return 0;
 }
@@ -959,14 +972,22 @@ static int inspect_ckpt(const char *model) {
   printf("parameters: %lld in %s\n", (long long)params, human(bytes, hb, sizeof hb));
   /* what a build compiles: the prefill and decode graphs through the passes */
   struct smelt_llm_opts lo = smelt_llm_default_opts(ck);
+  smelt_graph *egs[2] = {NULL, NULL};
   for (int dec = 0; dec < 2; dec++) {
-    smelt_graph *eg = smelt_arch_build(cx, ck, &lo, dec), *eg0 = eg ? smelt_arch_build(cx, ck, &lo, dec) : NULL;
-    if (!eg0 || smelt_run_pipeline(cx, eg, NULL) || pass_stats(cx, dec ? "decode " : "prefill ", eg, eg0)) {
+    smelt_graph *eg = egs[dec] = smelt_arch_build(cx, ck, &lo, dec), *eg0 = eg ? smelt_arch_build(cx, ck, &lo, dec) : NULL;
+    if (!eg0 || smelt_run_pipeline(cx, eg, NULL) || pass_stats(cx, dec ? "decode " : "prefill ", eg, eg0) ||
+        sched_stats(cx, dec ? "decode " : "prefill ", eg, smelt_arch_build(cx, ck, &lo, dec))) {
       int rc = fail(cx, model);
       smelt_ctx_free(cx);
       return rc;
     }
   }
+  /* what the build emits: the KV cache and both entry points' scratch in one plan */
+  if (smelt_memplan_joint(cx, egs, 2)) { int rc = fail(cx, model); smelt_ctx_free(cx); return rc; }
+  const struct smelt_plan *jp = egs[0]->plan;
+  printf("one arena for the KV cache and both entry points: %lld bytes (lower bound %lld, ratio %.2f): state %lld, scratch prefill %lld / decode %lld\n",
+         (long long)jp->arena_bytes, (long long)jp->lower_bound, jp->lower_bound ? (double)jp->arena_bytes / (double)jp->lower_bound : 1.0,
+         (long long)jp->states_in_arena, (long long)jp->scratch_bytes, (long long)egs[1]->plan->scratch_bytes);
   smelt_ctx_free(cx);
   return 0;
 }

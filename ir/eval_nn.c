@@ -5,6 +5,32 @@
 
 #include <math.h>
 
+/* The activations A [R, K] as the MatMul by a weight of dtype wdt reads them: as they
+ * are, or (SMELT_EVAL_ACT_Q8, q8_0 / q4_0 / q4_k weights) rounded as
+ * runtime/smelt_simd.h's sms_quantize_ref does: per block of 32, d = max|x| / 127 and
+ * q = x * (127 / max|x|) rounded to nearest even (float arithmetic, as the kernels),
+ * the value d * q.  malloc'ed, or NULL. */
+static double *act_q8_rows(const smelt_graph *g, smelt_dtype wdt, const smelt_tensor *A, int64_t R, int64_t K) {
+  double *a = malloc(sizeof(double) * (size_t)(R * K > 0 ? R * K : 1));
+  if (!a) return NULL;
+  for (int64_t i = 0; i < R * K; i++) a[i] = ev_getf(A, i);
+  int blocks = wdt == SMELT_DT_Q8_0 || wdt == SMELT_DT_Q4_0 || wdt == SMELT_DT_Q4_K;
+  if (!(g->eval_flags & SMELT_EVAL_ACT_Q8) || !blocks || K % 32) return a;
+  for (int64_t b = 0; b < R * K; b += 32) {
+    float x[32], amax = 0;
+    for (int l = 0; l < 32; l++) {
+      x[l] = (float)a[b + l];
+      amax = fmaxf(amax, fabsf(x[l]));
+    }
+    const float id = amax > 0 ? 127.0f / amax : 0.0f, d = amax / 127.0f;
+    for (int l = 0; l < 32; l++) {
+      const float v = x[l] * id; /* a float product, as the kernels round it */
+      a[b + l] = (double)d * (double)rintf(v);
+    }
+  }
+  return a;
+}
+
 /* A f32 [..., K] times the rows of a weight B [N, K] stored as blocks / f16 / bf16
  * (trans_b = 1): each row of B is dequantized with the runtime's own function, then
  * the products are summed in double. */
@@ -13,16 +39,18 @@ static int eval_matmul_weight(const smelt_graph *g, const smelt_node *n, const s
   for (int k = 0; k < A->rank - 1; k++) R *= A->dims[k];
   size_t rb = (size_t)smelt_dtype_nbytes(B->dt, K);
   float *w = malloc(sizeof(float) * (size_t)(K ? K : 1));
-  if (!w) return ev_fail(g, n, "out of memory");
+  double *a = act_q8_rows(g, B->dt, A, R, K);
+  if (!w || !a) { free(w); free(a); return ev_fail(g, n, "out of memory"); }
   for (int64_t j = 0; j < N; j++) {
     smelt_dequantize_row(B->dt, (const char *)B->data + j * rb, w, K);
     for (int64_t r = 0; r < R; r++) {
       double acc = 0;
-      for (int64_t k = 0; k < K; k++) acc += (double)w[k] * ev_getf(A, r * K + k);
+      for (int64_t k = 0; k < K; k++) acc += (double)w[k] * a[r * K + k];
       ev_setf(out, r * N + j, acc);
     }
   }
   free(w);
+  free(a);
   return 0;
 }
 

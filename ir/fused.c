@@ -142,6 +142,7 @@ static int build_chain(const smelt_graph *g, const smelt_node *n, const struct s
   smelt_ctx *cx = g->cx;
   smelt_graph *sg = smelt_graph_new(cx, "fused");
   if (!sg) return SMELT_ERR;
+  sg->eval_flags = g->eval_flags; /* the anchor rounds as the node would */
   if (!concrete) { /* the same symbols, read-only */
     sg->syms = g->syms;
     sg->nsyms = sg->cap_syms = g->nsyms;

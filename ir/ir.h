@@ -205,7 +205,14 @@ typedef struct smelt_graph {
   int *states; int nstates, cap_states;
   smelt_sym *syms; int nsyms, cap_syms;
   struct smelt_plan *plan;  /* set by the memplan pass */
+  unsigned eval_flags;      /* SMELT_EVAL_*: how the reference interpreter runs it (not IR) */
 } smelt_graph;
+
+/* eval_flags: SMELT_EVAL_ACT_Q8 makes the interpreter round the activations of MatMuls
+ * by q8_0 / q4_0 / q4_k weights as the native block kernels do (runtime/smelt_simd.h:
+ * int8 per block of 32, d = max|x| / 127, round to nearest even), so native builds can
+ * be compared with it strictly. */
+enum { SMELT_EVAL_ACT_Q8 = 1 };
 
 smelt_graph *smelt_graph_new(smelt_ctx *cx, const char *name);
 int smelt_graph_add_sym(smelt_graph *g, const char *name, int64_t max); /* returns sym id (>0) */

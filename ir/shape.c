@@ -353,6 +353,62 @@ static int shape_conv(smelt_graph *g, int ni) {
   return 0;
 }
 
+/* QConv(X f32, W, B f32 [M], S f32): a Conv whose weight rows (one per output channel,
+ * R = C/group * prod(kernel) values in [ci][k...] order) are quantized per `scheme`:
+ * f16 / q8_0 / q4_0 store W [M, R] in that dtype (no S), int8 W i8 [M, R] with
+ * S [M], int4 / nf4 W u8 [M, (R+1)/2] with S [M, R/qgroup] (compiler/quantizers.h). */
+static int shape_qconv(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape, *w = &V(1)->shape, *b = &V(2)->shape;
+  int nsp = x->rank - 2;
+  if (nsp < 1) return fail(g, n, "input needs rank >= 3");
+  if (V(0)->dt != SMELT_DT_F32 || V(2)->dt != SMELT_DT_F32 || (n->nin > 3 && V(3)->dt != SMELT_DT_F32))
+    return fail(g, n, "X, B and the scales must be f32");
+  for (int i = 1; i < x->rank; i++)
+    if (x->d[i].sym) return fail(g, n, "only the batch dim may be symbolic");
+  if (w->rank != 2 || w->d[0].sym || w->d[1].sym) return fail(g, n, "W must be [M, row] with a constant shape");
+  const int64_t *k, *s, *p, *d;
+  if (window_attrs(g, n, nsp, &k, &s, &p, &d)) return SMELT_ERR;
+  int64_t grp = smelt_attr_i(n, "group"), M = w->d[0].n, C = x->d[1].n, R;
+  if (grp <= 0 || C % grp || M % grp) return fail(g, n, "channels do not match the group");
+  R = C / grp;
+  for (int i = 0; i < nsp; i++) {
+    if (R > 16384 / k[i]) return fail(g, n, "a weight row must hold at most 16384 values");
+    R *= k[i];
+  }
+  if (R > 16384) return fail(g, n, "a weight row must hold at most 16384 values");
+  if (b->rank != 1 || !smelt_dim_is(b->d[0], M)) return fail(g, n, "bias must be [M]");
+  const char *sch = smelt_attr_s(n, "scheme");
+  smelt_dtype wdt = V(1)->dt;
+  int64_t G = smelt_attr_i(n, "qgroup");
+  if (!strcmp(sch, "f16") || !strcmp(sch, "q8_0") || !strcmp(sch, "q4_0")) {
+    smelt_dtype want = sch[0] == 'f' ? SMELT_DT_F16 : sch[1] == '8' ? SMELT_DT_Q8_0 : SMELT_DT_Q4_0;
+    if (wdt != want || n->nin != 3) return fail(g, n, "f16 / q8_0 / q4_0 want W of that dtype and no scales");
+    if (w->d[1].n != R || (want != SMELT_DT_F16 && R % 32)) return fail(g, n, "W must be [M, row] (row a multiple of 32 for blocks)");
+  } else if (!strcmp(sch, "int8")) {
+    if (wdt != SMELT_DT_I8 || n->nin != 4 || w->d[1].n != R || V(3)->shape.rank != 1 || !smelt_dim_is(V(3)->shape.d[0], M))
+      return fail(g, n, "int8 wants W i8 [M, row] and S [M]");
+  } else if (!strcmp(sch, "int4") || !strcmp(sch, "nf4")) {
+    const smelt_shape *ss = &V(3)->shape;
+    if (n->nin != 4 || G < 1 || R % G) return fail(g, n, "a 4-bit scheme needs scales and a qgroup dividing the row");
+    if (wdt != SMELT_DT_U8 || w->d[1].n != (R + 1) / 2 || ss->rank != 2 || !smelt_dim_is(ss->d[0], M) || !smelt_dim_is(ss->d[1], R / G))
+      return fail(g, n, "a 4-bit scheme wants W u8 [M, (row+1)/2] and S [M, row/qgroup]");
+  } else {
+    return fail(g, n, "scheme must be f16, q8_0, q4_0, int8, int4 or nf4");
+  }
+  smelt_shape o = {.rank = x->rank};
+  o.d[0] = x->d[0];
+  o.d[1] = w->d[0];
+  for (int i = 0; i < nsp; i++) {
+    int64_t v = window_out(x->d[2 + i].n, k[i], s[i], d[i], p[i], p[nsp + i], 0);
+    if (v < 1) return fail(g, n, "kernel larger than the padded input");
+    o.d[2 + i] = smelt_dim_c(v);
+  }
+  OUT(0)->dt = SMELT_DT_F32;
+  OUT(0)->shape = o;
+  return 0;
+}
+
 static int shape_pool(smelt_graph *g, int ni) {
   smelt_node *n = &g->nodes[ni];
   const smelt_shape *x = &V(0)->shape;

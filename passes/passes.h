@@ -23,9 +23,24 @@ struct smelt_plan {
   int64_t arena_bytes;  /* total arena size (scratch; states are not in it) */
   int64_t state_bytes;  /* the state region: offset[v] of a state value is inside it */
   int64_t lower_bound;  /* largest sum of simultaneously live arena values */
+  /* after smelt_memplan_joint (states inside the arena: state_bytes is 0 and every
+   * offset, a state's too, is from the arena's start): */
+  int joint;               /* entry points planned together, 0 for memplan's own plan */
+  int64_t states_in_arena; /* bytes of states inside the arena */
+  int64_t scratch_bytes, scratch_lower_bound, *scratch_offset; /* memplan's own scratch plan */
 };
 
 int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g);
+/* States and scratch in one plan (passes/memplan_joint.c): the graphs gs[0..n) run one
+ * at a time over one arena and share their states (an LLM's prefill and decode). */
+int smelt_memplan_joint(smelt_ctx *cx, smelt_graph **gs, int n);
+/* memplan, then (a graph with states) its states planned into the same arena: the
+ * pipeline's "memplan" step. */
+int smelt_pass_memplan_states(smelt_ctx *cx, smelt_graph *g);
+/* Reorders the nodes to lower the peak of live bytes (passes/schedule.c). */
+int smelt_pass_schedule(smelt_ctx *cx, smelt_graph *g);
+/* memplan's lower bound and arena for g's current order (g->plan is kept). */
+int smelt_schedule_peak(smelt_ctx *cx, smelt_graph *g, int64_t *lower_bound, int64_t *arena);
 int smelt_pass_dce(smelt_ctx *cx, smelt_graph *g);
 /* Weight-only quantization of MatMul weights per the build options (--quant). */
 int smelt_pass_quantize(smelt_ctx *cx, smelt_graph *g);

@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-/* passes/quantize.c — weight-only quantization of MatMul weights (--quant).
+/* passes/quantize.c — weight-only quantization of MatMul and Conv weights (--quant).
  *
  * Expects: a folded graph; the build options (compiler/driver.h) through
  * smelt_ctx_options().  Without --quant it does nothing.
@@ -17,7 +17,9 @@
  * the divisor of K nearest to G in ratio (172 -> 43 for G = 32).  A Gather (axis 0) of a
  * table that a MatMul's weight shares (tied embeddings) reads the same quantized
  * constant when it is f16 or blocks (Gather has no QMatMul layouts; those keep the float
- * table beside the quantized head).
+ * table beside the quantized head).  A Conv's constant float weight becomes QConv with
+ * one quantized row per output channel (quantize_conv below; weight-only in every
+ * scheme, int8 included: its activations stay f32).
  *
  * Results move by the quantization error only: each weight's relative error
  * ||W - Wq|| / ||W|| is printed by `smelt build -v`; tests/unit/quantize.c bounds it per
@@ -243,6 +245,85 @@ static int rewrite(smelt_ctx *cx, smelt_graph *g, int ni, const struct memo_ent 
   return smelt_shape_infer(g, ni);
 }
 
+/* A Conv's constant float weight [M, C/group, k...] becomes QConv (ops.def) with the
+ * weight quantized per output channel: rows of R = C/group * prod(k) values, in the
+ * same schemes as MatMul (q8_0 / q4_0 blocks along the row, falling back to int8 /
+ * int4 when R is not a multiple of 32).  Rows above 16384 values stay float (the
+ * kernel decodes a row on the stack).  Returns 0 (rewritten or left) or SMELT_ERR. */
+static int quantize_conv(smelt_ctx *cx, smelt_graph *g, int ni, int scheme, int64_t group, const struct smelt_build_opts *o) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_value *X = &g->values[n->in[0]], *W = &g->values[n->in[1]];
+  if (X->dt != SMELT_DT_F32 || W->kind != SMELT_V_CONST || !W->c.data || W->shape.rank < 3) return 0;
+  if (W->dt != SMELT_DT_F32 && W->dt != SMELT_DT_F16 && W->dt != SMELT_DT_BF16) return 0;
+  const int64_t M = W->shape.d[0].n;
+  int64_t R = 1;
+  for (int i = 1; i < W->shape.rank; i++) R *= W->shape.d[i].n;
+  const char *wname = W->name ? W->name : smelt_sprintf(cx, "w%d", ni);
+  if (skipped(o, W->name)) { smelt_logf(cx, 1, "quantize: %s (Conv) kept %s (--quant-skip)", wname, smelt_dtype_name(W->dt)); return 0; }
+  if (M < 1 || R < 1 || R > 16384) {
+    smelt_logf(cx, 1, "quantize: %s (Conv) kept %s (rows of %lld values; at most 16384)", wname, smelt_dtype_name(W->dt), (long long)R);
+    return 0;
+  }
+  int sch = scheme;
+  if ((sch == S_Q8_0 || sch == S_Q4_0) && R % 32) sch = sch == S_Q8_0 ? S_INT8 : S_INT4;
+  const int64_t gr = (sch == S_INT4 || sch == S_NF4) ? pick_group(R, group) : 0;
+  float *w = malloc(sizeof(float) * (size_t)(M * R)), *dq = malloc(sizeof(float) * (size_t)(M * R));
+  struct memo_ent e;
+  memset(&e, 0, sizeof e);
+  int rc = SMELT_ERR;
+  if (!w || !dq) { smelt_errorf(cx, "quantize: out of memory"); goto done; }
+  for (int64_t m = 0; m < M; m++)
+    if (smelt_dequantize_row(W->dt, (const char *)W->c.data + m * smelt_dtype_nbytes(W->dt, R), w + m * R, R)) goto done;
+  if (quantize_weight(cx, sch, gr, w, M, R, &e, dq)) goto done;
+  char gs[64] = "";
+  if (gr) snprintf(gs, sizeof gs, " group %lld", (long long)gr);
+  smelt_logf(cx, 1, "quantize: %s [%lld,%lld] (Conv) %s%s%s, rel. error %.3g", wname, (long long)M, (long long)R, scheme_names[sch], gs,
+             sch != scheme ? smelt_sprintf(cx, " (%s needs a row %% 32 == 0)", scheme_names[scheme]) : "", rel_err(w, dq, M * R));
+  /* the new operands: W [M, row], the bias (zeros when the Conv had none), the scales */
+  smelt_shape ws = {.rank = 2};
+  ws.d[0] = smelt_dim_c(M);
+  ws.d[1] = smelt_dim_c(e.wdt == SMELT_DT_U8 ? (R + 1) / 2 : R);
+  int wv = smelt_graph_add_const(g, wname, e.wdt, &ws, e.w, e.wbytes), bv, sv = -1;
+  if (wv < 0) goto done;
+  n = &g->nodes[ni];
+  if (n->nin > 2 && n->in[2] >= 0) bv = n->in[2];
+  else {
+    float *zero = smelt_alloc(cx, sizeof(float) * (size_t)M);
+    smelt_shape bs = {.rank = 1};
+    bs.d[0] = smelt_dim_c(M);
+    if (!zero || (bv = smelt_graph_add_const(g, smelt_sprintf(cx, "%s.bias", wname), SMELT_DT_F32, &bs, zero, sizeof(float) * (uint64_t)M)) < 0) goto done;
+  }
+  if (e.s) {
+    smelt_shape ss = {.rank = sch == S_INT8 ? 1 : 2};
+    ss.d[0] = smelt_dim_c(M);
+    if (ss.rank == 2) ss.d[1] = smelt_dim_c(R / e.group);
+    if ((sv = smelt_graph_add_const(g, smelt_sprintf(cx, "%s.scale", wname), SMELT_DT_F32, &ss, e.s, sizeof(float) * (uint64_t)e.ns)) < 0) goto done;
+  }
+  n = &g->nodes[ni];
+  if (g->values[bv].dt != SMELT_DT_F32) { rc = 0; goto done; } /* shape_qconv wants an f32 bias: leave this one */
+  int *in = smelt_alloc(cx, sizeof(int) * 4);
+  smelt_attr *at = smelt_alloc(cx, sizeof(smelt_attr) * (size_t)(n->nattr + 3));
+  if (!in || !at) goto done;
+  in[0] = n->in[0], in[1] = wv, in[2] = bv, in[3] = sv;
+  int na = 0;
+  for (int i = 0; i < n->nattr; i++) at[na++] = n->attrs[i];
+  int64_t kk[SMELT_MAX_RANK];
+  for (int i = 2; i < W->shape.rank; i++) kk[i - 2] = W->shape.d[i].n;
+  at[na++] = smelt_attr_ints(cx, "kernel", kk, W->shape.rank - 2);
+  at[na++] = smelt_attr_str("scheme", scheme_names[sch]);
+  at[na++] = smelt_attr_int("qgroup", gr);
+  n->op = SMELT_OP_QCONV;
+  n->in = in;
+  n->nin = sv >= 0 ? 4 : 3;
+  n->attrs = at;
+  n->nattr = na;
+  rc = smelt_shape_infer(g, ni);
+done:
+  free(w);
+  free(dq);
+  return rc;
+}
+
 int smelt_pass_quantize(smelt_ctx *cx, smelt_graph *g) {
   const struct smelt_build_opts *o = smelt_ctx_options(cx);
   if (!o || !o->quant) return 0;
@@ -254,6 +335,10 @@ int smelt_pass_quantize(smelt_ctx *cx, smelt_graph *g) {
   const int nn = g->nnodes;
   for (int ni = 0; ni < nn; ni++) {
     smelt_node *n = &g->nodes[ni];
+    if (!n->dead && n->op == SMELT_OP_CONV) {
+      if (quantize_conv(cx, g, ni, scheme, group, o)) return SMELT_ERR;
+      continue;
+    }
     if (n->dead || n->op != SMELT_OP_MATMUL) continue;
     const smelt_value *A = &g->values[n->in[0]], *B = &g->values[n->in[1]];
     const int tb = (int)smelt_attr_i(n, "trans_b");

@@ -17,6 +17,12 @@ def vals(n, scale=0.25):
 def const(name, rows, cols):
     return "const %%%s : f32[%d,%d] = [%s]\n" % (name, rows, cols, vals(rows * cols))
 
+def const_n(name, dims):
+    n = 1
+    for d in dims:
+        n *= d
+    return "const %%%s : f32[%s] = [%s]\n" % (name, ",".join(str(d) for d in dims), vals(n))
+
 cases = {
     # int4 on a [K, N] ONNX-style weight (transposed to [N, K]), --quant-group 4 dividing K = 12
     "int4_group": ("--quant int4 --quant-group 4",
@@ -56,6 +62,18 @@ cases = {
         "# f16: the weight becomes f16 [N, K]; MatMul of two activations stays f32\n"
         "input %x : f32[4,8]\ninput %z : f32[8,4]\n" + const("w", 8, 8) +
         "%h : f32[4,8] = MatMul(%x, %w)\n%y : f32[4,4] = MatMul(%h, %z)\noutput %y\n"),
+    # Conv weights: rows of C/group * prod(kernel) values per output channel
+    "conv_q8_0": ("--quant q8_0",
+        "# q8_0 on Conv: w1's rows hold 8*2*2 = 32 values (one q8_0 block: QConv with a\n"
+        "# zero bias added); w2's rows hold 36 and fall back to per-channel int8 (scales [M])\n"
+        "input %x : f32[1,8,5,5]\n" + const_n("w1", [4, 8, 2, 2]) +
+        "%h : f32[1,4,4,4] = Conv(%x, %w1) {strides=[1, 1], pads=[0, 0, 0, 0], dilations=[1, 1]}\n" +
+        const_n("w2", [3, 4, 3, 3]) + const_n("b2", [3]) +
+        "%y : f32[1,3,4,4] = Conv(%h, %w2, %b2) {strides=[1, 1], pads=[1, 1, 1, 1], dilations=[1, 1]}\noutput %y\n"),
+    "conv_int4_1d": ("--quant int4 --quant-group 4",
+        "# int4 on a 1-D grouped Conv: rows of 2*4 = 8 values, group 4 (scales [M, 2])\n"
+        "input %x : f32[2,4,9]\n" + const_n("w", [6, 2, 4]) + const_n("b", [6]) +
+        "%y : f32[2,6,4] = Conv(%x, %w, %b) {strides=[2], pads=[1, 0], dilations=[1], group=2}\noutput %y\n"),
 }
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "ir", "quant")

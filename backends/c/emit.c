@@ -119,6 +119,7 @@ int smelt_backend_c_uses_quant(const smelt_graph *g) {
     if (!n->dead && n->op == SMELT_OP_FUSED) /* a fused MatMul anchor's weight */
       for (int i = 0; i < n->nin; i++)
         if (g->values[n->in[i]].kind == SMELT_V_CONST && smelt_dtype_is_weight_for(SMELT_DT_F32, g->values[n->in[i]].dt)) return 1;
+    if (!n->dead && n->op == SMELT_OP_QCONV) return 1; /* f16 / block rows: smq_dequantize_row_* */
     if (n->dead || (n->op != SMELT_OP_MATMUL && n->op != SMELT_OP_GATHER)) continue;
     smelt_dtype a = g->values[n->in[0]].dt, b = g->values[n->in[1]].dt;
     if (n->op == SMELT_OP_GATHER ? smelt_dtype_is_weight_for(SMELT_DT_F32, a) : smelt_dtype_is_weight_for(a, b)) return 1;

@@ -99,7 +99,7 @@ int smelt_backend_c_emit_llm(smelt_graph *pf, smelt_graph *dc, struct smelt_ckpt
   sb_printf(&h, "#define %s_VOCAB %lld\n#define %s_CTX %lld\n#define %s_BOS %lld\n#define %s_ADD_BOS %d\n#define %s_HAS_TOKENIZER %d\n",
             N, (long long)vocab, N, (long long)ctx_len, N, (long long)ck->bos_id, N, ck->add_bos, N, has_tok);
   sb_printf(&h, "#define %s_STATE_BYTES %lld\n#define %s_LOGITS_OFFSET %lld\n#define %s_SAMPLER_OFFSET %lld\n#define %s_IDS_OFFSET %lld\n#define %s_ARENA_BYTES %lld\n\n",
-            N, (long long)state, N, (long long)logits_off, N, (long long)samp_off, N, (long long)ids_off, N, (long long)arena);
+            N, (long long)(state + pf->plan->states_in_arena), N, (long long)logits_off, N, (long long)samp_off, N, (long long)ids_off, N, (long long)arena);
   sb_puts(&h, "#ifndef SMELT_SAMPLING_DEFINED\n#define SMELT_SAMPLING_DEFINED\n/* Sampling settings; zero-initialized means greedy. */\nstruct smelt_sampling {\n"
               "  float temperature;    /* <= 0: greedy */\n  int top_k;            /* 0: all */\n  float top_p;          /* 0 or >= 1: off */\n"
               "  float min_p;          /* 0: off */\n  float repeat_penalty; /* 0 or 1: off */\n  int repeat_last_n;    /* window for the penalty (64 when 0) */\n"

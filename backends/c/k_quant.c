@@ -106,3 +106,79 @@ int emit_qmatmul(struct cg *c, const smelt_node *n) {
   cg_line(c, "}");
   return 0;
 }
+
+/* sum over i of VAR<i> * (product of dims[i+1 .. nsp-1]) */
+static const char *qc_off(struct cg *c, const char *var, const int64_t *dims, int nsp) {
+  const char *e = "0";
+  for (int i = 0; i < nsp; i++) {
+    int64_t st = 1;
+    for (int j = i + 1; j < nsp; j++) st *= dims[j];
+    e = smelt_sprintf(c->cx, "%s + %s%d * %lld", e, var, i, (long long)st);
+  }
+  return e;
+}
+
+/* QConv (ops.def, shape_qconv in ir/shape.c): per output channel, the weight row
+ * (C/group * prod(kernel) values, at most 16384: 64 KiB of stack) is decoded to
+ * floats once, then met by every image of the batch with the generic convolution's
+ * loops (float accumulator, as emit_conv).  Weight-only: activations stay f32. */
+int emit_qconv(struct cg *c, const smelt_node *n) {
+  const smelt_value *X = cg_in(c, n, 0), *W = cg_in(c, n, 1), *Y = cg_out(c, n, 0);
+  const int nsp = X->shape.rank - 2;
+  const int64_t *st, *pd, *dl, *kk;
+  smelt_attr_ints_get(n, "strides", &st);
+  smelt_attr_ints_get(n, "pads", &pd);
+  smelt_attr_ints_get(n, "dilations", &dl);
+  smelt_attr_ints_get(n, "kernel", &kk);
+  const char *sch = smelt_attr_s(n, "scheme");
+  int64_t xd[SMELT_MAX_RANK], yd[SMELT_MAX_RANK], KK = 1, XSP = 1, OSP = 1;
+  for (int i = 0; i < nsp; i++) {
+    xd[i] = X->shape.d[2 + i].n, yd[i] = Y->shape.d[2 + i].n;
+    KK *= kk[i], XSP *= xd[i], OSP *= yd[i];
+  }
+  const long long grp = (long long)smelt_attr_i(n, "group"), C = (long long)X->shape.d[1].n, M = (long long)W->shape.d[0].n;
+  const long long Cg = C / grp, Mg = M / grp, R = Cg * KK;
+  if (W->dt != SMELT_DT_F16 && !smelt_dtype_is_block(W->dt)) nf4_table(c, !strcmp(sch, "nf4"));
+  cg_line(c, "float wr[%lld];", R);
+  cg_line(c, "for (int64_t m = 0; m < %lld; m++) {", M);
+  CG_IN(c);
+  if (W->dt == SMELT_DT_F16 || smelt_dtype_is_block(W->dt)) {
+    cg_line(c, "smq_dequantize_row_%s((const unsigned char *)x1 + m * %lld, wr, %lld);", smelt_dtype_name(W->dt),
+            (long long)smelt_dtype_nbytes(W->dt, R), R);
+  } else if (!strcmp(sch, "int8")) {
+    cg_line(c, "for (int64_t k = 0; k < %lld; k++) wr[k] = (float)x1[m * %lld + k] * x3[m];", R, R);
+  } else {
+    const long long G = (long long)smelt_attr_i(n, "qgroup");
+    cg_line(c, "const uint8_t *w = x1 + m * %lld;", (R + 1) / 2);
+    cg_line(c, "for (int64_t k = 0; k < %lld; k++) wr[k] = x3[m * %lld + k / %lld] * tab[(w[k >> 1] >> ((k & 1) * 4)) & 15];", R, R / G, G);
+  }
+  cg_line(c, "for (int64_t nb = 0; nb < %s; nb++) {", cg_dim(c, X->shape.d[0]));
+  CG_IN(c);
+  cg_line(c, "const float *xg = x0 + (nb * %lld + (m / %lld) * %lld) * %lld;", C, Mg, Cg, (long long)XSP);
+  cg_line(c, "float *ym = y0 + (nb * %lld + m) * %lld;", M, (long long)OSP);
+  for (int i = 0; i < nsp; i++) {
+    cg_line(c, "for (int64_t o%d = 0; o%d < %lld; o%d++) {", i, i, (long long)yd[i], i);
+    CG_IN(c);
+  }
+  cg_line(c, "float acc = x2[m];");
+  cg_line(c, "for (int64_t ci = 0; ci < %lld; ci++) {", Cg);
+  CG_IN(c);
+  cg_line(c, "const float *xc = xg + ci * %lld, *wc = wr + ci * %lld;", (long long)XSP, (long long)KK);
+  for (int i = 0; i < nsp; i++) {
+    cg_line(c, "for (int64_t k%d = 0; k%d < %lld; k%d++) {", i, i, (long long)kk[i], i);
+    CG_IN(c);
+    cg_line(c, "const int64_t p%d = o%d * %lld - %lld + k%d * %lld;", i, i, (long long)st[i], (long long)pd[i], i, (long long)dl[i]);
+    cg_line(c, "if (p%d < 0 || p%d >= %lld) continue;", i, i, (long long)xd[i]);
+  }
+  cg_line(c, "acc += xc[%s] * wc[%s];", qc_off(c, "p", xd, nsp), qc_off(c, "k", kk, nsp));
+  for (int i = 0; i < nsp; i++) { CG_OUT(c); cg_line(c, "}"); }
+  CG_OUT(c);
+  cg_line(c, "}");
+  cg_line(c, "ym[%s] = acc;", qc_off(c, "o", yd, nsp));
+  for (int i = 0; i < nsp; i++) { CG_OUT(c); cg_line(c, "}"); }
+  CG_OUT(c);
+  cg_line(c, "}");
+  CG_OUT(c);
+  cg_line(c, "}");
+  return 0;
+}

@@ -3,7 +3,7 @@
  * time with the KV cache as interpreter state, greedy.  It is the oracle the compiled
  * generator is compared with.
  *
- *   llm_ref MODEL --prompt-ids "1 2 3" [-n N] [--ctx C] [--kv f16] [--logits FILE.npy] [--quant S]
+ *   llm_ref MODEL --prompt-ids "1 2 3" [-n N] [--ctx C] [--kv f16] [--logits FILE.npy] [--quant S] [--act-q8]
  *
  * Prints the generated ids on one line; --logits writes the logits after every prompt
  * token and every generated one, [prompt + n - 1, vocab]. */
@@ -23,6 +23,7 @@ int main(int argc, char **argv) {
   int64_t ctx_len = 0;
   int kv16 = 0;
   const char *quant = NULL; /* --quant: the decode graph through the quantize pass */
+  int act_q8 = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--prompt-ids") && i + 1 < argc) ids_s = argv[++i];
     else if (!strcmp(argv[i], "-n") && i + 1 < argc) n_new = atoi(argv[++i]);
@@ -30,6 +31,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--logits") && i + 1 < argc) logits_path = argv[++i];
     else if (!strcmp(argv[i], "--kv") && i + 1 < argc) kv16 = !strcmp(argv[++i], "f16");
     else if (!strcmp(argv[i], "--quant") && i + 1 < argc) quant = argv[++i];
+    else if (!strcmp(argv[i], "--act-q8")) act_q8 = 1; /* round activations as the native block kernels */
     else if (!model) model = argv[i];
     else { fprintf(stderr, "usage: llm_ref MODEL --prompt-ids \"1 2\" [-n N] [--ctx C] [--logits F.npy]\n"); return 2; }
   }
@@ -45,6 +47,7 @@ int main(int argc, char **argv) {
   if (kv16) lo.kv_dtype = SMELT_DT_F16;
   smelt_graph *g = smelt_arch_build(cx, ck, &lo, 1);
   if (!g) { fprintf(stderr, "llm_ref: %s\n", smelt_error_msg(cx)); return 1; }
+  if (act_q8) g->eval_flags |= SMELT_EVAL_ACT_Q8;
   struct smelt_build_opts bo = {.quant = quant};
   smelt_ctx_set_options(cx, &bo);
   if (quant && smelt_pass_quantize(cx, g)) { fprintf(stderr, "llm_ref: %s\n", smelt_error_msg(cx)); return 1; }

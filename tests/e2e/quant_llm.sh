@@ -5,7 +5,7 @@
 #     relative error <= 1e-4), built for the generic target, whose block kernels keep
 #     activations f32 as the interpreter does (the native target's SIMD kernels quantize
 #     activations to int8 per block, as llama.cpp does: they are held to the perplexity
-#     bounds below instead);
+#     bounds below, and strictly against llm_ref --act-q8, which rounds them alike);
 #   - perplexity (--perplexity-ids) on a corpus the float model samples itself (32
 #     stories of 127 tokens, temperature 1, seeds 1.. skipping those that stop early):
 #     f16 within 0.2% of float, q8_0 within 6%, int8 within 10%; q4_0, int4 and nf4 are
@@ -25,6 +25,15 @@ for q in q8_0 int8 int4; do
   "$W/$q-generic/stories" --prompt-ids "$P" --prompt-logits --logits "$W/$q.npy" -n 0 >/dev/null 2>&1 || fail "$q: --prompt-logits"
   "$B/tests/llm_ref" "$M" --quant $q --prompt-ids "$P" -n 1 --logits "$W/$q.ref.npy" >/dev/null || fail "llm_ref --quant $q"
   "$B/tests/npy_compare" "$W/$q.npy" "$W/$q.ref.npy" 1e-4 || fail "$q: compiled logits differ from the interpreter's"
+done
+# the native builds, whose block kernels round activations to int8 per block of 32,
+# against the interpreter rounding them the same way (llm_ref --act-q8), as strictly;
+# only when the native target has those kernels (x86 / arm)
+for q in q8_0 q4_0; do
+  grep -q "sms_matmul(SMS_" "$W/$q/stories.c" || { echo "$q: the native target has no block kernels; strict check skipped"; continue; }
+  "$W/$q/stories" --prompt-ids "$P" --prompt-logits --logits "$W/$q.native.npy" -n 0 >/dev/null 2>&1 || fail "$q native: --prompt-logits"
+  "$B/tests/llm_ref" "$M" --quant $q --act-q8 --prompt-ids "$P" -n 1 --logits "$W/$q.aq.npy" >/dev/null || fail "llm_ref --quant $q --act-q8"
+  "$B/tests/npy_compare" "$W/$q.native.npy" "$W/$q.aq.npy" 1e-4 || fail "$q: native logits differ from the interpreter's (--act-q8)"
 done
 # the corpus: the float model's own samples, whole 127-token stories
 k=0; s=0
