@@ -497,6 +497,11 @@ static inline void sms_dot_f32_4(const uint8_t *w, const float *x, int64_t k, fl
 }
 #endif
 
+/* bytes of quantized activations a chunk of rows may take on the stack */
+#define SMS_CHUNK_BYTES (96 * 1024)
+
+#include "smelt_simd_q.h" /* AVX-512 q8_0 / q4_0 (SMS_ZMM) */
+
 /* ---- the matmul ------------------------------------------------------------------------- */
 struct sms_mm {
   int kind;
@@ -539,12 +544,15 @@ static inline void sms_mm_part(void *arg, int part, int nparts) {
   }
 }
 
-/* bytes of quantized activations a chunk of rows may take on the stack */
-#define SMS_CHUNK_BYTES (96 * 1024)
-
 /* y[r, j] = Σ_k W[j, k] x[r, k] for r < R, j < N; W rows of rb bytes.  For the
  * quantized kinds K is a multiple of 32 and at most SMS_CHUNK_BYTES / 36 * 32. */
 static inline void sms_matmul(int kind, const void *w, int64_t rb, const float *x, float *y, int64_t R, int64_t N, int64_t K) {
+#if SMS_ZMM
+  if (kind == SMS_Q8_0 || kind == SMS_Q4_0) {
+    smz_matmul(kind == SMS_Q4_0, w, rb, x, y, R, N, K);
+    return;
+  }
+#endif
   struct sms_mm m = {kind, (const uint8_t *)w, rb, N, K, 0, x, NULL, y};
   int64_t chunk = R;
   if (kind >= SMS_Q8_0) {

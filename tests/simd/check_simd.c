@@ -161,11 +161,15 @@ int main(int argc, char **argv) {
   /* large enough to be split between threads: several chunks of quantized rows */
   run(SMS_Q8_0, 70, 67, 4096);
   run(SMS_Q4_0, 9, 129, 2048);
+  run(SMS_Q4_0, 6, 33, 288); /* stories15M's rows: a group of 8 blocks and one more */
+  run(SMS_Q8_0, 5, 31, 288);
   run(SMS_Q4_K, 6, 70, 2048);
   run(SMS_F16, 6, 300, 1000);
   run(SMS_F32, 5, 301, 999);
   const char *isa =
-#if SMS_VNNI
+#if SMS_ZMM
+      "avx512+vnni";
+#elif SMS_VNNI
       "avx2+vnni";
 #elif SMS_AVX2
       "avx2";

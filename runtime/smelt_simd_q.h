@@ -1,0 +1,191 @@
+/* runtime/smelt_simd_q.h — AVX-512 (zmm) kernels for q8_0 / q4_0 weights, included by
+ * smelt_simd.h, which sends those two kinds here when the compiler targets AVX-512
+ * F+BW+VNNI (-march=native on Zen 4 / Ice Lake and later, --target x86-64-avx512).
+ *
+ * Why not the 256-bit kernels of smelt_simd.h: there, each block of 32 weights costs
+ * about 18 instructions (unpack, the f16 scale converted alone and broadcast, a second
+ * vpdpbusd for the weights' sum, convert, two multiplies, an FMA), so q4_0 decode ran
+ * at a third of the memory bandwidth, compute bound.  Here:
+ *
+ *  - two blocks per instruction: a zmm holds the 64 weights of two blocks and one
+ *    vpdpbusd multiplies them with the two activation blocks (activations are laid
+ *    out contiguously per row, not as {d, q[32]} records);
+ *  - the weight bytes go in as the unsigned operand (q4_0: the nibbles 0..15 as they
+ *    are; q8_0: w + 128, one xor) and the offset (8 or 128 times the activation
+ *    block's Σq) is subtracted by starting the integer sum at -k·Σq, a vector
+ *    computed once per activation block when the activations are quantized;
+ *  - the weight scales of a group of blocks (8 for q4_0, 4 for q8_0: their f16 scales
+ *    lie in one 128-byte window) come with one vpermt2w and one vcvtph2ps, are
+ *    multiplied with the activation scales at once, and each pair of blocks takes its
+ *    two scales with one vpermps.
+ * So a pair of blocks is: two loads and a shuffle, shift and mask (q4_0) or an xor
+ * (q8_0), one vpdpbusd, a convert and an FMA (plus a quarter of the scale work).
+ *
+ * Numerics are those of the 256-bit kernels: the integer dot of each block is exact,
+ * then scaled by d_w · d_x in float (the sums go in another order, within the tests'
+ * 1e-5 relative bound).  Prefill: one weight row meets 4 activation rows per load. */
+#ifndef SMELT_SIMD_Q_H
+#define SMELT_SIMD_Q_H
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__) && SMS_AVX2
+#define SMS_ZMM 1
+
+/* the quantized activations of a chunk of rows: row r's 32 · nb bytes at q + r · 32 nb,
+ * block b's scale d[r · nb + b] and its starting sum c[(r · nb + b) · 8] (-k · Σq in the
+ * first lane, 0 in the other 7) */
+struct smz_act { int8_t *q; float *d; int32_t *c; };
+
+static inline void smz_quantize(const float *x, const struct smz_act *a, int64_t nblocks, int32_t k) {
+  for (int64_t b = 0; b < nblocks; b++) {
+    sms_q8 t;
+    sms_quantize(x + 32 * b, &t, 1);
+    memcpy(a->q + 32 * b, t.q, 32);
+    a->d[b] = t.d;
+    int32_t s = 0;
+    for (int l = 0; l < 32; l++) s += t.q[l];
+    int32_t *c = a->c + 8 * b;
+    c[0] = -k * s;
+    for (int l = 1; l < 8; l++) c[l] = 0;
+  }
+}
+
+/* a pair of weight blocks as 64 unsigned bytes in activation order */
+static inline __m512i smz_w_q4_0(const uint8_t *w) {
+  __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(w + 2))),
+                                      _mm_loadu_si128((const __m128i *)(w + 2 + SMQ_Q4_0_BYTES)), 1);
+  __m512i z = _mm512_castsi256_si512(t);
+  z = _mm512_shuffle_i64x2(z, z, 0x50); /* [lo, lo, hi, hi]: block 0's bytes twice, then block 1's */
+  z = _mm512_mask_srli_epi16(z, 0xFF00FF00u, z, 4); /* the second copy: high nibbles */
+  return _mm512_and_si512(z, _mm512_set1_epi8(15));
+}
+static inline __m512i smz_w_q8_0(const uint8_t *w) {
+  __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(w + 2))),
+                                 _mm256_loadu_si256((const __m256i *)(w + 2 + SMQ_Q8_0_BYTES)), 1);
+  return _mm512_xor_si512(z, _mm512_set1_epi8((char)0x80));
+}
+/* the f16 scales of a group (8 q4_0 / 4 q8_0 blocks) as floats */
+static inline __m256 smz_dw_q4_0(const uint8_t *w) {
+  __m512i lo = _mm512_loadu_si512(w), hi = _mm512_loadu_si512(w + 64);
+  __m512i h = _mm512_permutex2var_epi16(lo, _mm512_zextsi128_si512(_mm_setr_epi16(0, 9, 18, 27, 36, 45, 54, 63)), hi);
+  return _mm256_cvtph_ps(_mm512_castsi512_si128(h));
+}
+static inline __m256 smz_dw_q8_0(const uint8_t *w) {
+  __m512i lo = _mm512_loadu_si512(w), hi = _mm512_loadu_si512(w + 64);
+  __m512i h = _mm512_permutex2var_epi16(lo, _mm512_zextsi128_si512(_mm_setr_epi16(0, 17, 34, 51, 0, 0, 0, 0)), hi);
+  return _mm256_cvtph_ps(_mm512_castsi512_si128(h));
+}
+/* scales of pair p of a group: lanes 0-7 block 2p's, 8-15 block 2p+1's */
+static inline __m512 smz_pair(__m256 s, int p) {
+  return _mm512_permutexvar_ps(_mm512_set_epi32(2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1,
+                                                2 * p, 2 * p, 2 * p, 2 * p, 2 * p, 2 * p, 2 * p, 2 * p),
+                               _mm512_castps256_ps512(s));
+}
+static inline __m512 smz_fma(__m512 acc, __m512i w, const struct smz_act *a, int64_t off, __m512 s) {
+  __m512i d = _mm512_dpbusd_epi32(_mm512_loadu_si512(a->c + 8 * off), w, _mm512_loadu_si512(a->q + 32 * off));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc);
+}
+/* one block alone (a row's last blocks), 256-bit */
+static inline __m256 smz_one(__m256 acc, __m256i wu, float dw, const struct smz_act *a, int64_t off) {
+  __m256i d = _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(a->c + 8 * off)), wu, _mm256_loadu_si256((const __m256i *)(a->q + 32 * off)));
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_set1_ps(dw * a->d[off]), acc);
+}
+static inline __m256i smz_w1_q4_0(const uint8_t *w) {
+  __m128i t = _mm_loadu_si128((const __m128i *)(w + 2));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(15));
+}
+static inline __m256i smz_w1_q8_0(const uint8_t *w) {
+  return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(w + 2)), _mm256_set1_epi8((char)0x80));
+}
+static inline float smz_hsum(__m512 a, __m256 b) {
+  return sms_hsum(_mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))), b));
+}
+
+/* nt (1 or 4) activation rows, nb blocks apart, against one weight row of type q4
+ * (else q8_0): y[t].  Always inlined with constant q4 and nt, so the loops unroll and
+ * the accumulators stay in registers. */
+#define SMZ_UNROLL _Pragma("GCC unroll 4")
+static inline __attribute__((always_inline)) void smz_dot(int q4, int nt, const uint8_t *w, const struct smz_act *a, int64_t nb, float *y) {
+  const int G = q4 ? 8 : 4;
+  const int64_t BYTES = q4 ? SMQ_Q4_0_BYTES : SMQ_Q8_0_BYTES;
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m256 one[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t b = 0;
+  for (; b + G <= nb; b += G, w += G * BYTES) {
+    __m256 dw = q4 ? smz_dw_q4_0(w) : smz_dw_q8_0(w);
+    __m256 s[4];
+    SMZ_UNROLL
+    for (int t = 0; t < nt; t++) /* q8_0: 4 scales (the next 4 may lie past the buffer) */
+      s[t] = _mm256_mul_ps(dw, q4 ? _mm256_loadu_ps(a->d + t * nb + b) : _mm256_castps128_ps256(_mm_loadu_ps(a->d + t * nb + b)));
+    SMZ_UNROLL
+    for (int p = 0; p < G / 2; p++) {
+      __m512i wz = q4 ? smz_w_q4_0(w + 2 * p * BYTES) : smz_w_q8_0(w + 2 * p * BYTES);
+      SMZ_UNROLL
+      for (int t = 0; t < nt; t++) {
+        int k = nt == 1 ? p % 2 : t;
+        acc[k] = smz_fma(acc[k], wz, a, t * nb + b + 2 * p, smz_pair(s[t], p));
+      }
+    }
+  }
+  for (; b < nb; b++, w += BYTES) {
+    __m256i wu = q4 ? smz_w1_q4_0(w) : smz_w1_q8_0(w);
+    float dw = sms_h2f(w);
+    SMZ_UNROLL
+    for (int t = 0; t < nt; t++) one[t] = smz_one(one[t], wu, dw, a, t * nb + b);
+  }
+  if (nt == 1)
+    y[0] = smz_hsum(_mm512_add_ps(acc[0], acc[1]), one[0]);
+  else
+    SMZ_UNROLL
+    for (int t = 0; t < nt; t++) y[t] = smz_hsum(acc[t], one[t]);
+}
+
+struct smz_mm {
+  int q4;
+  const uint8_t *w;
+  int64_t rb, N, nb, nr; /* weight row bytes, weight rows, blocks per row, activation rows */
+  struct smz_act a;
+  float *y;
+};
+
+static inline void smz_mm_part(void *arg, int part, int nparts) {
+  const struct smz_mm *m = (const struct smz_mm *)arg;
+  int64_t j0 = m->N * part / nparts, j1 = m->N * (part + 1) / nparts, N = m->N, nb = m->nb;
+  float t[4];
+  for (int64_t j = j0; j < j1; j++) {
+    const uint8_t *w = m->w + j * m->rb;
+    int64_t r = 0;
+    for (; r + 4 <= m->nr; r += 4) {
+      struct smz_act a = {m->a.q + r * nb * 32, m->a.d + r * nb, m->a.c + r * nb * 8};
+      if (m->q4) smz_dot(1, 4, w, &a, nb, t);
+      else smz_dot(0, 4, w, &a, nb, t);
+      for (int u = 0; u < 4; u++) m->y[(r + u) * N + j] = t[u];
+    }
+    for (; r < m->nr; r++) {
+      struct smz_act a = {m->a.q + r * nb * 32, m->a.d + r * nb, m->a.c + r * nb * 8};
+      if (m->q4) smz_dot(1, 1, w, &a, nb, t);
+      else smz_dot(0, 1, w, &a, nb, t);
+      m->y[r * N + j] = t[0];
+    }
+  }
+}
+
+/* sms_matmul for q8_0 / q4_0: rows of x in chunks whose quantized form (68 bytes per
+ * block, on the stack) takes at most SMS_CHUNK_BYTES */
+static inline void smz_matmul(int q4, const void *w, int64_t rb, const float *x, float *y, int64_t R, int64_t N, int64_t K) {
+  int64_t nb = K / 32, chunk = SMS_CHUNK_BYTES / (nb * 68);
+  if (chunk < 1) chunk = 1;
+  if (chunk > R) chunk = R;
+  int8_t q[chunk * nb * 32];
+  float d[chunk * nb];
+  int32_t c[chunk * nb * 8];
+  struct smz_mm m = {q4, (const uint8_t *)w, rb, N, nb, 0, {q, d, c}, y};
+  for (int64_t r0 = 0; r0 < R; r0 += chunk) {
+    m.nr = R - r0 < chunk ? R - r0 : chunk;
+    m.y = y + r0 * N;
+    smz_quantize(x + r0 * K, &m.a, m.nr * nb, q4 ? 8 : 128);
+    int64_t parts = m.nr * N * K / 65536;
+    smt_run(smz_mm_part, &m, parts > 64 ? 64 : parts < N ? (int)parts : (int)N);
+  }
+}
+#endif
+#endif
