@@ -1,5 +1,5 @@
 /* backends/simd.c — the kernel overrides the vector backends (x86, arm) share: MatMul by
- * a weight [N, K] (trans_b) stored as f32, f16, q8_0, q4_0 or q4_k becomes one call of
+ * a weight [N, K] (trans_b) stored as f32, f16, q8_0, q4_0, q4_k or q6_k becomes one call of
  * sms_matmul, and an f32 MatMul by B [K, N] one of sms_gemm_nn (runtime/smelt_simd.h),
  * whose intrinsics follow the target's compiler flags (AVX2 / AVX-512 VNNI, NEON /
  * dotprod) and whose work may be split between the threads of --threads.  Small f32
@@ -28,6 +28,7 @@ const char *smelt_simd_kind(const smelt_node *n, const smelt_value *A, const sme
   case SMELT_DT_Q8_0: return K % 32 == 0 && K <= 65536 ? "SMS_Q8_0" : NULL;
   case SMELT_DT_Q4_0: return K % 32 == 0 && K <= 65536 ? "SMS_Q4_0" : NULL;
   case SMELT_DT_Q4_K: return K % 256 == 0 && K <= 65536 ? "SMS_Q4_K" : NULL;
+  case SMELT_DT_Q6_K: return K % 256 == 0 && K <= 65536 ? "SMS_Q6_K" : NULL;
   default: return NULL;
   }
 }

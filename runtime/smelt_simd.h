@@ -1,5 +1,5 @@
 /* runtime/smelt_simd.h — the target kernels of LLM-style matmuls: y = x · Wᵀ with W
- * [N, K] stored as f32, f16, q8_0, q4_0 or q4_k rows (a weight, read once per call) and x
+ * [N, K] stored as f32, f16, q8_0, q4_0, q4_k or q6_k rows (a weight, read once per call) and x
  * [R, K] f32 activations.  The target backends (backends/x86, backends/arm) emit calls
  * to sms_matmul; which instructions it uses follows the compiler's target macros:
  *
@@ -40,7 +40,7 @@
 #endif
 #endif
 
-enum { SMS_F32, SMS_F16, SMS_Q8_0, SMS_Q4_0, SMS_Q4_K };
+enum { SMS_F32, SMS_F16, SMS_Q8_0, SMS_Q4_0, SMS_Q4_K, SMS_Q6_K };
 
 /* a block of 32 activations quantized to int8: x[l] ~ d * q[l] */
 typedef struct { float d; int8_t q[32]; } sms_q8;
@@ -527,6 +527,9 @@ static inline void sms_mm_part(void *arg, int part, int nparts) {
       case SMS_Q4_K:
         for (int u = 0; u < 4; u++) sms_dot_q4_k_1(w, m->xq + (r + u) * nb, nb, t + u);
         break;
+      case SMS_Q6_K:
+        for (int u = 0; u < 4; u++) sms_dot_q6_k_1(w, m->xq + (r + u) * nb, nb, t + u);
+        break;
       default: sms_dot_q4_0_4(w, m->xq + r * nb, nb, t); break;
       }
       for (int u = 0; u < 4; u++) m->y[(r + u) * N + j] = t[u];
@@ -537,6 +540,7 @@ static inline void sms_mm_part(void *arg, int part, int nparts) {
       case SMS_F16: sms_dot_f16_1(w, m->x + r * K, K, t); break;
       case SMS_Q8_0: sms_dot_q8_0_1(w, m->xq + r * nb, nb, t); break;
       case SMS_Q4_K: sms_dot_q4_k_1(w, m->xq + r * nb, nb, t); break;
+      case SMS_Q6_K: sms_dot_q6_k_1(w, m->xq + r * nb, nb, t); break;
       default: sms_dot_q4_0_1(w, m->xq + r * nb, nb, t); break;
       }
       m->y[r * N + j] = t[0];

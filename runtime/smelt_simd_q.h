@@ -27,6 +27,66 @@
 #ifndef SMELT_SIMD_Q_H
 #define SMELT_SIMD_Q_H
 
+/* ---- q6_k (all instruction sets) ----------------------------------------------------------
+ * 256 values per block: 6-bit q (low 4 bits in ql, high 2 in qh), an int8 scale per 16,
+ * value d · sc · (q - 32).  Each activation block of 32 meets two scales: its dot is
+ * sc_a · Σ_16 (q - 32) x + sc_b · Σ_16 (q - 32) x in integers, then · d · d_x. */
+static inline float sms_dot_q6_k_ref(const uint8_t *w, const sms_q8 *a, int64_t nb) {
+  float s = 0;
+  for (int64_t b = 0; b < nb; b += 8, w += SMQ_Q6_K_BYTES) {
+    const uint8_t *ql = w, *qh = w + 128;
+    const int8_t *sc = (const int8_t *)(w + 192);
+    float d = smq_f16(w + 208);
+    for (int n = 0; n < 2; n++, ql += 64, qh += 32, sc += 8)
+      for (int j = 0; j < 4; j++) { /* activation block b + 4n + j: values 32 j .. 32 j + 31 of this half */
+        const sms_q8 *ab = a + b + 4 * n + j;
+        int32_t dot = 0;
+        for (int h = 0; h < 2; h++) {
+          int32_t part = 0;
+          for (int l = 16 * h; l < 16 * h + 16; l++) {
+            int lo = j % 2 ? ql[l + 32] : ql[l], q = (j < 2 ? lo & 15 : lo >> 4) | ((qh[l] >> (2 * j)) & 3) << 4;
+            part += (q - 32) * ab->q[l];
+          }
+          dot += sc[2 * j + h] * part;
+        }
+        s += d * ab->d * (float)dot;
+      }
+  }
+  return s;
+}
+#if SMS_AVX2
+/* one half (128 values, 4 activation blocks): 6-bit values as bytes, times x by
+ * vpmaddubsw (pairs fit int16: 2 · 63 · 127), less 32 · the pair sums of x, then
+ * times the two scales by vpmaddwd */
+static inline void sms_dot_q6_k_1(const uint8_t *w, const sms_q8 *a, int64_t nb, float *y) {
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30), k32 = _mm256_set1_epi8(32);
+  for (int64_t b = 0; b < nb; b += 8, w += SMQ_Q6_K_BYTES) {
+    const uint8_t *ql = w, *qh = w + 128;
+    const int8_t *sc = (const int8_t *)(w + 192);
+    float d = sms_h2f(w + 208);
+    for (int n = 0; n < 2; n++, ql += 64, qh += 32, sc += 8) {
+      __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+      __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+      __m256i q[4] = {_mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30)),
+                      _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30)),
+                      _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(h, m30)),
+                      _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m30))};
+      for (int j = 0; j < 4; j++) {
+        const sms_q8 *ab = a + b + 4 * n + j;
+        __m256i x = _mm256_loadu_si256((const __m256i *)ab->q);
+        __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[j], x), _mm256_maddubs_epi16(k32, x));
+        __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[2 * j + 1]), _mm_set1_epi16(sc[2 * j]));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, scv)), _mm256_set1_ps(d * ab->d), acc);
+      }
+    }
+  }
+  y[0] = sms_hsum(acc);
+}
+#else
+static inline void sms_dot_q6_k_1(const uint8_t *w, const sms_q8 *a, int64_t nb, float *y) { y[0] = sms_dot_q6_k_ref(w, a, nb); }
+#endif
+
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VL__) && SMS_AVX2
 #define SMS_ZMM 1
 
@@ -139,6 +199,74 @@ static inline __attribute__((always_inline)) void smz_dot(int q4, int nt, const 
     for (int t = 0; t < nt; t++) y[t] = smz_hsum(acc[t], one[t]);
 }
 
+/* Prefill: a tile of SMZ_NW weight rows (rb bytes apart) x 4 activation rows (more
+ * weight rows spill the accumulators: 32 registers).  Each
+ * activation pair is loaded once for SMZ_NW weight rows, each weight pair once for 4
+ * activation rows; the scales of a pair come from the group's by one vpermps per
+ * weight row and one per activation row, and each of the 16 dots then costs a
+ * vpdpbusd (its start, -k·Σq, loaded from L1), a convert, a multiply and an FMA. */
+#ifndef SMZ_NW
+#define SMZ_NW 2
+#endif
+static inline __attribute__((always_inline)) void smz_tile(int q4, const uint8_t *w, int64_t rb, const struct smz_act *a, int64_t nb, float *y, int64_t ldy) {
+  const int G = q4 ? 8 : 4;
+  const int64_t BYTES = q4 ? SMQ_Q4_0_BYTES : SMQ_Q8_0_BYTES;
+  __m512 acc[SMZ_NW][4];
+  SMZ_UNROLL
+  for (int i = 0; i < SMZ_NW; i++) {
+    SMZ_UNROLL
+    for (int t = 0; t < 4; t++) acc[i][t] = _mm512_setzero_ps();
+  }
+  int64_t b = 0;
+  for (; b + G <= nb; b += G, w += G * BYTES) {
+    __m256 dw[SMZ_NW];
+    SMZ_UNROLL
+    for (int i = 0; i < SMZ_NW; i++) dw[i] = q4 ? smz_dw_q4_0(w + i * rb) : smz_dw_q8_0(w + i * rb);
+    SMZ_UNROLL
+    for (int p = 0; p < G / 2; p++) {
+      __m512i wz[SMZ_NW];
+      __m512 sw[SMZ_NW];
+      SMZ_UNROLL
+      for (int i = 0; i < SMZ_NW; i++) {
+        wz[i] = q4 ? smz_w_q4_0(w + i * rb + 2 * p * BYTES) : smz_w_q8_0(w + i * rb + 2 * p * BYTES);
+        sw[i] = smz_pair(dw[i], p);
+      }
+      SMZ_UNROLL
+      for (int t = 0; t < 4; t++) {
+        int64_t off = t * nb + b + 2 * p;
+        __m512i qs = _mm512_loadu_si512(a->q + 32 * off);
+        __m512 sa = smz_pair(q4 ? _mm256_loadu_ps(a->d + t * nb + b) : _mm256_castps128_ps256(_mm_loadu_ps(a->d + t * nb + b)), p);
+        SMZ_UNROLL
+        for (int i = 0; i < SMZ_NW; i++) {
+          __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_loadu_si512(a->c + 8 * off), wz[i], qs)), sa);
+          acc[i][t] = _mm512_fmadd_ps(f, sw[i], acc[i][t]);
+        }
+      }
+    }
+  }
+  __m256 one[SMZ_NW][4]; /* the 16 sums halved, then the blocks left */
+  SMZ_UNROLL
+  for (int i = 0; i < SMZ_NW; i++) {
+    SMZ_UNROLL
+    for (int t = 0; t < 4; t++)
+      one[i][t] = _mm256_add_ps(_mm512_castps512_ps256(acc[i][t]), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[i][t]), 1)));
+  }
+  for (; b < nb; b++, w += BYTES) {
+    SMZ_UNROLL
+    for (int i = 0; i < SMZ_NW; i++) {
+      __m256i wu = q4 ? smz_w1_q4_0(w + i * rb) : smz_w1_q8_0(w + i * rb);
+      float dw1 = sms_h2f(w + i * rb);
+      SMZ_UNROLL
+      for (int t = 0; t < 4; t++) one[i][t] = smz_one(one[i][t], wu, dw1, a, t * nb + b);
+    }
+  }
+  SMZ_UNROLL
+  for (int i = 0; i < SMZ_NW; i++) {
+    SMZ_UNROLL
+    for (int t = 0; t < 4; t++) y[t * ldy + i] = sms_hsum(one[i][t]);
+  }
+}
+
 struct smz_mm {
   int q4;
   const uint8_t *w;
@@ -151,7 +279,25 @@ static inline void smz_mm_part(void *arg, int part, int nparts) {
   const struct smz_mm *m = (const struct smz_mm *)arg;
   int64_t j0 = m->N * part / nparts, j1 = m->N * (part + 1) / nparts, N = m->N, nb = m->nb;
   float t[4];
-  for (int64_t j = j0; j < j1; j++) {
+  int64_t j = j0;
+  if (m->nr >= 4) /* prefill: SMZ_NW x 4 tiles, then the rows of x left over */
+    for (; j + SMZ_NW <= j1; j += SMZ_NW) {
+      const uint8_t *w = m->w + j * m->rb;
+      int64_t r = 0;
+      for (; r + 4 <= m->nr; r += 4) {
+        struct smz_act a = {m->a.q + r * nb * 32, m->a.d + r * nb, m->a.c + r * nb * 8};
+        if (m->q4) smz_tile(1, w, m->rb, &a, nb, m->y + r * N + j, N);
+        else smz_tile(0, w, m->rb, &a, nb, m->y + r * N + j, N);
+      }
+      for (; r < m->nr; r++)
+        for (int i = 0; i < SMZ_NW; i++) {
+          struct smz_act a = {m->a.q + r * nb * 32, m->a.d + r * nb, m->a.c + r * nb * 8};
+          if (m->q4) smz_dot(1, 1, w + i * m->rb, &a, nb, t);
+          else smz_dot(0, 1, w + i * m->rb, &a, nb, t);
+          m->y[r * N + j + i] = t[0];
+        }
+    }
+  for (; j < j1; j++) {
     const uint8_t *w = m->w + j * m->rb;
     int64_t r = 0;
     for (; r + 4 <= m->nr; r += 4) {
