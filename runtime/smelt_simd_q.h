@@ -83,6 +83,39 @@ static inline void sms_dot_q6_k_1(const uint8_t *w, const sms_q8 *a, int64_t nb,
   }
   y[0] = sms_hsum(acc);
 }
+#elif SMS_NEON
+/* 16 products summed (|q - 32| <= 32, |x| <= 127: int16 pairs cannot overflow) */
+static inline int32_t sms_dot16(int8x16_t a, int8x16_t b) {
+#if SMS_DOTPROD
+  return vaddvq_s32(vdotq_s32(vdupq_n_s32(0), a, b));
+#else
+  return vaddlvq_s16(vmlal_s8(vmull_s8(vget_low_s8(a), vget_low_s8(b)), vget_high_s8(a), vget_high_s8(b)));
+#endif
+}
+static inline void sms_dot_q6_k_1(const uint8_t *w, const sms_q8 *a, int64_t nb, float *y) {
+  float s = 0;
+  const uint8x16_t m4 = vdupq_n_u8(15), m3 = vdupq_n_u8(3);
+  const int8x16_t k32 = vdupq_n_s8(32);
+  for (int64_t b = 0; b < nb; b += 8, w += SMQ_Q6_K_BYTES) {
+    const uint8_t *ql = w, *qh = w + 128;
+    const int8_t *sc = (const int8_t *)(w + 192);
+    float d = sms_h2f(w + 208);
+    for (int n = 0; n < 2; n++, ql += 64, qh += 32, sc += 8) {
+      int32_t dot[4] = {0, 0, 0, 0};
+      for (int h = 0; h < 2; h++) {
+        uint8x16_t l0 = vld1q_u8(ql + 16 * h), l1 = vld1q_u8(ql + 32 + 16 * h), hb = vld1q_u8(qh + 16 * h);
+        uint8x16_t q[4] = {vorrq_u8(vandq_u8(l0, m4), vshlq_n_u8(vandq_u8(hb, m3), 4)),
+                           vorrq_u8(vandq_u8(l1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 2), m3), 4)),
+                           vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 4), m3), 4)),
+                           vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(hb, 6), 4))};
+        for (int j = 0; j < 4; j++)
+          dot[j] += sc[2 * j + h] * sms_dot16(vsubq_s8(vreinterpretq_s8_u8(q[j]), k32), vld1q_s8(a[b + 4 * n + j].q + 16 * h));
+      }
+      for (int j = 0; j < 4; j++) s += d * a[b + 4 * n + j].d * (float)dot[j];
+    }
+  }
+  y[0] = s;
+}
 #else
 static inline void sms_dot_q6_k_1(const uint8_t *w, const sms_q8 *a, int64_t nb, float *y) { y[0] = sms_dot_q6_k_ref(w, a, nb); }
 #endif
