@@ -491,23 +491,23 @@ static inline void sms_q4_decode(const float *tab, const uint8_t *w, const float
 static inline float sms_fdot(const float *a, const float *b, int64_t K) {
 #if SMS_ZMM
   __m512 c0 = _mm512_setzero_ps(), c1 = c0;
-  int64_t k = 0;
-  for (; k + 32 <= K; k += 32) {
+  const int64_t kv = K / 32 * 32; /* (a bound GCC sees: a "k < K" tail after "k + 32 <= K" made it warn) */
+  for (int64_t k = 0; k < kv; k += 32) {
     c0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), c0);
     c1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k + 16), _mm512_loadu_ps(b + k + 16), c1);
   }
   float r = _mm512_reduce_add_ps(_mm512_add_ps(c0, c1));
-  for (; k < K; k++) r += a[k] * b[k];
+  for (int64_t k = kv; k < K; k++) r += a[k] * b[k];
   return r;
 #elif SMS_AVX2
   __m256 c0 = _mm256_setzero_ps(), c1 = c0;
-  int64_t k = 0;
-  for (; k + 16 <= K; k += 16) {
+  const int64_t kv = K / 16 * 16;
+  for (int64_t k = 0; k < kv; k += 16) {
     c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), c0);
     c1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), c1);
   }
   float r = sms_hsum(_mm256_add_ps(c0, c1));
-  for (; k < K; k++) r += a[k] * b[k];
+  for (int64_t k = kv; k < K; k++) r += a[k] * b[k];
   return r;
 #else
   return sm_dot_f32(a, b, K);
