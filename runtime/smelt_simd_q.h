@@ -23,7 +23,9 @@
  *
  * Numerics are those of the 256-bit kernels: the integer dot of each block is exact,
  * then scaled by d_w · d_x in float (the sums go in another order, within the tests'
- * 1e-5 relative bound).  Prefill: one weight row meets 4 activation rows per load. */
+ * 1e-5 relative bound).  Prefill: tiles of 2 weight rows x 4 activation rows (smz_tile).
+ * Also here, for every instruction set (outside SMS_ZMM): the q6_k dots (first) and
+ * the QMatMul kernels (last). */
 #ifndef SMELT_SIMD_Q_H
 #define SMELT_SIMD_Q_H
 
