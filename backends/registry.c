@@ -33,7 +33,7 @@ static int uses_simd(const smelt_graph *g, const struct smelt_emit_opts *o) {
       if (!prog || strncmp(prog, "MatMul ", 7)) continue;
       m.op = SMELT_OP_MATMUL;
     }
-    if (m.op != SMELT_OP_MATMUL) continue;
+    if (m.op != SMELT_OP_MATMUL && m.op != SMELT_OP_QMATMUL) continue;
     if (smelt_simd_kind(&m, &g->values[n->in[0]], &g->values[n->in[1]], &g->values[n->out[0]])) return 1;
   }
   return 0;

@@ -1,8 +1,9 @@
 /* backends/simd.c — the kernel overrides the vector backends (x86, arm) share: MatMul by
- * a weight [N, K] (trans_b) stored as f32, f16, q8_0, q4_0 or q4_k becomes one call of
+ * a weight [N, K] (trans_b) stored as f32, f16, q8_0, q4_0, q4_k or q6_k becomes one call of
  * sms_matmul, and an f32 MatMul by B [K, N] one of sms_gemm_nn (runtime/smelt_simd.h),
  * whose intrinsics follow the target's compiler flags (AVX2 / AVX-512 VNNI, NEON /
- * dotprod) and whose work may be split between the threads of --threads.  Small f32
+ * dotprod) and whose work may be split between the threads of --threads.  QMatMul (the
+ * quantize pass's int8 / int4 / nf4 weights) becomes sms_qmatmul_i8 / _q4.  Small f32
  * products stay generic.  Everything else is left to the generic C backend. */
 #include "backends/simd.h"
 #include "backends/c/cgen.h"
@@ -14,6 +15,15 @@
 #define SMALL_F32 32768
 
 const char *smelt_simd_kind(const smelt_node *n, const smelt_value *A, const smelt_value *B, const smelt_value *Y) {
+  if (n->op == SMELT_OP_QMATMUL) { /* the quantize pass's int8 / int4 / nf4 weights */
+    if (A->dt != SMELT_DT_F32 || A->shape.rank < 1 || A->shape.d[A->shape.rank - 1].sym || B->shape.rank != 2) return NULL;
+    const char *sch = smelt_attr_s(n, "scheme");
+    int64_t K = A->shape.d[A->shape.rank - 1].n, G = smelt_attr_i(n, "group");
+    if (sch && !strcmp(sch, "int8")) return K <= 131072 ? "SMS_QI8" : NULL;
+    if (sch && (!strcmp(sch, "int4") || !strcmp(sch, "nf4"))) /* the decoded row on the stack */
+      return K % 2 == 0 && G > 0 && G % 2 == 0 && K % G == 0 && K <= 16384 ? (sch[0] == 'n' ? "SMS_QNF4" : "SMS_QI4") : NULL;
+    return NULL;
+  }
   if (n->op != SMELT_OP_MATMUL || A->dt != SMELT_DT_F32 || B->shape.rank != 2 || A->shape.rank < 1) return NULL;
   if (B->shape.d[0].sym || B->shape.d[1].sym || A->shape.d[A->shape.rank - 1].sym) return NULL;
   if (Y->shape.rank != A->shape.rank) return NULL; /* B's batch dims would broadcast */
@@ -28,16 +38,23 @@ const char *smelt_simd_kind(const smelt_node *n, const smelt_value *A, const sme
   case SMELT_DT_Q8_0: return K % 32 == 0 && K <= 65536 ? "SMS_Q8_0" : NULL;
   case SMELT_DT_Q4_0: return K % 32 == 0 && K <= 65536 ? "SMS_Q4_0" : NULL;
   case SMELT_DT_Q4_K: return K % 256 == 0 && K <= 65536 ? "SMS_Q4_K" : NULL;
+  case SMELT_DT_Q6_K: return K % 256 == 0 && K <= 65536 ? "SMS_Q6_K" : NULL;
   default: return NULL;
   }
 }
 
 int smelt_simd_kernel(struct cg *c, const smelt_node *n) {
-  if (n->op != SMELT_OP_MATMUL) return 1;
+  if (n->op != SMELT_OP_MATMUL && n->op != SMELT_OP_QMATMUL) return 1;
   const smelt_value *A = cg_in(c, n, 0), *B = cg_in(c, n, 1), *Y = cg_out(c, n, 0);
   const char *kind = smelt_simd_kind(n, A, B, Y);
   if (!kind) return 1;
   const char *R = cg_elems(c, &A->shape, 0, A->shape.rank - 1);
+  if (n->op == SMELT_OP_QMATMUL) {
+    long long K = (long long)A->shape.d[A->shape.rank - 1].n, N = (long long)B->shape.d[0].n;
+    if (!strcmp(kind, "SMS_QI8")) cg_line(c, "sms_qmatmul_i8(x0, x1, x2, y0, %s, %lld, %lld);", R, N, K);
+    else cg_line(c, "sms_qmatmul_q4(%d, x0, x1, x2, y0, %s, %lld, %lld, %lld);", !strcmp(kind, "SMS_QNF4"), R, N, K, (long long)smelt_attr_i(n, "group"));
+    return 0;
+  }
   if (!strcmp(kind, "SMS_F32_NN")) {
     cg_line(c, "sms_gemm_nn(x0, x1, y0, %s, %lld, %lld);", R, (long long)B->shape.d[1].n, (long long)B->shape.d[0].n);
     return 0;

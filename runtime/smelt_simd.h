@@ -1,5 +1,5 @@
 /* runtime/smelt_simd.h — the target kernels of LLM-style matmuls: y = x · Wᵀ with W
- * [N, K] stored as f32, f16, q8_0, q4_0 or q4_k rows (a weight, read once per call) and x
+ * [N, K] stored as f32, f16, q8_0, q4_0, q4_k or q6_k rows (a weight, read once per call) and x
  * [R, K] f32 activations.  The target backends (backends/x86, backends/arm) emit calls
  * to sms_matmul; which instructions it uses follows the compiler's target macros:
  *
@@ -40,7 +40,7 @@
 #endif
 #endif
 
-enum { SMS_F32, SMS_F16, SMS_Q8_0, SMS_Q4_0, SMS_Q4_K };
+enum { SMS_F32, SMS_F16, SMS_Q8_0, SMS_Q4_0, SMS_Q4_K, SMS_Q6_K };
 
 /* a block of 32 activations quantized to int8: x[l] ~ d * q[l] */
 typedef struct { float d; int8_t q[32]; } sms_q8;
@@ -497,6 +497,11 @@ static inline void sms_dot_f32_4(const uint8_t *w, const float *x, int64_t k, fl
 }
 #endif
 
+/* bytes of quantized activations a chunk of rows may take on the stack */
+#define SMS_CHUNK_BYTES (96 * 1024)
+
+#include "smelt_simd_q.h" /* AVX-512 q8_0 / q4_0 (SMS_ZMM) */
+
 /* ---- the matmul ------------------------------------------------------------------------- */
 struct sms_mm {
   int kind;
@@ -522,6 +527,9 @@ static inline void sms_mm_part(void *arg, int part, int nparts) {
       case SMS_Q4_K:
         for (int u = 0; u < 4; u++) sms_dot_q4_k_1(w, m->xq + (r + u) * nb, nb, t + u);
         break;
+      case SMS_Q6_K:
+        for (int u = 0; u < 4; u++) sms_dot_q6_k_1(w, m->xq + (r + u) * nb, nb, t + u);
+        break;
       default: sms_dot_q4_0_4(w, m->xq + r * nb, nb, t); break;
       }
       for (int u = 0; u < 4; u++) m->y[(r + u) * N + j] = t[u];
@@ -532,6 +540,7 @@ static inline void sms_mm_part(void *arg, int part, int nparts) {
       case SMS_F16: sms_dot_f16_1(w, m->x + r * K, K, t); break;
       case SMS_Q8_0: sms_dot_q8_0_1(w, m->xq + r * nb, nb, t); break;
       case SMS_Q4_K: sms_dot_q4_k_1(w, m->xq + r * nb, nb, t); break;
+      case SMS_Q6_K: sms_dot_q6_k_1(w, m->xq + r * nb, nb, t); break;
       default: sms_dot_q4_0_1(w, m->xq + r * nb, nb, t); break;
       }
       m->y[r * N + j] = t[0];
@@ -539,12 +548,15 @@ static inline void sms_mm_part(void *arg, int part, int nparts) {
   }
 }
 
-/* bytes of quantized activations a chunk of rows may take on the stack */
-#define SMS_CHUNK_BYTES (96 * 1024)
-
 /* y[r, j] = Σ_k W[j, k] x[r, k] for r < R, j < N; W rows of rb bytes.  For the
  * quantized kinds K is a multiple of 32 and at most SMS_CHUNK_BYTES / 36 * 32. */
 static inline void sms_matmul(int kind, const void *w, int64_t rb, const float *x, float *y, int64_t R, int64_t N, int64_t K) {
+#if SMS_ZMM
+  if (kind == SMS_Q8_0 || kind == SMS_Q4_0) {
+    smz_matmul(kind == SMS_Q4_0, w, rb, x, y, R, N, K);
+    return;
+  }
+#endif
   struct sms_mm m = {kind, (const uint8_t *)w, rb, N, K, 0, x, NULL, y};
   int64_t chunk = R;
   if (kind >= SMS_Q8_0) {

@@ -2,7 +2,7 @@
  * sums, compiled by tests/unit/simd.c once per instruction set (portable, AVX2, AVX-512
  * VNNI, NEON, dotprod) and with threads.  Sizes leave tails everywhere: K not a multiple
  * of the vector width (f32 / f16), odd block counts, R not a multiple of the 4-row
- * micro-kernel, N smaller than the thread count.
+ * micro-kernel, N smaller than the thread count.  Block kinds: q8_0, q4_0, q4_k, q6_k.
  *
  * Checks: sms_quantize equals sms_quantize_ref bit for bit; f32 / f16 dots equal the
  * generic C kernels' (sm_dot_f32, smq_dot_f16) bit for bit; each y[r, j] is within
@@ -41,6 +41,11 @@ static double wval(int kind, const uint8_t *row, int64_t k) {
     smq_dequantize_row_q4_k(row + k / 256 * SMQ_Q4_K_BYTES, v, 256);
     return v[k % 256];
   }
+  case SMS_Q6_K: {
+    float v[256];
+    smq_dequantize_row_q6_k(row + k / 256 * SMQ_Q6_K_BYTES, v, 256);
+    return v[k % 256];
+  }
   default: {
     const uint8_t *b = row + k / 32 * SMQ_Q4_0_BYTES;
     int l = (int)(k % 32), q = l < 16 ? (b[2 + l] & 15) : (b[2 + l - 16] >> 4);
@@ -51,7 +56,7 @@ static double wval(int kind, const uint8_t *row, int64_t k) {
 
 static void run(int kind, int64_t R, int64_t N, int64_t K) {
   int64_t rb = kind == SMS_F32 ? 4 * K : kind == SMS_F16 ? 2 * K : kind == SMS_Q8_0 ? K / 32 * SMQ_Q8_0_BYTES
-             : kind == SMS_Q4_K ? K / 256 * SMQ_Q4_K_BYTES : K / 32 * SMQ_Q4_0_BYTES;
+             : kind == SMS_Q4_K ? K / 256 * SMQ_Q4_K_BYTES : kind == SMS_Q6_K ? K / 256 * SMQ_Q6_K_BYTES : K / 32 * SMQ_Q4_0_BYTES;
   uint8_t *w = malloc((size_t)(N * rb) + 1);
   float *x = malloc(sizeof(float) * (size_t)(R * K)), *y = malloc(sizeof(float) * (size_t)(R * N));
   for (int64_t i = 0; i < N * rb; i++) w[i] = (uint8_t)rnd();
@@ -63,6 +68,11 @@ static void run(int kind, int64_t R, int64_t N, int64_t K) {
         uint16_t h = (uint16_t)((rnd() & 0x83ff) | (7 + rnd() % 7) << 10);
         memcpy(w + b * SMQ_Q4_K_BYTES + o, &h, 2);
       }
+  if (kind == SMS_Q6_K) /* a finite d; the int8 scales and 6-bit values stay random */
+    for (int64_t b = 0; b < N * K / 256; b++) {
+      uint16_t h = (uint16_t)((rnd() & 0x83ff) | (7 + rnd() % 7) << 10);
+      memcpy(w + b * SMQ_Q6_K_BYTES + 208, &h, 2);
+    }
   if (kind == SMS_Q8_0 || kind == SMS_Q4_0)
     for (int64_t b = 0; b < N * K / 32; b++) {
       uint16_t h = (uint16_t)((rnd() & 0x83ff) | (7 + rnd() % 7) << 10);
@@ -142,11 +152,11 @@ int main(int argc, char **argv) {
   smt_set_threads(threads);
   static const int64_t Rs[] = {1, 3, 4, 5, 9}, Ns[] = {1, 5, 17}, Kf[] = {1, 7, 8, 31, 33, 100, 257}, Kq[] = {32, 96, 224, 1056};
   static const int64_t Kk[] = {256, 768};
-  for (int kind = SMS_F32; kind <= SMS_Q4_K; kind++)
+  for (int kind = SMS_F32; kind <= SMS_Q6_K; kind++)
     for (unsigned a = 0; a < sizeof Rs / sizeof *Rs; a++)
       for (unsigned b = 0; b < sizeof Ns / sizeof *Ns; b++) {
         int q = kind == SMS_Q8_0 || kind == SMS_Q4_0;
-        if (kind == SMS_Q4_K) {
+        if (kind == SMS_Q4_K || kind == SMS_Q6_K) {
           for (unsigned c = 0; c < 2; c++) run(kind, Rs[a], Ns[b], Kk[c]);
           continue;
         }
@@ -161,11 +171,16 @@ int main(int argc, char **argv) {
   /* large enough to be split between threads: several chunks of quantized rows */
   run(SMS_Q8_0, 70, 67, 4096);
   run(SMS_Q4_0, 9, 129, 2048);
+  run(SMS_Q4_0, 6, 33, 288); /* stories15M's rows: a group of 8 blocks and one more */
+  run(SMS_Q8_0, 5, 31, 288);
   run(SMS_Q4_K, 6, 70, 2048);
+  run(SMS_Q6_K, 6, 70, 2048);
   run(SMS_F16, 6, 300, 1000);
   run(SMS_F32, 5, 301, 999);
   const char *isa =
-#if SMS_VNNI
+#if SMS_ZMM
+      "avx512+vnni";
+#elif SMS_VNNI
       "avx2+vnni";
 #elif SMS_AVX2
       "avx2";

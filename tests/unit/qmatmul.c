@@ -1,6 +1,7 @@
-/* tests/unit/qmatmul.c — the C kernel of QMatMul (backends/c/k_quant.c) against the
- * reference interpreter (ir/eval_quant.c), for int8, int4 and nf4 weights made by
- * compiler/quantizers.c from random floats:
+/* tests/unit/qmatmul.c — the C kernel of QMatMul (backends/c/k_quant.c, --target
+ * generic) and the target kernels (runtime/smelt_simd_q.h, --target native with 3
+ * threads, and x86-64-avx2) against the reference interpreter (ir/eval_quant.c), for int8, int4 and nf4
+ * weights made by compiler/quantizers.c from random floats:
  *
  *   - widths K = 7 (odd: a half-used last byte, group 7), 48 (group 16) and 16400
  *     (past the 16384 of the kernel's row buffer: the fused per-group loop; group 16);
@@ -20,12 +21,12 @@
 
 static const char *work;
 
-static void one(const char *scheme, int64_t K, int64_t G) {
+static void one(const char *scheme, int64_t K, int64_t G, const char *target, int threads) {
   const int64_t N = 5;
   int i8 = !strcmp(scheme, "int8"), nf4 = !strcmp(scheme, "nf4");
   smelt_ctx *cx = smelt_ctx_new();
-  char name[48];
-  snprintf(name, sizeof name, "qmm_%s_%lld", scheme, (long long)K);
+  char name[64];
+  snprintf(name, sizeof name, "qmm_%s_%lld_%s", scheme, (long long)K, target[0] == 'x' ? "avx2" : target);
   smelt_graph *g = smelt_graph_new(cx, name);
   int S = smelt_graph_add_sym(g, "S", 8);
   float *w = malloc(sizeof(float) * (size_t)(N * K)), *wd = malloc(sizeof(float) * (size_t)(N * K));
@@ -68,10 +69,19 @@ static void one(const char *scheme, int64_t K, int64_t G) {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/%s", work, name);
   t_mkdirs(dir);
-  struct smelt_build_opts bo = {.out_dir = dir, .target = "generic", .emit = SMELT_EMIT_EXE};
+  struct smelt_build_opts bo = {.out_dir = dir, .target = target, .threads = threads, .emit = SMELT_EMIT_EXE};
   struct smelt_build_info info;
   int rc = smelt_build_graph(cx, g, &bo, &info);
   CHECK(!rc, "%s: build: %s", name, smelt_error_msg(cx));
+  if (!rc && strcmp(target, "generic")) { /* the target kernels, where they apply (int4 / nf4: even K and group) */
+    char src[4096];
+    snprintf(src, sizeof src, "%s/%s.c", dir, name);
+    char *text = t_read_file(src, NULL);
+    const char *want = i8 ? "sms_qmatmul_i8(" : "sms_qmatmul_q4(";
+    int expect = i8 || (K % 2 == 0 && G % 2 == 0 && K <= 16384);
+    CHECK(text && (strstr(text, want) != NULL) == expect, "%s: generated source %s %s", name, expect ? "lacks" : "has", want);
+    free(text);
+  }
   if (!rc) {
     char p[4096];
     snprintf(p, sizeof p, "%s/%s", dir, name);
@@ -109,6 +119,16 @@ int main(void) {
   static const char *schemes[] = {"int8", "int4", "nf4"};
   static const int64_t Ks[][2] = {{7, 7}, {48, 16}, {16400, 16}};
   for (int s = 0; s < 3; s++)
-    for (int k = 0; k < 3; k++) one(schemes[s], Ks[k][0], Ks[k][1]);
+    for (int k = 0; k < 3; k++) {
+      one(schemes[s], Ks[k][0], Ks[k][1], "generic", 1);
+#if defined(__x86_64__) || defined(__aarch64__) /* runtime/smelt_simd_q.h's kernels, split between threads */
+      one(schemes[s], Ks[k][0], Ks[k][1], "native", 3);
+#endif
+#if defined(__x86_64__) /* the 256-bit paths, when native is AVX-512 */
+      __builtin_cpu_init();
+      if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        one(schemes[s], Ks[k][0], Ks[k][1], "x86-64-avx2", 1);
+#endif
+    }
   return t_done("qmatmul");
 }

@@ -4,7 +4,8 @@
  * to use (so a macro mistake that silently falls back to the portable code fails).
  *
  *   portable C (no target flags); x86-64: AVX2+FMA+F16C, AVX-512 VNNI (when the CPU
- *   has it), -march=native with a 3-thread pool, clang -march=native; aarch64 through
+ *   has it; 256-bit, and zmm with AVX-512 BW), -march=native with a 3-thread pool,
+ *   clang -march=native; aarch64 through
  *   aarch64-linux-gnu-gcc and qemu-aarch64 (when installed): NEON and dotprod.
  *
  * SMELT_CFLAGS (the sanitizers under make test-sanitize) applies to the host builds. */
@@ -92,8 +93,12 @@ int main(void) {
     variant(cc, "-mavx2 -mfma -mf16c", 1, NULL, "1", "avx2");
     int vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
     if (vnni) variant(cc, "-mavx2 -mfma -mf16c -mavx512f -mavx512vl -mavx512vnni", 1, NULL, "1", "avx2+vnni");
-    variant(cc, "-march=native -DSMELT_THREADS=3", 1, NULL, "3", vnni ? "avx2+vnni" : "avx2");
-    if (have("clang")) variant("clang", "-march=native -DSMELT_THREADS=2", 1, NULL, "2", vnni ? "avx2+vnni" : "avx2");
+    /* with AVX-512 BW too, q8_0 / q4_0 take the zmm kernels (runtime/smelt_simd_q.h) */
+    int zmm = vnni && __builtin_cpu_supports("avx512bw");
+    if (zmm) variant(cc, "-mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512vnni", 1, NULL, "1", "avx512+vnni");
+    const char *nat = zmm ? "avx512+vnni" : vnni ? "avx2+vnni" : "avx2";
+    variant(cc, "-march=native -DSMELT_THREADS=3", 1, NULL, "3", nat);
+    if (have("clang")) variant("clang", "-march=native -DSMELT_THREADS=2", 1, NULL, "2", nat);
   }
   if (have("aarch64-linux-gnu-gcc") && have("qemu-aarch64")) {
     variant("aarch64-linux-gnu-gcc", "-static -march=armv8-a", 0, "qemu-aarch64", "1", "neon");

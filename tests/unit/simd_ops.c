@@ -1,13 +1,13 @@
 #define _GNU_SOURCE
 /* tests/unit/simd_ops.c — MatMul by a weight through the target kernel backends
  * (backends/x86, backends/arm: runtime/smelt_simd.h), compiled into executables and
- * compared with the reference interpreter: weights f32, f16, q8_0, q4_0 and q4_k [N, K]
+ * compared with the reference interpreter: weights f32, f16, q8_0, q4_0, q4_k and q6_k [N, K]
  * (trans_b) and f32 [K, N] (sms_gemm_nn), A [1, K] (decode) and [S, K] with S symbolic, run at S = 1, 6 and 9
  * (the 4-row micro-kernel and its tail), built for --target native with --threads 3
  * and, on x86-64 with AVX2, for x86-64-avx2 with one thread.
  *
  * Bounds: |compiled - interpreter| <= 1e-5 * Σ_k |w_jk a_rk| for f32 / f16 weights;
- * q8_0 / q4_0 / q4_k meet activations rounded to int8 per block of 32 (d = max|a| / 127), so
+ * q8_0 / q4_0 / q4_k / q6_k meet activations rounded to int8 per block of 32 (d = max|a| / 127), so
  * their bound adds Σ_k |w_jk| · d(k) / 2, the most that rounding can move the sum.
  * The kernels must really be the target ones: the source calls sms_matmul(SMS_<T> or
  * sms_gemm_nn. */
@@ -95,7 +95,7 @@ static void one(smelt_dtype dt, const char *kind, const char *target, int thread
           int64_t r = e / N, j = e % N;
           double tol = 1e-30;
           for (int64_t k = 0; k < K; k++) tol += 1e-5 * fabs((double)wd[j * K + k] * a[r * K + k]);
-          if (dt == SMELT_DT_Q8_0 || dt == SMELT_DT_Q4_0 || dt == SMELT_DT_Q4_K)
+          if (dt == SMELT_DT_Q8_0 || dt == SMELT_DT_Q4_0 || dt == SMELT_DT_Q4_K || dt == SMELT_DT_Q6_K)
             for (int64_t b = 0; b < K / 32; b++) {
               double amax = 0, sw = 0;
               for (int l = 0; l < 32; l++) {
@@ -129,7 +129,8 @@ int main(int argc, char **argv) {
 #endif
   static const struct { smelt_dtype dt; const char *kind; int64_t K, N; } cases[] = {
       {SMELT_DT_F32, "SMS_F32", 203, 165}, {SMELT_DT_F32, "SMS_F32_NN", 203, 165}, {SMELT_DT_F16, "SMS_F16", 203, 41},
-      {SMELT_DT_Q8_0, "SMS_Q8_0", 352, 41}, {SMELT_DT_Q4_0, "SMS_Q4_0", 352, 41}, {SMELT_DT_Q4_K, "SMS_Q4_K", 512, 41}};
+      {SMELT_DT_Q8_0, "SMS_Q8_0", 352, 41}, {SMELT_DT_Q4_0, "SMS_Q4_0", 352, 41}, {SMELT_DT_Q4_K, "SMS_Q4_K", 512, 41},
+      {SMELT_DT_Q6_K, "SMS_Q6_K", 512, 41}};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     one(cases[i].dt, cases[i].kind, "native", 3, cases[i].K, cases[i].N);
 #if defined(__x86_64__)
