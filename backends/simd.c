@@ -15,6 +15,8 @@
 
 const char *smelt_simd_kind(const smelt_node *n, const smelt_value *A, const smelt_value *B, const smelt_value *Y) {
   if (n->op != SMELT_OP_MATMUL || A->dt != SMELT_DT_F32 || B->shape.rank != 2 || A->shape.rank < 1) return NULL;
+  if (smelt_attr_i(n, "pack")) /* a weight in panels (passes/layout.c): the packed GEMM */
+    return (B->dt == SMELT_DT_F32 || B->dt == SMELT_DT_F16) && !smelt_attr_i(n, "trans_b") ? "SMS_PACKED" : NULL;
   if (B->shape.d[0].sym || B->shape.d[1].sym || A->shape.d[A->shape.rank - 1].sym) return NULL;
   if (Y->shape.rank != A->shape.rank) return NULL; /* B's batch dims would broadcast */
   if (!smelt_attr_i(n, "trans_b")) /* B [K, N]: the f32 GEMM (ONNX MatMul, Gemm) */
@@ -38,6 +40,11 @@ int smelt_simd_kernel(struct cg *c, const smelt_node *n) {
   const char *kind = smelt_simd_kind(n, A, B, Y);
   if (!kind) return 1;
   const char *R = cg_elems(c, &A->shape, 0, A->shape.rank - 1);
+  if (!strcmp(kind, "SMS_PACKED")) { /* runtime/smelt_simd_gemm.h */
+    cg_line(c, "sms_gemm_packed(x1, %d, x0, y0, %s, %lld, %lld, %lld);", B->dt == SMELT_DT_F16, R, (long long)B->shape.d[1].n,
+            (long long)B->shape.d[0].n, (long long)smelt_attr_i(n, "pack"));
+    return 0;
+  }
   if (!strcmp(kind, "SMS_F32_NN")) {
     cg_line(c, "sms_gemm_nn(x0, x1, y0, %s, %lld, %lld);", R, (long long)B->shape.d[1].n, (long long)B->shape.d[0].n);
     return 0;
