@@ -154,6 +154,34 @@ SMS_INLINE void sms_gk(int mr, int f16, const float *ap, int64_t as, const void 
   for (int r = 0; r < 6; r++)
     if (r < mr) _mm256_storeu_ps(y + r * ldy, c0[r]), _mm256_storeu_ps(y + r * ldy + 8, c1[r]);
 }
+/* GEMV over one whole panel of 16 columns, four streams (see the AVX-512 one) */
+#define SMS_GV 1
+SMS_INLINE void sms_gv_row(int f16, float av, const float *bf, const uint16_t *bh, int64_t kk, __m256 *c0, __m256 *c1) {
+  __m256 b0, b1, va = _mm256_set1_ps(av);
+  if (f16) {
+    b0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(bh + kk * 16)));
+    b1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(bh + kk * 16 + 8)));
+  } else {
+    b0 = _mm256_loadu_ps(bf + kk * 16);
+    b1 = _mm256_loadu_ps(bf + kk * 16 + 8);
+  }
+  *c0 = _mm256_fmadd_ps(va, b0, *c0);
+  *c1 = _mm256_fmadd_ps(va, b1, *c1);
+}
+SMS_INLINE void sms_gv(int f16, const float *a, const void *b, int64_t K, float *y) {
+  __m256 c[4][2];
+  const int64_t q = K / 4;
+  const float *bf = (const float *)b;
+  const uint16_t *bh = (const uint16_t *)b;
+#pragma GCC unroll 4
+  for (int s = 0; s < 4; s++) c[s][0] = c[s][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < q; k++)
+#pragma GCC unroll 4
+    for (int s = 0; s < 4; s++) sms_gv_row(f16, a[s * q + k], bf, bh, s * q + k, &c[s][0], &c[s][1]);
+  for (int64_t kk = 4 * q; kk < K; kk++) sms_gv_row(f16, a[kk], bf, bh, kk, &c[3][0], &c[3][1]);
+  _mm256_storeu_ps(y, _mm256_add_ps(_mm256_add_ps(c[0][0], c[1][0]), _mm256_add_ps(c[2][0], c[3][0])));
+  _mm256_storeu_ps(y + 8, _mm256_add_ps(_mm256_add_ps(c[0][1], c[1][1]), _mm256_add_ps(c[2][1], c[3][1])));
+}
 #elif SMS_NEON
 #define SMS_GK_MR 6
 #define SMS_GK_W 16
@@ -255,7 +283,7 @@ static inline void sms_pk_part(void *arg, int part, int nparts) {
       const int64_t j0 = p * P, w = N - j0 < P ? N - j0 : P;
       const uint8_t *panel = m->b + es * j0 * K;
 #ifdef SMS_GV
-      if (w == P && P == 32) {
+      if (w == P && P == SMS_GK_W) {
         if (m->f16) sms_gv(1, m->a, panel, K, m->y + j0);
         else sms_gv(0, m->a, panel, K, m->y + j0);
         continue;
