@@ -18,8 +18,8 @@
  * Blocking: k in slices of SMS_KC (the kc x KW slice of a panel stays in L1 while
  * every MR-row sliver of the block of a meets it), rows of a in blocks of SMS_MC,
  * packed per slice into MR-row slivers (a sliver's k-th column is MR contiguous
- * floats, so the micro-kernel broadcasts from one pointer).  The panels are split
- * between the threads of runtime/smelt_threads.h; each thread packs the a it needs.
+ * floats, so the micro-kernel broadcasts from one pointer).  Each packed block's
+ * product with the panels is split between the threads of runtime/smelt_threads.h.
  * M = 1 (GEMV) is the same loop with one row: every weight byte is read once, in
  * panel order, which is its storage order.
  *
@@ -243,6 +243,8 @@ struct sms_pk {
   float *y;
   int64_t M, N, K, P;
   int f16;
+  const float *ap;       /* the packed block of a (M > 1): rows i0 .. i0 + mc, k0 .. k0 + kc */
+  int64_t i0, mc, k0, kc;
 };
 
 /* y tile (mr rows of the block, columns of one panel slice) += a sliver · the slice:
@@ -294,49 +296,35 @@ static inline void sms_pk_part(void *arg, int part, int nparts) {
     }
     return;
   }
-  float ap[SMS_MC * SMS_KC];          /* the packed block of a */
+  /* one block of rows of a (packed by the caller) times one k slice of the panels */
+  const int64_t i0 = m->i0, mc = m->mc, k0 = m->k0, kc = m->kc;
+  const float *ap = m->ap;
   float pad[SMS_KC * SMS_PMAX]; /* a narrow panel's slice, zero-padded to P (f32) */
   float yt[SMS_MR * SMS_PMAX];  /* and its y tile */
-  for (int64_t k0 = 0; k0 < K; k0 += SMS_KC) {
-    const int64_t kc = K - k0 < SMS_KC ? K - k0 : SMS_KC;
-    for (int64_t i0 = 0; i0 < M; i0 += SMS_MC) {
-      const int64_t mc = M - i0 < SMS_MC ? M - i0 : SMS_MC;
-      /* pack rows i0 .. i0 + mc, columns k0 .. k0 + kc: sliver s holds rows
-       * i0 + s*MR .., column k at ap[s * MR * kc + k * MR + r] */
-      for (int64_t s = 0; s * SMS_MR < mc; s++) {
-        const int64_t rows = mc - s * SMS_MR < SMS_MR ? mc - s * SMS_MR : SMS_MR;
-        float *d = ap + s * SMS_MR * kc;
-        for (int64_t r = 0; r < rows; r++) {
-          const float *src = m->a + (i0 + s * SMS_MR + r) * K + k0;
-          for (int64_t k = 0; k < kc; k++) d[k * SMS_MR + r] = src[k];
-        }
+  for (int64_t p = p0; p < p1; p++) {
+    const int64_t j0 = p * P, w = N - j0 < P ? N - j0 : P;
+    const uint8_t *slice = m->b + es * (j0 * K + k0 * w);
+    const void *b = slice;
+    int f16 = m->f16;
+    if (w < P) { /* the narrow last panel: pad its slice to P columns */
+      for (int64_t k = 0; k < kc; k++)
+        for (int64_t u = 0; u < P; u++)
+          pad[k * P + u] = u >= w ? 0.0f : f16 ? smq_f16(slice + 2 * (k * w + u)) : ((const float *)(const void *)slice)[k * w + u];
+      b = pad;
+      f16 = 0;
+    }
+    for (int64_t s = 0; s * SMS_MR < mc; s++) {
+      const int mr = (int)(mc - s * SMS_MR < SMS_MR ? mc - s * SMS_MR : SMS_MR);
+      float *y = m->y + (i0 + s * SMS_MR) * N + j0;
+      if (w == P) {
+        sms_pk_tile(m, mr, f16, ap + s * SMS_MR * kc, SMS_MR, b, P, kc, y, N, k0 > 0);
+        continue;
       }
-      for (int64_t p = p0; p < p1; p++) {
-        const int64_t j0 = p * P, w = N - j0 < P ? N - j0 : P;
-        const uint8_t *slice = m->b + es * (j0 * K + k0 * w);
-        const void *b = slice;
-        int f16 = m->f16;
-        if (w < P) { /* the narrow last panel: pad its slice to P columns */
-          for (int64_t k = 0; k < kc; k++)
-            for (int64_t u = 0; u < P; u++)
-              pad[k * P + u] = u >= w ? 0.0f : f16 ? smq_f16(slice + 2 * (k * w + u)) : ((const float *)(const void *)slice)[k * w + u];
-          b = pad;
-          f16 = 0;
-        }
-        for (int64_t s = 0; s * SMS_MR < mc; s++) {
-          const int mr = (int)(mc - s * SMS_MR < SMS_MR ? mc - s * SMS_MR : SMS_MR);
-          float *y = m->y + (i0 + s * SMS_MR) * N + j0;
-          if (w == P) {
-            sms_pk_tile(m, mr, f16, ap + s * SMS_MR * kc, SMS_MR, b, P, kc, y, N, k0 > 0);
-            continue;
-          }
-          for (int r = 0; r < mr; r++)
-            for (int64_t u = 0; u < w; u++) yt[r * P + u] = y[r * N + u];
-          sms_pk_tile(m, mr, f16, ap + s * SMS_MR * kc, SMS_MR, b, P, kc, yt, P, k0 > 0);
-          for (int r = 0; r < mr; r++)
-            for (int64_t u = 0; u < w; u++) y[r * N + u] = yt[r * P + u];
-        }
-      }
+      for (int r = 0; r < mr; r++)
+        for (int64_t u = 0; u < w; u++) yt[r * P + u] = y[r * N + u];
+      sms_pk_tile(m, mr, f16, ap + s * SMS_MR * kc, SMS_MR, b, P, kc, yt, P, k0 > 0);
+      for (int r = 0; r < mr; r++)
+        for (int64_t u = 0; u < w; u++) y[r * N + u] = yt[r * P + u];
     }
   }
 }
@@ -344,16 +332,42 @@ static inline void sms_pk_part(void *arg, int part, int nparts) {
 /* y[M, N] = a[M, K] · B with B [K, N] packed in panels of P (1 <= P <= 64, ir/pack.h),
  * f32 (f16 = 0) or f16 (f16 = 1) */
 static inline void sms_gemm_packed(const void *b, int f16, const float *a, float *y, int64_t M, int64_t N, int64_t K, int64_t P) {
-  struct sms_pk m = {a, (const uint8_t *)b, y, M, N, K, P, f16};
+  struct sms_pk m = {a, (const uint8_t *)b, y, M, N, K, P, f16, NULL, 0, 0, 0, 0};
   if (M < 1 || N < 1) return;
   if (K < 1) {
     for (int64_t i = 0; i < M * N; i++) y[i] = 0;
     return;
   }
-  /* about 64 K multiply-adds per part at least, at most one part per panel */
-  int64_t parts = M * N * K / 65536, np = (N + P - 1) / P;
-  if (parts > np) parts = np;
-  smt_run(sms_pk_part, &m, parts > 64 ? 64 : parts < 1 ? 1 : (int)parts);
+  const int64_t np = (N + P - 1) / P;
+  if (M == 1) { /* about 64 K multiply-adds per part at least, at most one part per panel */
+    int64_t parts = N * K / 65536;
+    if (parts > np) parts = np;
+    smt_run(sms_pk_part, &m, parts > 64 ? 64 : parts < 1 ? 1 : (int)parts);
+    return;
+  }
+  /* a block of a is packed once here, then its product with every panel is split
+   * between the threads (packing per thread part would copy a once per part) */
+  float ap[SMS_MC * SMS_KC];
+  m.ap = ap;
+  for (int64_t k0 = 0; k0 < K; k0 += SMS_KC) {
+    const int64_t kc = K - k0 < SMS_KC ? K - k0 : SMS_KC;
+    for (int64_t i0 = 0; i0 < M; i0 += SMS_MC) {
+      const int64_t mc = M - i0 < SMS_MC ? M - i0 : SMS_MC;
+      /* sliver s holds rows i0 + s * MR .., column k at ap[s * MR * kc + k * MR + r] */
+      for (int64_t s = 0; s * SMS_MR < mc; s++) {
+        const int64_t rows = mc - s * SMS_MR < SMS_MR ? mc - s * SMS_MR : SMS_MR;
+        float *d = ap + s * SMS_MR * kc;
+        for (int64_t r = 0; r < rows; r++) {
+          const float *src = a + (i0 + s * SMS_MR + r) * K + k0;
+          for (int64_t k = 0; k < kc; k++) d[k * SMS_MR + r] = src[k];
+        }
+      }
+      m.i0 = i0, m.mc = mc, m.k0 = k0, m.kc = kc;
+      int64_t parts = mc * N * kc / 65536;
+      if (parts > np) parts = np;
+      smt_run(sms_pk_part, &m, parts > 64 ? 64 : parts < 1 ? 1 : (int)parts);
+    }
+  }
 }
 
 #endif
