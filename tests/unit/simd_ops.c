@@ -128,6 +128,77 @@ out:
   free(wdata);
 }
 
+/* A graph that already holds a packed weight (MatMul pack = 16, as the layout pass
+ * writes for AVX2 / NEON) built for the generic C target (backends/c/k_nn.c's packed
+ * loop) and for native: both against the interpreter and against the product with the
+ * unpacked weight computed here. */
+static void packed_graph(smelt_dtype dt, const char *target) {
+  const int64_t K = 29, N = 37, P = 16, S = 5;
+  smelt_ctx *cx = smelt_ctx_new();
+  char name[64];
+  snprintf(name, sizeof name, "pk_%s_%s", smelt_dtype_name(dt), target);
+  smelt_graph *g = smelt_graph_new(cx, name);
+  int es = dt == SMELT_DT_F16 ? 2 : 4;
+  unsigned char *wp = malloc((size_t)(K * N * es));
+  float *wf = malloc(sizeof(float) * (size_t)(K * N)); /* the logical B [K, N] */
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t j = 0; j < N; j++) {
+      int64_t j0 = j - j % P, w = N - j0 < P ? N - j0 : P, at = j0 * K + k * w + (j - j0);
+      float v = (float)((int)(t_rnd() % 2001) - 1000) / 512.0f;
+      if (dt == SMELT_DT_F16) {
+        uint16_t h = sm_f32_to_f16(v);
+        memcpy(wp + 2 * at, &h, 2);
+        v = sm_f16_to_f32(h);
+      } else memcpy(wp + 4 * at, &v, 4);
+      wf[k * N + j] = v;
+    }
+  smelt_shape ws = {2, {smelt_dim_c(K), smelt_dim_c(N)}}, as = {2, {smelt_dim_c(S), smelt_dim_c(K)}};
+  int w = smelt_graph_add_const(g, "w", dt, &ws, wp, (uint64_t)(K * N * es)), a = smelt_graph_add_input(g, "a", SMELT_DT_F32, &as);
+  smelt_attr at[1] = {smelt_attr_int("pack", P)};
+  int y = smelt_graph_add_node(g, SMELT_OP_MATMUL, "y", (int[]){a, w}, 2, at, 1, 1, NULL);
+  CHECK(y >= 0, "%s: packed MatMul: %s", name, smelt_error_msg(cx));
+  if (y < 0) goto out;
+  g->values[y].name = "y";
+  smelt_graph_add_output(g, y);
+  smelt_tensor in, ref, got;
+  int64_t d[2] = {S, K};
+  t_rand_tensor(&in, SMELT_DT_F32, 2, d);
+  int rc = smelt_eval(g, &in, &ref);
+  CHECK(!rc, "%s: eval: %s", name, smelt_error_msg(cx));
+  if (!rc) {
+    const float *av = in.data, *rv = ref.data;
+    for (int64_t e = 0; e < S * N; e++) { /* the interpreter reads the panels right */
+      double ex = 0;
+      for (int64_t k = 0; k < K; k++) ex += (double)av[e / N * K + k] * wf[k * N + e % N];
+      CHECK((float)ex == rv[e], "%s: interpreter y[%lld] = %.9g, want %.9g", name, (long long)e, rv[e], ex);
+    }
+    char dir[4096], exe[4096];
+    snprintf(dir, sizeof dir, "%s/%s", work, name);
+    t_mkdirs(dir);
+    struct smelt_build_opts bo = {.out_dir = dir, .target = target, .emit = SMELT_EMIT_EXE};
+    struct smelt_build_info info;
+    rc = smelt_build_graph(cx, g, &bo, &info);
+    CHECK(!rc, "%s: build: %s", name, smelt_error_msg(cx));
+    snprintf(exe, sizeof exe, "%s/%s", dir, name);
+    const char *on[1] = {"y"};
+    if (!rc && !t_run_exe(work, exe, name, &in, 1, &got, on, 1)) {
+      const float *gv = got.data;
+      for (int64_t e = 0; e < S * N && smelt_tensor_elems(&got) == S * N; e++) {
+        double tol = 1e-30;
+        for (int64_t k = 0; k < K; k++) tol += 1e-5 * fabs((double)av[e / N * K + k] * wf[k * N + e % N]);
+        CHECK(fabs((double)gv[e] - rv[e]) <= tol, "%s: y[%lld] = %.9g, interpreter %.9g", name, (long long)e, gv[e], rv[e]);
+      }
+      smelt_tensor_free(&got);
+    } else CHECK(rc, "%s: running the executable failed", name);
+    smelt_tensor_free(&ref);
+  }
+  smelt_tensor_free(&in);
+out:
+  smelt_ctx_free(cx);
+  free(wp);
+  free(wf);
+}
+
 int main(int argc, char **argv) {
   work = argc > 1 ? argv[1] : "simd_ops-work";
   t_mkdirs(work);
@@ -146,5 +217,9 @@ int main(int argc, char **argv) {
       one(cases[i].dt, cases[i].kind, cases[i].nn, "x86-64-avx2", 1, cases[i].K, cases[i].N);
 #endif
   }
+  packed_graph(SMELT_DT_F32, "generic");
+  packed_graph(SMELT_DT_F16, "generic");
+  packed_graph(SMELT_DT_F32, "native");
+  packed_graph(SMELT_DT_F16, "native");
   return t_done("simd_ops");
 }
