@@ -25,6 +25,8 @@ const char *smelt_simd_kind(const smelt_node *n, const smelt_value *A, const sme
     return NULL;
   }
   if (n->op != SMELT_OP_MATMUL || A->dt != SMELT_DT_F32 || B->shape.rank != 2 || A->shape.rank < 1) return NULL;
+  if (smelt_attr_i(n, "pack")) /* a weight in panels (passes/layout.c): the packed GEMM */
+    return (B->dt == SMELT_DT_F32 || B->dt == SMELT_DT_F16) && !smelt_attr_i(n, "trans_b") ? "SMS_PACKED" : NULL;
   if (B->shape.d[0].sym || B->shape.d[1].sym || A->shape.d[A->shape.rank - 1].sym) return NULL;
   if (Y->shape.rank != A->shape.rank) return NULL; /* B's batch dims would broadcast */
   if (!smelt_attr_i(n, "trans_b")) /* B [K, N]: the f32 GEMM (ONNX MatMul, Gemm) */
@@ -53,6 +55,11 @@ int smelt_simd_kernel(struct cg *c, const smelt_node *n) {
     long long K = (long long)A->shape.d[A->shape.rank - 1].n, N = (long long)B->shape.d[0].n;
     if (!strcmp(kind, "SMS_QI8")) cg_line(c, "sms_qmatmul_i8(x0, x1, x2, y0, %s, %lld, %lld);", R, N, K);
     else cg_line(c, "sms_qmatmul_q4(%d, x0, x1, x2, y0, %s, %lld, %lld, %lld);", !strcmp(kind, "SMS_QNF4"), R, N, K, (long long)smelt_attr_i(n, "group"));
+    return 0;
+  }
+  if (!strcmp(kind, "SMS_PACKED")) { /* runtime/smelt_simd_gemm.h */
+    cg_line(c, "sms_gemm_packed(x1, %d, x0, y0, %s, %lld, %lld, %lld);", B->dt == SMELT_DT_F16, R, (long long)B->shape.d[1].n,
+            (long long)B->shape.d[0].n, (long long)smelt_attr_i(n, "pack"));
     return 0;
   }
   if (!strcmp(kind, "SMS_F32_NN")) {

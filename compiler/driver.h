@@ -47,6 +47,9 @@ struct smelt_build_opts {
   void (*progress)(void *user, const char *step, int64_t done, int64_t total);
   void *progress_user;
   int threads;             /* --threads: target kernels' thread pool size (0, 1: none) */
+  /* layout pass (passes/layout.c) */
+  struct smelt_layout_memo *layout_memo; /* set by smelt_build: one packed copy per weight */
+  int64_t layout_min;      /* weights with fewer elements stay unpacked (0: 32768) */
 };
 
 struct smelt_build_info {

@@ -72,7 +72,7 @@ static const char *usage_build =
     "  --adapter NAME=PATH[:SCALE]  keep a LoRA adapter switchable at run time (NAME_set_adapter,\n"
     "                         the executable's --adapter NAME); repeatable\n"
     "  --print-after PASS     print the IR after PASS (lora_merge, fold, cse, dce, quantize, fuse,\n"
-    "                         memplan, or all)\n"
+    "                         layout, memplan, or all)\n"
     "  --skip-pass P,Q        do not run these passes (cse, fuse, ...; to measure them)\n"
     "  --verify-each          run the IR verifier after every pass\n"
     "  --cache-dir DIR        reuse the outputs of an earlier build with the same input\n"

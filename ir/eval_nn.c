@@ -2,6 +2,7 @@
  * arg-reductions and softmax.  Accumulation is in double (floats) or 64-bit
  * integers, rounded once at the store. */
 #include "eval.h"
+#include "pack.h"
 
 #include <math.h>
 
@@ -54,8 +55,23 @@ static int eval_matmul_weight(const smelt_graph *g, const smelt_node *n, const s
   return 0;
 }
 
+/* A f32 [..., K] times a weight B [K, N] stored in panels (pack = P, ir/pack.h): each
+ * element is read at its packed index, products summed in double. */
+static int eval_matmul_packed(const smelt_node *n, const smelt_tensor *A, const smelt_tensor *B, smelt_tensor *out) {
+  int64_t K = B->dims[0], N = B->dims[1], P = smelt_attr_i(n, "pack"), R = 1;
+  for (int k = 0; k < A->rank - 1; k++) R *= A->dims[k];
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t j = 0; j < N; j++) {
+      double acc = 0;
+      for (int64_t k = 0; k < K; k++) acc += ev_getf(A, r * K + k) * ev_getf(B, smelt_pack_index(k, j, K, N, P));
+      ev_setf(out, r * N + j, acc);
+    }
+  return 0;
+}
+
 int eval_matmul(const smelt_graph *g, const smelt_node *n, const smelt_tensor *in, smelt_tensor *out) {
   const smelt_tensor *A = &in[0], *B = &in[1];
+  if (smelt_attr_i(n, "pack")) return eval_matmul_packed(n, A, B, out);
   if (smelt_dtype_is_weight_for(A->dt, B->dt)) return eval_matmul_weight(g, n, A, B, out);
   int tb = (int)smelt_attr_i(n, "trans_b"), r = out->rank, isf = smelt_dtype_is_float(A->dt);
   int64_t M = A->dims[A->rank - 2], K = A->dims[A->rank - 1], N = out->dims[r - 1];

@@ -6,6 +6,7 @@
  * that names the symbol, so the user can fix it with --dim. */
 #include "ir.h"
 #include "rnn.h"
+#include "pack.h"
 
 #include <string.h>
 
@@ -270,10 +271,28 @@ static int shape_qmatmul(smelt_graph *g, int ni) {
   return 0;
 }
 
+/* MatMul by a weight in panels (pack = P > 0, ir/pack.h): A f32 [..., M, K], B f32 or
+ * f16 [K, N] constant-sized with trans_b = 0; Y f32 [..., M, N] */
+static int shape_matmul_packed(smelt_graph *g, smelt_node *n) {
+  const smelt_shape *a = &V(0)->shape, *b = &V(1)->shape;
+  int64_t P = smelt_attr_i(n, "pack");
+  if (P < 1 || P > SMELT_PACK_MAX) return fail(g, n, "pack must be 0 or a panel width of 1..64");
+  if (V(0)->dt != SMELT_DT_F32 || (V(1)->dt != SMELT_DT_F32 && V(1)->dt != SMELT_DT_F16)) return fail(g, n, "a packed weight is f32 or f16, under f32 A");
+  if (b->rank != 2 || smelt_attr_i(n, "trans_b")) return fail(g, n, "a packed weight is [K, N] with trans_b=0");
+  if (b->d[0].sym || b->d[1].sym) return fail(g, n, "weight shape must be constant");
+  if (!smelt_dim_eq(a->d[a->rank - 1], b->d[0])) return fail(g, n, "inner dimensions differ");
+  smelt_shape o = *a;
+  o.d[a->rank - 1] = b->d[1];
+  OUT(0)->dt = SMELT_DT_F32;
+  OUT(0)->shape = o;
+  return 0;
+}
+
 static int shape_matmul(smelt_graph *g, int ni) {
   smelt_node *n = &g->nodes[ni];
   const smelt_shape *a = &V(0)->shape, *b = &V(1)->shape;
   if (a->rank < 2 || b->rank < 2) return fail(g, n, "operands need rank >= 2");
+  if (smelt_attr_i(n, "pack")) return shape_matmul_packed(g, n);
   if (smelt_dtype_is_block(V(0)->dt)) return fail(g, n, "block-quantized values can only be B, the weight");
   if (smelt_dtype_is_weight_for(V(0)->dt, V(1)->dt)) return shape_matmul_weight(g, n);
   if (same_dtypes(g, n, 0, 2)) return SMELT_ERR;

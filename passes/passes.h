@@ -51,6 +51,10 @@ int smelt_quant_scheme_known(const char *s);
 const char *smelt_quant_scheme_list(void);
 int smelt_pass_cse(smelt_ctx *cx, smelt_graph *g);
 int smelt_pass_fuse(smelt_ctx *cx, smelt_graph *g);
+/* Packs MatMul weights into the target GEMM's panels (pack attribute, ir/pack.h). */
+int smelt_pass_layout(smelt_ctx *cx, smelt_graph *g);
+struct smelt_layout_memo;
+struct smelt_layout_memo *smelt_layout_memo_new(smelt_ctx *cx);
 /* Kernels the C backend will emit: live nodes but views (a view of a graph output
  * is a copy). */
 int smelt_count_kernels(const smelt_graph *g);

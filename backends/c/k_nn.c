@@ -67,9 +67,35 @@ static int emit_matmul_weight(struct cg *c, const smelt_node *n) {
   return 0;
 }
 
+/* A weight [K, N] in panels of P columns (pack = P, ir/pack.h), f32 or f16: the row
+ * update of the plain kernel, one panel at a time.  The vector targets have their own
+ * GEMM (runtime/smelt_simd_gemm.h); this one keeps such IR runnable everywhere. */
+static int emit_matmul_packed(struct cg *c, const smelt_node *n) {
+  const smelt_value *A = cg_in(c, n, 0), *B = cg_in(c, n, 1);
+  const char *R = cg_elems(c, &A->shape, 0, A->shape.rank - 1);
+  long long K = (long long)B->shape.d[0].n, N = (long long)B->shape.d[1].n, P = (long long)smelt_attr_i(n, "pack");
+  int f16 = B->dt == SMELT_DT_F16;
+  cg_line(c, "const int64_t R = %s;", R);
+  if (f16) cg_line(c, "const unsigned char *wb = (const unsigned char *)x1;");
+  cg_line(c, "for (int64_t j0 = 0; j0 < %lld; j0 += %lld) {", N, P);
+  cg_line(c, "  const int64_t w = %lld - j0 < %lld ? %lld - j0 : %lld;", N, P, N, P);
+  cg_line(c, "  for (int64_t r = 0; r < R; r++) {");
+  cg_line(c, "    float *y = y0 + r * %lld + j0;", N);
+  cg_line(c, "    for (int64_t j = 0; j < w; j++) y[j] = 0;");
+  cg_line(c, "    for (int64_t k = 0; k < %lld; k++) {", K);
+  cg_line(c, "      const float av = x0[r * %lld + k];", K);
+  if (f16) cg_line(c, "      for (int64_t j = 0; j < w; j++) y[j] += av * smq_f16(wb + 2 * (j0 * %lld + k * w + j));", K);
+  else cg_line(c, "      for (int64_t j = 0; j < w; j++) y[j] += av * x1[j0 * %lld + k * w + j];", K);
+  cg_line(c, "    }");
+  cg_line(c, "  }");
+  cg_line(c, "}");
+  return 0;
+}
+
 /* Loops over the output's batch dims, binding offsets oa/ob/oy of each matrix. */
 int emit_matmul(struct cg *c, const smelt_node *n) {
   const smelt_value *A = cg_in(c, n, 0), *B = cg_in(c, n, 1), *Y = cg_out(c, n, 0);
+  if (smelt_attr_i(n, "pack")) return emit_matmul_packed(c, n);
   if (smelt_dtype_is_weight_for(A->dt, B->dt)) return emit_matmul_weight(c, n);
   int tb = (int)smelt_attr_i(n, "trans_b"), r = Y->shape.rank;
   smelt_dtype dt = A->dt;

@@ -147,6 +147,35 @@ static void run_nn(int64_t M, int64_t N, int64_t K) {
   free(a), free(b), free(y), free(g);
 }
 
+/* sms_gemm_packed (runtime/smelt_simd_gemm.h) over B packed in panels of P as
+ * passes/layout.c writes them (ir/pack.h), f32 or f16: within 1e-5 * Σ|terms| of the
+ * exact sum (the blocked kernel sums in its own order) */
+static void run_packed(int64_t M, int64_t N, int64_t K, int64_t P, int f16) {
+  float *a = malloc(sizeof(float) * (size_t)(M * K + 1)), *b = malloc(sizeof(float) * (size_t)(K * N + 1));
+  float *y = malloc(sizeof(float) * (size_t)(M * N + 1));
+  uint8_t *pk = malloc((size_t)(4 * K * N + 1));
+  for (int64_t i = 0; i < M * K; i++) a[i] = unif() * (float)(1 << (rnd() % 6));
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t j = 0; j < N; j++) {
+      int64_t j0 = j - j % P, w = N - j0 < P ? N - j0 : P, at = j0 * K + k * w + (j - j0);
+      float v = unif();
+      if (f16) {
+        uint16_t h = sm_f32_to_f16(v);
+        memcpy(pk + 2 * at, &h, 2);
+        v = smq_f16(pk + 2 * at);
+      } else memcpy(pk + 4 * at, &v, 4);
+      b[k * N + j] = v;
+    }
+  for (int64_t e = 0; e < M * N; e++) y[e] = NAN; /* every element must be written */
+  sms_gemm_packed(pk, f16, a, y, M, N, K, P);
+  for (int64_t e = 0; e < M * N; e++) {
+    double ex = 0, mag = 0;
+    for (int64_t k = 0; k < K; k++) ex += (double)a[e / N * K + k] * b[k * N + e % N], mag += fabs((double)a[e / N * K + k] * b[k * N + e % N]);
+    check(fabs(y[e] - ex) <= 1e-5 * mag + 1e-30, f16 ? "gemm_packed f16" : "gemm_packed f32", (int)P, M, N, K, e / N, e % N, y[e], ex, 1e-5 * mag);
+  }
+  free(a), free(b), free(y), free(pk);
+}
+
 int main(int argc, char **argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 1;
   smt_set_threads(threads);
@@ -168,6 +197,16 @@ int main(int argc, char **argv) {
     for (unsigned b = 0; b < 5; b++)
       for (unsigned c = 0; c < 3; c++) run_nn(Ms[a], Nn[b], Kn[c]);
   run_nn(37, 200, 300); /* split between threads */
+  /* packed GEMM: the ISA's panel width and the other (both kernels), an odd width (the
+   * portable path), narrow last panels, row tails, K across k slices, M across row blocks */
+  static const int64_t Mp[] = {1, 5, 12, 13, 100}, Np[] = {15, 32, 47, 70}, Kp[] = {1, 7, 300}, Pp[] = {16, 32, 5};
+  for (unsigned p = 0; p < 3; p++)
+    for (int f16 = 0; f16 < 2; f16++)
+      for (unsigned a = 0; a < 5; a++)
+        for (unsigned b = 0; b < 4; b++)
+          for (unsigned c = 0; c < 3; c++) run_packed(Mp[a], Np[b], Kp[c], Pp[p], f16);
+  run_packed(37, 333, 520, 32, 0); /* split between threads */
+  run_packed(64, 200, 1000, 16, 1);
   /* large enough to be split between threads: several chunks of quantized rows */
   run(SMS_Q8_0, 70, 67, 4096);
   run(SMS_Q4_0, 9, 129, 2048);
@@ -191,10 +230,22 @@ int main(int argc, char **argv) {
 #else
       "portable";
 #endif
+  /* the GEMM micro-kernel the flags should give (a macro mistake would fall back) */
+#if defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !SMS_AVX512
+#error "AVX-512 flags but not the AVX-512 GEMM kernel"
+#endif
+  const char *gk =
+#if SMS_AVX512
+      "avx512 12x32";
+#elif defined(SMS_GK_MR)
+      "6x16";
+#else
+      "portable";
+#endif
   if (fails) {
     printf("FAIL: %s, %d threads: %d of %d checks failed\n", isa, threads, fails, checks);
     return 1;
   }
-  printf("ok: %s, %d threads: %d checks\n", isa, threads, checks);
+  printf("ok: %s, %d threads: %d checks (gemm kernel %s)\n", isa, threads, checks, gk);
   return 0;
 }

@@ -1,0 +1,373 @@
+/* runtime/smelt_simd_gemm.h — the f32 GEMM / GEMV of the vector targets over a weight
+ * packed in column panels (MatMul pack = P, passes/layout.c, layout in ir/pack.h):
+ *
+ *     y[M, N] = a[M, K] · B,   B [K, N] f32 or f16, panels of P columns, each k-major
+ *
+ * A register-blocked micro-kernel computes an MR x KW tile of y (KW columns of one
+ * panel) over a slice of kc values of k, with y's tile in registers:
+ *
+ *   AVX-512 (32 zmm)   MR 12 x KW 32: 24 accumulators, B rows as two zmm loads,
+ *                      a's values as embedded broadcasts
+ *   AVX2 + FMA         MR 6 x KW 16: 12 ymm accumulators
+ *   NEON               MR 6 x KW 16: 24 q accumulators
+ *   portable C         MR 4 x any P (loops the compiler may vectorize)
+ *
+ * f16 panels are widened in registers as they are loaded (vcvtph2ps / fcvtl), so an
+ * f16 weight costs one conversion per KW values per k, not a pass over memory.
+ *
+ * Blocking: k in slices of SMS_KC (the kc x KW slice of a panel stays in L1 while
+ * every MR-row sliver of the block of a meets it), rows of a in blocks of SMS_MC,
+ * packed per slice into MR-row slivers (a sliver's k-th column is MR contiguous
+ * floats, so the micro-kernel broadcasts from one pointer).  Each packed block's
+ * product with the panels is split between the threads of runtime/smelt_threads.h.
+ * M = 1 (GEMV) is the same loop with one row: every weight byte is read once, in
+ * panel order, which is its storage order.
+ *
+ * A panel narrower than P (the last, when P does not divide N) is copied into a
+ * zero-padded buffer (as f32) and its y tile goes through a small buffer, so the
+ * micro-kernels only see whole panels.  Summation: per output, k in order within a
+ * slice, slices in order, FMA (rounded once per step): not the generic kernels' order,
+ * so results differ from them by rounding only (tests compare relative to the
+ * magnitude of the dot). */
+#ifndef SMELT_SIMD_GEMM_H
+#define SMELT_SIMD_GEMM_H
+
+#include "smelt_simd.h"
+
+#if defined(__GNUC__)
+#define SMS_INLINE static inline __attribute__((always_inline))
+#else
+#define SMS_INLINE static inline
+#endif
+
+#define SMS_KC 256 /* k slice */
+#define SMS_PMAX 64 /* the widest panel (ir/pack.h SMELT_PACK_MAX) */
+#define SMS_MC 96  /* rows of a per packed block (a multiple of every MR) */
+
+#if SMS_AVX2 && defined(__AVX512F__)
+#define SMS_AVX512 1
+#define SMS_GK_MR 12
+#define SMS_GK_W 32
+/* y[0..mr, 0..32) (+)= sliver ap (kc columns as apart) · panel slice b (kc rows of ldb) */
+SMS_INLINE void sms_gk(int mr, int f16, const float *ap, int64_t as, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
+  __m512 c0[12], c1[12];
+#pragma GCC unroll 12
+  for (int r = 0; r < 12; r++) {
+    c0[r] = c1[r] = _mm512_setzero_ps();
+    if (r < mr && acc) c0[r] = _mm512_loadu_ps(y + r * ldy), c1[r] = _mm512_loadu_ps(y + r * ldy + 16);
+  }
+  const float *bf = (const float *)b;
+  const uint16_t *bh = (const uint16_t *)b;
+  for (int64_t k = 0; k < kc; k++, ap += as) {
+    __m512 b0, b1;
+    if (f16) {
+      b0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bh + k * ldb)));
+      b1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bh + k * ldb + 16)));
+    } else {
+      b0 = _mm512_loadu_ps(bf + k * ldb);
+      b1 = _mm512_loadu_ps(bf + k * ldb + 16);
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < 12; r++)
+      if (r < mr) {
+        __m512 av = _mm512_set1_ps(ap[r]);
+        c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+        c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+      }
+  }
+#pragma GCC unroll 12
+  for (int r = 0; r < 12; r++)
+    if (r < mr) _mm512_storeu_ps(y + r * ldy, c0[r]), _mm512_storeu_ps(y + r * ldy + 16, c1[r]);
+}
+/* GEMV over one whole panel of 32 columns: y[0..32) = Σ_k a[k] b[k, ..]: the panel's
+ * four quarters of k at once (four streams from memory, eight independent sums), then
+ * the quarters added */
+#define SMS_GV 1
+SMS_INLINE void sms_gv(int f16, const float *a, const void *b, int64_t K, float *y) {
+  __m512 c[4][2];
+  const int64_t q = K / 4;
+  const float *bf = (const float *)b;
+  const uint16_t *bh = (const uint16_t *)b;
+#pragma GCC unroll 4
+  for (int s = 0; s < 4; s++) c[s][0] = c[s][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < q; k++) {
+#pragma GCC unroll 4
+    for (int s = 0; s < 4; s++) {
+      const int64_t kk = s * q + k;
+      __m512 av = _mm512_set1_ps(a[kk]), b0, b1;
+      if (f16) {
+        b0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bh + kk * 32)));
+        b1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bh + kk * 32 + 16)));
+      } else {
+        b0 = _mm512_loadu_ps(bf + kk * 32);
+        b1 = _mm512_loadu_ps(bf + kk * 32 + 16);
+      }
+      c[s][0] = _mm512_fmadd_ps(av, b0, c[s][0]);
+      c[s][1] = _mm512_fmadd_ps(av, b1, c[s][1]);
+    }
+  }
+  for (int64_t kk = 4 * q; kk < K; kk++) {
+    __m512 av = _mm512_set1_ps(a[kk]), b0, b1;
+    if (f16) {
+      b0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bh + kk * 32)));
+      b1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bh + kk * 32 + 16)));
+    } else {
+      b0 = _mm512_loadu_ps(bf + kk * 32);
+      b1 = _mm512_loadu_ps(bf + kk * 32 + 16);
+    }
+    c[3][0] = _mm512_fmadd_ps(av, b0, c[3][0]);
+    c[3][1] = _mm512_fmadd_ps(av, b1, c[3][1]);
+  }
+  _mm512_storeu_ps(y, _mm512_add_ps(_mm512_add_ps(c[0][0], c[1][0]), _mm512_add_ps(c[2][0], c[3][0])));
+  _mm512_storeu_ps(y + 16, _mm512_add_ps(_mm512_add_ps(c[0][1], c[1][1]), _mm512_add_ps(c[2][1], c[3][1])));
+}
+#elif SMS_AVX2
+#define SMS_GK_MR 6
+#define SMS_GK_W 16
+SMS_INLINE void sms_gk(int mr, int f16, const float *ap, int64_t as, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
+  __m256 c0[6], c1[6];
+#pragma GCC unroll 6
+  for (int r = 0; r < 6; r++) {
+    c0[r] = c1[r] = _mm256_setzero_ps();
+    if (r < mr && acc) c0[r] = _mm256_loadu_ps(y + r * ldy), c1[r] = _mm256_loadu_ps(y + r * ldy + 8);
+  }
+  const float *bf = (const float *)b;
+  const uint16_t *bh = (const uint16_t *)b;
+  for (int64_t k = 0; k < kc; k++, ap += as) {
+    __m256 b0, b1;
+    if (f16) {
+      b0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(bh + k * ldb)));
+      b1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(bh + k * ldb + 8)));
+    } else {
+      b0 = _mm256_loadu_ps(bf + k * ldb);
+      b1 = _mm256_loadu_ps(bf + k * ldb + 8);
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; r++)
+      if (r < mr) {
+        __m256 av = _mm256_broadcast_ss(ap + r);
+        c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
+        c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
+      }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < 6; r++)
+    if (r < mr) _mm256_storeu_ps(y + r * ldy, c0[r]), _mm256_storeu_ps(y + r * ldy + 8, c1[r]);
+}
+/* GEMV over one whole panel of 16 columns, four streams (see the AVX-512 one) */
+#define SMS_GV 1
+SMS_INLINE void sms_gv_row(int f16, float av, const float *bf, const uint16_t *bh, int64_t kk, __m256 *c0, __m256 *c1) {
+  __m256 b0, b1, va = _mm256_set1_ps(av);
+  if (f16) {
+    b0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(bh + kk * 16)));
+    b1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(bh + kk * 16 + 8)));
+  } else {
+    b0 = _mm256_loadu_ps(bf + kk * 16);
+    b1 = _mm256_loadu_ps(bf + kk * 16 + 8);
+  }
+  *c0 = _mm256_fmadd_ps(va, b0, *c0);
+  *c1 = _mm256_fmadd_ps(va, b1, *c1);
+}
+SMS_INLINE void sms_gv(int f16, const float *a, const void *b, int64_t K, float *y) {
+  __m256 c[4][2];
+  const int64_t q = K / 4;
+  const float *bf = (const float *)b;
+  const uint16_t *bh = (const uint16_t *)b;
+#pragma GCC unroll 4
+  for (int s = 0; s < 4; s++) c[s][0] = c[s][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < q; k++)
+#pragma GCC unroll 4
+    for (int s = 0; s < 4; s++) sms_gv_row(f16, a[s * q + k], bf, bh, s * q + k, &c[s][0], &c[s][1]);
+  for (int64_t kk = 4 * q; kk < K; kk++) sms_gv_row(f16, a[kk], bf, bh, kk, &c[3][0], &c[3][1]);
+  _mm256_storeu_ps(y, _mm256_add_ps(_mm256_add_ps(c[0][0], c[1][0]), _mm256_add_ps(c[2][0], c[3][0])));
+  _mm256_storeu_ps(y + 8, _mm256_add_ps(_mm256_add_ps(c[0][1], c[1][1]), _mm256_add_ps(c[2][1], c[3][1])));
+}
+#elif SMS_NEON
+#define SMS_GK_MR 6
+#define SMS_GK_W 16
+SMS_INLINE float32x4_t sms_gk_h4(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+SMS_INLINE void sms_gk(int mr, int f16, const float *ap, int64_t as, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
+  float32x4_t c[6][4];
+#pragma GCC unroll 6
+  for (int r = 0; r < 6; r++)
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; u++) c[r][u] = r < mr && acc ? vld1q_f32(y + r * ldy + 4 * u) : vdupq_n_f32(0);
+  const float *bf = (const float *)b;
+  const uint16_t *bh = (const uint16_t *)b;
+  for (int64_t k = 0; k < kc; k++, ap += as) {
+    float32x4_t bv[4];
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; u++) bv[u] = f16 ? sms_gk_h4(bh + k * ldb + 4 * u) : vld1q_f32(bf + k * ldb + 4 * u);
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; r++)
+      if (r < mr)
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) c[r][u] = vfmaq_n_f32(c[r][u], bv[u], ap[r]);
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < 6; r++)
+    if (r < mr)
+#pragma GCC unroll 4
+      for (int u = 0; u < 4; u++) vst1q_f32(y + r * ldy + 4 * u, c[r][u]);
+}
+#endif
+
+/* the portable micro-kernel: mr <= 4 rows, nw <= SMS_PMAX columns, any ISA;
+ * also the path of a panel width the vector kernel does not divide */
+#define SMS_PK_MR 4
+static inline void sms_pk_scalar(int mr, int nw, int f16, const float *ap, int64_t aps, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
+  float c[SMS_PK_MR][SMS_PMAX];
+  for (int r = 0; r < mr; r++)
+    for (int u = 0; u < nw; u++) c[r][u] = acc ? y[r * ldy + u] : 0.0f;
+  const float *bf = (const float *)b;
+  const uint8_t *bh = (const uint8_t *)b;
+  for (int64_t k = 0; k < kc; k++, ap += aps) {
+    float bv[SMS_PMAX];
+    for (int u = 0; u < nw; u++) bv[u] = f16 ? smq_f16(bh + 2 * (k * ldb + u)) : bf[k * ldb + u];
+    for (int r = 0; r < mr; r++)
+      for (int u = 0; u < nw; u++) c[r][u] += ap[r] * bv[u];
+  }
+  for (int r = 0; r < mr; r++)
+    for (int u = 0; u < nw; u++) y[r * ldy + u] = c[r][u];
+}
+
+#ifdef SMS_GK_MR
+#define SMS_MR SMS_GK_MR
+#else
+#define SMS_MR SMS_PK_MR
+#endif
+
+struct sms_pk {
+  const float *a;
+  const uint8_t *b; /* the packed weight's bytes */
+  float *y;
+  int64_t M, N, K, P;
+  int f16;
+  const float *ap;       /* the packed block of a (M > 1): rows i0 .. i0 + mc, k0 .. k0 + kc */
+  int64_t i0, mc, k0, kc;
+};
+
+/* y tile (mr rows of the block, columns of one panel slice) += a sliver · the slice:
+ * the vector kernel per KW columns when KW divides the (padded) panel width P */
+static inline void sms_pk_tile(const struct sms_pk *m, int mr, int f16, const float *ap, int64_t as, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
+#ifdef SMS_GK_MR
+  if (m->P % SMS_GK_W == 0) {
+    for (int64_t q = 0; q < m->P; q += SMS_GK_W) {
+      const void *bq = (const uint8_t *)b + (f16 ? 2 : 4) * q;
+      /* constant mr and f16 per call, so each case is the kernel unrolled for them */
+#define SMS_CASE(R)                                                                                                    \
+  case R:                                                                                                              \
+    if (f16) sms_gk(R, 1, ap, as, bq, ldb, kc, y + q, ldy, acc);                                                       \
+    else sms_gk(R, 0, ap, as, bq, ldb, kc, y + q, ldy, acc);                                                           \
+    break;
+      switch (mr) {
+        SMS_CASE(1) SMS_CASE(2) SMS_CASE(3) SMS_CASE(4) SMS_CASE(5) SMS_CASE(6)
+#if SMS_GK_MR > 6
+        SMS_CASE(7) SMS_CASE(8) SMS_CASE(9) SMS_CASE(10) SMS_CASE(11) SMS_CASE(12)
+#endif
+      default: break;
+      }
+#undef SMS_CASE
+    }
+    return;
+  }
+#endif
+  for (int r0 = 0; r0 < mr; r0 += SMS_PK_MR) /* slivers of SMS_MR rows, SMS_PK_MR at a time */
+    sms_pk_scalar(mr - r0 < SMS_PK_MR ? mr - r0 : SMS_PK_MR, (int)m->P, f16, ap + r0, as, b, ldb, kc, y + r0 * ldy, ldy, acc);
+}
+
+static inline void sms_pk_part(void *arg, int part, int nparts) {
+  const struct sms_pk *m = (const struct sms_pk *)arg;
+  const int64_t M = m->M, N = m->N, K = m->K, P = m->P, es = m->f16 ? 2 : 4;
+  const int64_t np = (N + P - 1) / P, p0 = np * part / nparts, p1 = np * (part + 1) / nparts;
+  if (M == 1) { /* GEMV: each panel whole, in storage order, against a as it is */
+    for (int64_t p = p0; p < p1; p++) {
+      const int64_t j0 = p * P, w = N - j0 < P ? N - j0 : P;
+      const uint8_t *panel = m->b + es * j0 * K;
+#ifdef SMS_GV
+      if (w == P && P == SMS_GK_W) {
+        if (m->f16) sms_gv(1, m->a, panel, K, m->y + j0);
+        else sms_gv(0, m->a, panel, K, m->y + j0);
+        continue;
+      }
+#endif
+      if (w == P) sms_pk_tile(m, 1, m->f16, m->a, 1, panel, P, K, m->y + j0, N, 0);
+      else sms_pk_scalar(1, (int)w, m->f16, m->a, 1, panel, w, K, m->y + j0, N, 0);
+    }
+    return;
+  }
+  /* one block of rows of a (packed by the caller) times one k slice of the panels */
+  const int64_t i0 = m->i0, mc = m->mc, k0 = m->k0, kc = m->kc;
+  const float *ap = m->ap;
+  float pad[SMS_KC * SMS_PMAX]; /* a narrow panel's slice, zero-padded to P (f32) */
+  float yt[SMS_MR * SMS_PMAX];  /* and its y tile */
+  for (int64_t p = p0; p < p1; p++) {
+    const int64_t j0 = p * P, w = N - j0 < P ? N - j0 : P;
+    const uint8_t *slice = m->b + es * (j0 * K + k0 * w);
+    const void *b = slice;
+    int f16 = m->f16;
+    if (w < P) { /* the narrow last panel: pad its slice to P columns */
+      for (int64_t k = 0; k < kc; k++)
+        for (int64_t u = 0; u < P; u++)
+          pad[k * P + u] = u >= w ? 0.0f : f16 ? smq_f16(slice + 2 * (k * w + u)) : ((const float *)(const void *)slice)[k * w + u];
+      b = pad;
+      f16 = 0;
+    }
+    for (int64_t s = 0; s * SMS_MR < mc; s++) {
+      const int mr = (int)(mc - s * SMS_MR < SMS_MR ? mc - s * SMS_MR : SMS_MR);
+      float *y = m->y + (i0 + s * SMS_MR) * N + j0;
+      if (w == P) {
+        sms_pk_tile(m, mr, f16, ap + s * SMS_MR * kc, SMS_MR, b, P, kc, y, N, k0 > 0);
+        continue;
+      }
+      for (int r = 0; r < mr; r++)
+        for (int64_t u = 0; u < w; u++) yt[r * P + u] = y[r * N + u];
+      sms_pk_tile(m, mr, f16, ap + s * SMS_MR * kc, SMS_MR, b, P, kc, yt, P, k0 > 0);
+      for (int r = 0; r < mr; r++)
+        for (int64_t u = 0; u < w; u++) y[r * N + u] = yt[r * P + u];
+    }
+  }
+}
+
+/* y[M, N] = a[M, K] · B with B [K, N] packed in panels of P (1 <= P <= 64, ir/pack.h),
+ * f32 (f16 = 0) or f16 (f16 = 1) */
+static inline void sms_gemm_packed(const void *b, int f16, const float *a, float *y, int64_t M, int64_t N, int64_t K, int64_t P) {
+  struct sms_pk m = {a, (const uint8_t *)b, y, M, N, K, P, f16, NULL, 0, 0, 0, 0};
+  if (M < 1 || N < 1) return;
+  if (K < 1) {
+    for (int64_t i = 0; i < M * N; i++) y[i] = 0;
+    return;
+  }
+  const int64_t np = (N + P - 1) / P;
+  if (M == 1) { /* about 64 K multiply-adds per part at least, at most one part per panel */
+    int64_t parts = N * K / 65536;
+    if (parts > np) parts = np;
+    smt_run(sms_pk_part, &m, parts > 64 ? 64 : parts < 1 ? 1 : (int)parts);
+    return;
+  }
+  /* a block of a is packed once here, then its product with every panel is split
+   * between the threads (packing per thread part would copy a once per part) */
+  float ap[SMS_MC * SMS_KC];
+  m.ap = ap;
+  for (int64_t k0 = 0; k0 < K; k0 += SMS_KC) {
+    const int64_t kc = K - k0 < SMS_KC ? K - k0 : SMS_KC;
+    for (int64_t i0 = 0; i0 < M; i0 += SMS_MC) {
+      const int64_t mc = M - i0 < SMS_MC ? M - i0 : SMS_MC;
+      /* sliver s holds rows i0 + s * MR .., column k at ap[s * MR * kc + k * MR + r] */
+      for (int64_t s = 0; s * SMS_MR < mc; s++) {
+        const int64_t rows = mc - s * SMS_MR < SMS_MR ? mc - s * SMS_MR : SMS_MR;
+        float *d = ap + s * SMS_MR * kc;
+        for (int64_t r = 0; r < rows; r++) {
+          const float *src = a + (i0 + s * SMS_MR + r) * K + k0;
+          for (int64_t k = 0; k < kc; k++) d[k * SMS_MR + r] = src[k];
+        }
+      }
+      m.i0 = i0, m.mc = mc, m.k0 = k0, m.kc = kc;
+      int64_t parts = mc * N * kc / 65536;
+      if (parts > np) parts = np;
+      smt_run(sms_pk_part, &m, parts > 64 ? 64 : parts < 1 ? 1 : (int)parts);
+    }
+  }
+}
+
+#endif
