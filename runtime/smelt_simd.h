@@ -652,4 +652,6 @@ static inline void sms_gemm_nn(const float *a, const float *b, float *y, int64_t
   smt_run(sms_nn_part, &m, parts > panels ? (int)panels : (int)parts);
 }
 
+#include "smelt_simd_conv.h" /* Conv, depthwise Conv, MaxPool, AveragePool */
+
 #endif
