@@ -230,8 +230,10 @@ static inline void smc_tile_n(const float *w, int64_t K, const float *b, const i
   case 8: smc_tile(w, K, b, off, bias, t, 8); break;
   case 7: smc_tile(w, K, b, off, bias, t, 7); break;
 #endif
+#if SMC_MR > 4
   case 6: smc_tile(w, K, b, off, bias, t, 6); break;
   case 5: smc_tile(w, K, b, off, bias, t, 5); break;
+#endif
   case 4: smc_tile(w, K, b, off, bias, t, 4); break;
   case 3: smc_tile(w, K, b, off, bias, t, 3); break;
   case 2: smc_tile(w, K, b, off, bias, t, 2); break;
