@@ -204,19 +204,22 @@ static inline void smc_put(const struct smc_op *o, const struct smc_geo *g, cons
   }
 }
 
-/* the R x NR micro-kernel: t = bias + W[R, K] · band[off[k] + q] */
-SMC_AI void smc_tile(const float *w, int64_t K, const float *b, const int32_t *off, const float *bias, float *t, const int R) {
+/* the R x NR micro-kernel: t = bias + W[R, K] · band[off[k] + q], weight (r, k) at
+ * w[r·rs + k·ks]: packed (rs 1, ks SMC_MR: one pointer, constant displacements) or the
+ * weight tensor's own rows (rs K, ks 1) when K is too large to pack */
+SMC_AI void smc_tile(const float *w, const int64_t rs, const int64_t ks, int64_t K, const float *b, const int32_t *off,
+                     const float *bias, float *t, const int R) {
   smc_v acc[SMC_MR][SMC_NB];
   SMC_UNROLL for (int r = 0; r < R; r++) {
     float b0 = bias ? bias[r] : 0.0f;
     SMC_UNROLL for (int u = 0; u < SMC_NB; u++) acc[r][u] = smc_set1(b0);
   }
   for (int64_t k = 0; k < K; k++) {
-    const float *bk = b + off[k];
+    const float *bk = b + off[k], *wk = w + k * ks;
     smc_v bv[SMC_NB];
     SMC_UNROLL for (int u = 0; u < SMC_NB; u++) bv[u] = smc_load(bk + u * SMC_VW);
     SMC_UNROLL for (int r = 0; r < R; r++) {
-      smc_v a = smc_set1(w[r * K + k]);
+      smc_v a = smc_set1(wk[r * rs]);
       SMC_UNROLL for (int u = 0; u < SMC_NB; u++) acc[r][u] = smc_fma(a, bv[u], acc[r][u]);
     }
   }
@@ -224,22 +227,32 @@ SMC_AI void smc_tile(const float *w, int64_t K, const float *b, const int32_t *o
     SMC_UNROLL for (int u = 0; u < SMC_NB; u++) smc_store(t + r * SMC_NR + u * SMC_VW, acc[r][u]);
 }
 
-static inline void smc_tile_n(const float *w, int64_t K, const float *b, const int32_t *off, const float *bias, float *t, int R) {
+#define SMC_TILE_CASE(R)                                                          \
+  case R:                                                                        \
+    if (packed) smc_tile(w, 1, SMC_MR, K, b, off, bias, t, R);                   \
+    else smc_tile(w, K, 1, K, b, off, bias, t, R);                               \
+    break;
+static inline void smc_tile_n(const float *w, int packed, int64_t K, const float *b, const int32_t *off, const float *bias, float *t, int R) {
   switch (R) {
 #if SMC_MR > 6
-  case 8: smc_tile(w, K, b, off, bias, t, 8); break;
-  case 7: smc_tile(w, K, b, off, bias, t, 7); break;
+  SMC_TILE_CASE(8)
+  SMC_TILE_CASE(7)
 #endif
 #if SMC_MR > 4
-  case 6: smc_tile(w, K, b, off, bias, t, 6); break;
-  case 5: smc_tile(w, K, b, off, bias, t, 5); break;
+  SMC_TILE_CASE(6)
+  SMC_TILE_CASE(5)
 #endif
-  case 4: smc_tile(w, K, b, off, bias, t, 4); break;
-  case 3: smc_tile(w, K, b, off, bias, t, 3); break;
-  case 2: smc_tile(w, K, b, off, bias, t, 2); break;
-  default: smc_tile(w, K, b, off, bias, t, 1); break;
+  SMC_TILE_CASE(4)
+  SMC_TILE_CASE(3)
+  SMC_TILE_CASE(2)
+  default: smc_tile(w, packed ? 1 : K, packed ? SMC_MR : 1, K, b, off, bias, t, 1); break;
   }
 }
+#undef SMC_TILE_CASE
+
+/* weights of up to this many taps per output channel are packed per row tile
+ * (k-major, SMC_MR rows interleaved) on the stack of the thread that runs it */
+#define SMC_PACK_K 3072
 
 /* one band of a convolution: the tiles (group, row tile, column tile) split between parts */
 struct smc_job {
@@ -256,12 +269,21 @@ static inline void smc_conv_part(void *arg, int part, int nparts) {
   const struct smc_op *o = j->o;
   int64_t Mg = o->M / o->G, K = (o->C / o->G) * o->KH * o->KW, P = o->OH * o->OW;
   int64_t nt = o->G * j->nmt * j->nqt, t0 = nt * part / nparts, t1 = nt * (part + 1) / nparts;
-  float t[SMC_MR * SMC_NR];
+  float t[SMC_MR * SMC_NR], wp[K <= SMC_PACK_K ? K * SMC_MR : 1];
+  int64_t packed_m0 = -1;
   for (int64_t ti = t0; ti < t1; ti++) { /* column tiles innermost: a row tile's weights stay in cache */
     int64_t gi = ti / (j->nmt * j->nqt), mt = ti / j->nqt % j->nmt, qt = ti % j->nqt;
     int64_t m0 = gi * Mg + mt * SMC_MR, rows = Mg - mt * SMC_MR < SMC_MR ? Mg - mt * SMC_MR : SMC_MR;
     int64_t q0 = qt * SMC_NR, qn = j->Q - q0 < SMC_NR ? j->Q - q0 : SMC_NR;
-    smc_tile_n(j->w + m0 * K, K, j->band + gi * j->gstride + q0, j->off, j->bias ? j->bias + m0 : NULL, t, (int)rows);
+    const float *w = j->w + m0 * K;
+    if (K <= SMC_PACK_K) {
+      if (packed_m0 != m0)
+        for (int64_t k = 0; k < K; k++)
+          for (int64_t r = 0; r < SMC_MR; r++) wp[k * SMC_MR + r] = r < rows ? w[r * K + k] : 0.0f;
+      packed_m0 = m0;
+      w = wp;
+    }
+    smc_tile_n(w, K <= SMC_PACK_K, K, j->band + gi * j->gstride + q0, j->off, j->bias ? j->bias + m0 : NULL, t, (int)rows);
     smc_put(o, j->g, t, (int)rows, q0, qn, j->y + m0 * P, j->oh0);
   }
 }
