@@ -36,8 +36,12 @@
 #include <immintrin.h>
 #define SMC_ISA "avx512"
 #define SMC_VW 16
+#ifndef SMC_NB
 #define SMC_NB 2
+#endif
+#ifndef SMC_MR
 #define SMC_MR 8
+#endif
 typedef __m512 smc_v;
 #define smc_load(p) _mm512_loadu_ps(p)
 #define smc_store(p, v) _mm512_storeu_ps(p, v)
@@ -147,6 +151,24 @@ static inline int smc_conv_fits(const struct smc_op *o) {
   return smc_band_floats(&g, ch, 1) <= SMC_BAND_FLOATS;
 }
 
+/* d[j] = s[2j] for j from j0 while s[2j + 1] stays below s + 2·j1 (vector part); returns
+ * the first j not done */
+static inline int64_t smc_even(float *d, const float *s, int64_t j, int64_t j1) {
+#if defined(__AVX512F__)
+  const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (; j + 16 <= j1; j += 16) _mm512_storeu_ps(d + j, _mm512_permutex2var_ps(_mm512_loadu_ps(s + 2 * j), ev, _mm512_loadu_ps(s + 2 * j + 16)));
+#elif defined(__AVX2__)
+  for (; j + 8 <= j1; j += 8) {
+    __m256 e = _mm256_shuffle_ps(_mm256_loadu_ps(s + 2 * j), _mm256_loadu_ps(s + 2 * j + 8), 0x88); /* 0 2 8 10 | 4 6 12 14 */
+    _mm256_storeu_ps(d + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xd8)));
+  }
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+  for (; j + 4 <= j1; j += 4) vst1q_f32(d + j, vld2q_f32(s + 2 * j).val[0]);
+#endif
+  for (; j < j1; j++) d[j] = s[2 * j];
+  return j;
+}
+
 /* Copies channels [c0, c0 + ch) of image x, output rows [oh0, oh0 + br), into band b
  * (pad: the value of positions outside the input). */
 static inline void smc_fill(const struct smc_op *o, const struct smc_geo *g, const float *x, int64_t c0, int64_t ch,
@@ -168,6 +190,14 @@ static inline void smc_fill(const struct smc_op *o, const struct smc_geo *g, con
           for (; j < lo && j < Wq; j++) d[j] = pad;
           if (hi > j) memcpy(d + j, s + j + iw0, sizeof(float) * (size_t)(hi - j)), j = hi;
           for (; j < Wq; j++) d[j] = pad;
+        } else if (o->sw == 2) { /* every other column: vector deinterleave in the middle */
+          int64_t lo = (-iw0 + 1) / 2 > 0 ? (-iw0 + 1) / 2 : 0, hi = (o->W - iw0) / 2 < Wq ? (o->W - iw0) / 2 : Wq, j = 0;
+          for (; j < lo && j < Wq; j++) d[j] = pad;
+          j = smc_even(d, s + iw0, j, hi);
+          for (; j < Wq; j++) {
+            int64_t iw = 2 * j + iw0;
+            d[j] = iw >= 0 && iw < o->W ? s[iw] : pad;
+          }
         } else
           for (int64_t j = 0; j < Wq; j++) {
             int64_t iw = j * o->sw + iw0;
@@ -234,6 +264,16 @@ SMC_AI void smc_tile(const float *w, const int64_t rs, const int64_t ks, int64_t
     break;
 static inline void smc_tile_n(const float *w, int packed, int64_t K, const float *b, const int32_t *off, const float *bias, float *t, int R) {
   switch (R) {
+#if SMC_MR > 8
+  SMC_TILE_CASE(16)
+  SMC_TILE_CASE(15)
+  SMC_TILE_CASE(14)
+  SMC_TILE_CASE(13)
+  SMC_TILE_CASE(12)
+  SMC_TILE_CASE(11)
+  SMC_TILE_CASE(10)
+  SMC_TILE_CASE(9)
+#endif
 #if SMC_MR > 6
   SMC_TILE_CASE(8)
   SMC_TILE_CASE(7)
@@ -253,6 +293,9 @@ static inline void smc_tile_n(const float *w, int packed, int64_t K, const float
 /* weights of up to this many taps per output channel are packed per row tile
  * (k-major, SMC_MR rows interleaved) on the stack of the thread that runs it */
 #define SMC_PACK_K 3072
+#ifndef SMC_PACK_MINQ
+#define SMC_PACK_MINQ 4
+#endif
 
 /* one band of a convolution: the tiles (group, row tile, column tile) split between parts */
 struct smc_job {
@@ -269,6 +312,8 @@ static inline void smc_conv_part(void *arg, int part, int nparts) {
   const struct smc_op *o = j->o;
   int64_t Mg = o->M / o->G, K = (o->C / o->G) * o->KH * o->KW, P = o->OH * o->OW;
   int64_t nt = o->G * j->nmt * j->nqt, t0 = nt * part / nparts, t1 = nt * (part + 1) / nparts;
+  /* packing costs K·MR moves per row tile: worth it when the tile meets enough columns */
+  int pack = K <= SMC_PACK_K && j->nqt >= SMC_PACK_MINQ;
   float t[SMC_MR * SMC_NR], wp[K <= SMC_PACK_K ? K * SMC_MR : 1];
   int64_t packed_m0 = -1;
   for (int64_t ti = t0; ti < t1; ti++) { /* column tiles innermost: a row tile's weights stay in cache */
@@ -276,14 +321,14 @@ static inline void smc_conv_part(void *arg, int part, int nparts) {
     int64_t m0 = gi * Mg + mt * SMC_MR, rows = Mg - mt * SMC_MR < SMC_MR ? Mg - mt * SMC_MR : SMC_MR;
     int64_t q0 = qt * SMC_NR, qn = j->Q - q0 < SMC_NR ? j->Q - q0 : SMC_NR;
     const float *w = j->w + m0 * K;
-    if (K <= SMC_PACK_K) {
+    if (pack) {
       if (packed_m0 != m0)
         for (int64_t k = 0; k < K; k++)
           for (int64_t r = 0; r < SMC_MR; r++) wp[k * SMC_MR + r] = r < rows ? w[r * K + k] : 0.0f;
       packed_m0 = m0;
       w = wp;
     }
-    smc_tile_n(w, K <= SMC_PACK_K, K, j->band + gi * j->gstride + q0, j->off, j->bias ? j->bias + m0 : NULL, t, (int)rows);
+    smc_tile_n(w, pack, K, j->band + gi * j->gstride + q0, j->off, j->bias ? j->bias + m0 : NULL, t, (int)rows);
     smc_put(o, j->g, t, (int)rows, q0, qn, j->y + m0 * P, j->oh0);
   }
 }

@@ -199,6 +199,8 @@ static void conv_cases(void) {
   run_conv(SMC_CONV, 1, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0); /* several bands, split between threads */
   run_conv(SMC_CONV, 1, 128, 16, 16, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0);
   run_conv(SMC_CONV, 1, 400, 6, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);   /* K = 3600: weights not packed */
+  run_conv(SMC_CONV, 1, 3, 20, 70, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0);   /* stride 2, wide: vector deinterleave */
+  run_conv(SMC_MAXPOOL, 1, 2, 9, 67, 2, 3, 3, 2, 2, 1, 0, 1, 0, 1, 1, 2, 0, 0);
   run_conv(SMC_DW, 1, 12, 17, 19, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 12, 1, 0);
   run_conv(SMC_DW, 2, 7, 15, 14, 7, 5, 3, 2, 2, 2, 1, 2, 1, 1, 2, 7, 0, 0);
   run_conv(SMC_MAXPOOL, 1, 8, 28, 28, 8, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 8, 0, 0);
