@@ -36,12 +36,8 @@
 #include <immintrin.h>
 #define SMC_ISA "avx512"
 #define SMC_VW 16
-#ifndef SMC_NB
 #define SMC_NB 2
-#endif
-#ifndef SMC_MR
 #define SMC_MR 8
-#endif
 typedef __m512 smc_v;
 #define smc_load(p) _mm512_loadu_ps(p)
 #define smc_store(p, v) _mm512_storeu_ps(p, v)
@@ -102,8 +98,8 @@ typedef float smc_v;
 #define SMC_UNROLL
 #endif
 
-/* floats of a band (128 KiB on the caller's stack), and of its offset table */
-#define SMC_BAND_FLOATS 32768
+/* floats of a band (256 KiB on the caller's stack), and taps of its offset table */
+#define SMC_BAND_FLOATS 65536
 #define SMC_MAX_TAPS 8192
 /* floats past a band's last row that tiles may read (>= SMC_NR of every target, so the
  * compiler's smc_conv_fits agrees with the generated code's) */
@@ -234,61 +230,69 @@ static inline void smc_put(const struct smc_op *o, const struct smc_geo *g, cons
   }
 }
 
-/* the R x NR micro-kernel: t = bias + W[R, K] · band[off[k] + q], weight (r, k) at
- * w[r·rs + k·ks]: packed (rs 1, ks SMC_MR: one pointer, constant displacements) or the
- * weight tensor's own rows (rs K, ks 1) when K is too large to pack */
+/* the R x (NBV·VW) micro-kernel: t = bias + W[R, K] · band[off[k] + q], weight (r, k)
+ * at w[r·rs + k·ks]: packed (rs 1, ks SMC_MR: one pointer, constant displacements) or
+ * the weight tensor's own rows (rs K, ks 1) when packing does not pay.  R and NBV are
+ * constants in every call (the dispatch below), so the accumulators live in registers. */
 SMC_AI void smc_tile(const float *w, const int64_t rs, const int64_t ks, int64_t K, const float *b, const int32_t *off,
-                     const float *bias, float *t, const int R) {
+                     const float *bias, float *t, const int R, const int NBV) {
   smc_v acc[SMC_MR][SMC_NB];
   SMC_UNROLL for (int r = 0; r < R; r++) {
     float b0 = bias ? bias[r] : 0.0f;
-    SMC_UNROLL for (int u = 0; u < SMC_NB; u++) acc[r][u] = smc_set1(b0);
+    SMC_UNROLL for (int u = 0; u < NBV; u++) acc[r][u] = smc_set1(b0);
   }
   for (int64_t k = 0; k < K; k++) {
     const float *bk = b + off[k], *wk = w + k * ks;
     smc_v bv[SMC_NB];
-    SMC_UNROLL for (int u = 0; u < SMC_NB; u++) bv[u] = smc_load(bk + u * SMC_VW);
+    SMC_UNROLL for (int u = 0; u < NBV; u++) bv[u] = smc_load(bk + u * SMC_VW);
     SMC_UNROLL for (int r = 0; r < R; r++) {
       smc_v a = smc_set1(wk[r * rs]);
-      SMC_UNROLL for (int u = 0; u < SMC_NB; u++) acc[r][u] = smc_fma(a, bv[u], acc[r][u]);
+      SMC_UNROLL for (int u = 0; u < NBV; u++) acc[r][u] = smc_fma(a, bv[u], acc[r][u]);
     }
   }
   SMC_UNROLL for (int r = 0; r < R; r++)
-    SMC_UNROLL for (int u = 0; u < SMC_NB; u++) smc_store(t + r * SMC_NR + u * SMC_VW, acc[r][u]);
+    SMC_UNROLL for (int u = 0; u < NBV; u++) smc_store(t + r * SMC_NR + u * SMC_VW, acc[r][u]);
 }
 
-#define SMC_TILE_CASE(R)                                                          \
-  case R:                                                                        \
-    if (packed) smc_tile(w, 1, SMC_MR, K, b, off, bias, t, R);                   \
-    else smc_tile(w, K, 1, K, b, off, bias, t, R);                               \
+/* a tile of R rows and nb vectors of columns (the last tile of a band may be narrower) */
+SMC_AI void smc_tile_r(const float *w, int packed, int64_t K, const float *b, const int32_t *off, const float *bias, float *t,
+                       const int R, int nb) {
+#define SMC_NBC(N)                                                              \
+  case N:                                                                       \
+    if (packed) smc_tile(w, 1, SMC_MR, K, b, off, bias, t, R, N);               \
+    else smc_tile(w, K, 1, K, b, off, bias, t, R, N);                           \
     break;
-static inline void smc_tile_n(const float *w, int packed, int64_t K, const float *b, const int32_t *off, const float *bias, float *t, int R) {
-  switch (R) {
-#if SMC_MR > 8
-  SMC_TILE_CASE(16)
-  SMC_TILE_CASE(15)
-  SMC_TILE_CASE(14)
-  SMC_TILE_CASE(13)
-  SMC_TILE_CASE(12)
-  SMC_TILE_CASE(11)
-  SMC_TILE_CASE(10)
-  SMC_TILE_CASE(9)
+  switch (nb) {
+#if SMC_NB > 3
+  SMC_NBC(4)
+  SMC_NBC(3)
 #endif
+#if SMC_NB > 1
+  SMC_NBC(2)
+#endif
+  default:
+    SMC_NBC(1)
+  }
+#undef SMC_NBC
+}
+
+static inline void smc_tile_n(const float *w, int packed, int64_t K, const float *b, const int32_t *off, const float *bias, float *t, int R,
+                              int nb) {
+  switch (R) {
 #if SMC_MR > 6
-  SMC_TILE_CASE(8)
-  SMC_TILE_CASE(7)
+  case 8: smc_tile_r(w, packed, K, b, off, bias, t, 8, nb); break;
+  case 7: smc_tile_r(w, packed, K, b, off, bias, t, 7, nb); break;
 #endif
 #if SMC_MR > 4
-  SMC_TILE_CASE(6)
-  SMC_TILE_CASE(5)
+  case 6: smc_tile_r(w, packed, K, b, off, bias, t, 6, nb); break;
+  case 5: smc_tile_r(w, packed, K, b, off, bias, t, 5, nb); break;
 #endif
-  SMC_TILE_CASE(4)
-  SMC_TILE_CASE(3)
-  SMC_TILE_CASE(2)
-  default: smc_tile(w, packed ? 1 : K, packed ? SMC_MR : 1, K, b, off, bias, t, 1); break;
+  case 4: smc_tile_r(w, packed, K, b, off, bias, t, 4, nb); break;
+  case 3: smc_tile_r(w, packed, K, b, off, bias, t, 3, nb); break;
+  case 2: smc_tile_r(w, packed, K, b, off, bias, t, 2, nb); break;
+  default: smc_tile_r(w, packed, K, b, off, bias, t, 1, nb); break;
   }
 }
-#undef SMC_TILE_CASE
 
 /* weights of up to this many taps per output channel are packed per row tile
  * (k-major, SMC_MR rows interleaved) on the stack of the thread that runs it */
@@ -328,7 +332,8 @@ static inline void smc_conv_part(void *arg, int part, int nparts) {
       packed_m0 = m0;
       w = wp;
     }
-    smc_tile_n(w, pack, K, j->band + gi * j->gstride + q0, j->off, j->bias ? j->bias + m0 : NULL, t, (int)rows);
+    smc_tile_n(w, pack, K, j->band + gi * j->gstride + q0, j->off, j->bias ? j->bias + m0 : NULL, t, (int)rows,
+               (int)((qn + SMC_VW - 1) / SMC_VW));
     smc_put(o, j->g, t, (int)rows, q0, qn, j->y + m0 * P, j->oh0);
   }
 }
