@@ -52,18 +52,28 @@ static int op_of(const smelt_graph *g, const smelt_node *n, smelt_op op, struct 
   return smc_conv_fits(o);
 }
 
-/* the op a node's kernel is, looking through a Fused node to its Conv anchor */
-static smelt_op anchor_op(const smelt_node *n) {
-  if (n->op != SMELT_OP_FUSED) return n->op;
-  const char *prog = smelt_attr_s(n, "prog");
-  return prog && !strncmp(prog, "Conv ", 5) ? SMELT_OP_CONV : SMELT_OP_FUSED;
-}
-
 int smelt_simd_conv_node(const smelt_graph *g, const smelt_node *n) {
-  smelt_op op = anchor_op(n);
   struct smc_op o;
-  if (op != SMELT_OP_CONV && op != SMELT_OP_MAX_POOL && op != SMELT_OP_AVG_POOL) return 0;
-  return op_of(g, n, op, &o);
+  if (n->op == SMELT_OP_CONV || n->op == SMELT_OP_MAX_POOL || n->op == SMELT_OP_AVG_POOL) return op_of(g, n, n->op, &o);
+  const char *prog = n->op == SMELT_OP_FUSED ? smelt_attr_s(n, "prog") : NULL;
+  if (!prog || strncmp(prog, "Conv ", 5)) return 0;
+  /* a Fused node anchored on a Conv (backends/c/k_fused.c emits the anchor through the
+   * target kernel): the anchor reads the inputs its step names, "Conv x0 x1 x2; ..." */
+  int in[3], nin = 0;
+  for (const char *s = prog + 5; *s && *s != ';' && nin < 3;) {
+    while (*s == ' ') s++;
+    if (*s != 'x') break;
+    int k = 0, nd = 0;
+    for (s++; *s >= '0' && *s <= '9' && nd < 4; s++, nd++) k = 10 * k + (*s - '0');
+    if (!nd || k >= n->nin) return 0;
+    in[nin++] = n->in[k];
+  }
+  if (nin < 2) return 0;
+  smelt_node m = *n;
+  m.op = SMELT_OP_CONV;
+  m.in = in;
+  m.nin = nin;
+  return op_of(g, &m, SMELT_OP_CONV, &o);
 }
 
 int smelt_simd_conv_kernel(struct cg *c, const smelt_node *n) {
