@@ -10,4 +10,9 @@ const char *smelt_simd_kind(const smelt_node *n, const smelt_value *A, const sme
 /* smelt_kernel_fn of the x86 and arm backends */
 int smelt_simd_kernel(struct cg *c, const smelt_node *n);
 
+/* backends/simd_conv.c: does node n (Conv, pools, a Fused node anchored on a Conv) go to
+ * runtime/smelt_simd_conv.h; its kernel (1: not handled, as smelt_kernel_fn) */
+int smelt_simd_conv_node(const smelt_graph *g, const smelt_node *n);
+int smelt_simd_conv_kernel(struct cg *c, const smelt_node *n);
+
 #endif

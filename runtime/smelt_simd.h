@@ -665,5 +665,6 @@ static inline void sms_gemm_nn(const float *a, const float *b, float *y, int64_t
 }
 
 #include "smelt_simd_gemm.h" /* the packed-panel f32 / f16 GEMM (MatMul pack = P) */
+#include "smelt_simd_conv.h" /* Conv, depthwise Conv, MaxPool, AveragePool */
 
 #endif

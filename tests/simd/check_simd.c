@@ -176,6 +176,79 @@ static void run_packed(int64_t M, int64_t N, int64_t K, int64_t P, int f16) {
   free(a), free(b), free(y), free(pk);
 }
 
+/* runtime/smelt_simd_conv.h: smc_conv / smc_dw against a direct double-precision loop.
+ * Bounds: a float sum of T terms is within T·2^-24·Σ|terms| of the exact one (twice that
+ * here, as a margin for the FMA / lane order); MaxPool exactly (NaN included). */
+static void run_conv(int kind, int64_t N, int64_t C, int64_t H, int64_t W, int64_t M, int64_t KH, int64_t KW, int64_t sh, int64_t sw,
+                     int64_t ph, int64_t pw, int64_t peh, int64_t pew, int64_t dh, int64_t dw, int64_t G, int bias, int nan) {
+  int64_t OH = (H + ph + peh - ((KH - 1) * dh + 1)) / sh + 1, OW = (W + pw + pew - ((KW - 1) * dw + 1)) / sw + 1;
+  struct smc_op o = {kind, C, H, W, M, OH, OW, KH, KW, sh, sw, ph, pw, peh, pew, dh, dw, G};
+  if (!smc_conv_fits(&o)) {
+    check(0, "smc_conv_fits refused a test shape", kind, C, M, KH, H, W, 0, 0, 0);
+    return;
+  }
+  int64_t Cg = C / G, Mg = M / G, nw = kind <= SMC_DW ? M * Cg * KH * KW : 0;
+  float *x = malloc(sizeof(float) * (size_t)(N * C * H * W)), *w = malloc(sizeof(float) * (size_t)(nw + 1));
+  float *b = malloc(sizeof(float) * (size_t)M), *y = malloc(sizeof(float) * (size_t)(N * M * OH * OW));
+  for (int64_t i = 0; i < N * C * H * W; i++) x[i] = unif();
+  if (nan) x[(N * C * H * W) / 3] = NAN;
+  for (int64_t i = 0; i < nw; i++) w[i] = unif();
+  for (int64_t i = 0; i < M; i++) b[i] = unif();
+  for (int64_t i = 0; i < N * M * OH * OW; i++) y[i] = 1e30f; /* every output must be written */
+  if (kind == SMC_CONV) smc_conv(&o, x, w, bias ? b : NULL, y, N);
+  else smc_dw(&o, x, kind == SMC_DW ? w : NULL, kind == SMC_DW && bias ? b : NULL, y, N);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow++) {
+          int64_t g = m / Mg, terms = 0, cnt = 0;
+          double acc = kind <= SMC_DW && bias ? b[m] : 0, mag = fabs(acc), mx = -INFINITY;
+          for (int64_t ci = 0; ci < (kind == SMC_CONV ? Cg : 1); ci++)
+            for (int64_t kh = 0; kh < KH; kh++)
+              for (int64_t kw = 0; kw < KW; kw++) {
+                int64_t ih = oh * sh - ph + kh * dh, iw = ow * sw - pw + kw * dw;
+                int64_t c = kind == SMC_CONV ? g * Cg + ci : m;
+                terms++;
+                if (kind == SMC_AVGPOOL_INCL) cnt += ih >= -ph && ih < H + peh && iw >= -pw && iw < W + pew;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                double v = x[((n * C + c) * H + ih) * W + iw];
+                if (kind == SMC_AVGPOOL) cnt++;
+                if (kind <= SMC_DW) v *= w[((m * (kind == SMC_CONV ? Cg : 1) + ci) * KH + kh) * KW + kw];
+                if (v > mx || v != v) mx = v;
+                acc += v, mag += fabs(v);
+              }
+          double got = y[((n * M + m) * OH + oh) * OW + ow], want = kind == SMC_MAXPOOL ? mx : kind >= SMC_AVGPOOL ? acc / (double)(cnt ? cnt : 1) : acc;
+          double tol = kind == SMC_MAXPOOL ? 0 : 2.0 * (double)(terms + 2) / 16777216.0 * (kind >= SMC_AVGPOOL ? mag / (double)(cnt ? cnt : 1) : mag) + 1e-30;
+          int ok = kind == SMC_MAXPOOL ? (got == want || (got != got && want != want)) : fabs(got - want) <= tol;
+          check(ok, "conv/pool", 100 + kind, C, M, KH, n * M + m, oh * OW + ow, got, want, tol);
+        }
+  free(x), free(w), free(b), free(y);
+}
+
+static void conv_cases(void) {
+  /* kind N C H W M KH KW sh sw ph pw peh pew dh dw G bias nan */
+  run_conv(SMC_CONV, 1, 5, 7, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);   /* odd sizes: row and column tails */
+  run_conv(SMC_CONV, 2, 16, 6, 6, 20, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0);  /* 1x1, batch 2, no bias */
+  run_conv(SMC_CONV, 1, 3, 11, 13, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0);  /* stride 2 */
+  run_conv(SMC_CONV, 1, 1, 28, 28, 8, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1, 0);  /* mnist-8's first */
+  run_conv(SMC_CONV, 1, 4, 10, 12, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 1, 0);  /* dilation 2 */
+  run_conv(SMC_CONV, 1, 6, 9, 17, 9, 2, 3, 2, 3, 0, 1, 1, 2, 1, 1, 3, 1, 0);  /* groups, uneven strides and pads */
+  run_conv(SMC_CONV, 1, 4, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 0);   /* 2 groups */
+  run_conv(SMC_CONV, 1, 2, 12, 5, 12, 3, 1, 3, 1, 0, 0, 2, 0, 2, 1, 2, 1, 0); /* 1 input channel per group, 6 outputs */
+  run_conv(SMC_CONV, 1, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0); /* several bands, split between threads */
+  run_conv(SMC_CONV, 1, 128, 16, 16, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0);
+  run_conv(SMC_CONV, 1, 400, 6, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);   /* K = 3600: weights not packed */
+  run_conv(SMC_CONV, 1, 3, 20, 70, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0);   /* stride 2, wide: vector deinterleave */
+  run_conv(SMC_MAXPOOL, 1, 2, 9, 67, 2, 3, 3, 2, 2, 1, 0, 1, 0, 1, 1, 2, 0, 0);
+  run_conv(SMC_DW, 1, 12, 17, 19, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 12, 1, 0);
+  run_conv(SMC_DW, 2, 7, 15, 14, 7, 5, 3, 2, 2, 2, 1, 2, 1, 1, 2, 7, 0, 0);
+  run_conv(SMC_MAXPOOL, 1, 8, 28, 28, 8, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 8, 0, 0);
+  run_conv(SMC_MAXPOOL, 2, 5, 13, 11, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 5, 0, 0);
+  run_conv(SMC_MAXPOOL, 1, 3, 14, 14, 3, 3, 3, 3, 3, 0, 0, 0, 0, 1, 1, 3, 0, 1); /* a NaN propagates */
+  run_conv(SMC_AVGPOOL, 1, 6, 9, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6, 0, 0);
+  run_conv(SMC_AVGPOOL_INCL, 1, 6, 9, 10, 6, 3, 2, 2, 1, 1, 0, 1, 1, 1, 1, 6, 0, 0);
+}
+
 int main(int argc, char **argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 1;
   smt_set_threads(threads);
@@ -216,6 +289,7 @@ int main(int argc, char **argv) {
   run(SMS_Q6_K, 6, 70, 2048);
   run(SMS_F16, 6, 300, 1000);
   run(SMS_F32, 5, 301, 999);
+  conv_cases();
   const char *isa =
 #if SMS_ZMM
       "avx512+vnni";
@@ -243,9 +317,9 @@ int main(int argc, char **argv) {
       "portable";
 #endif
   if (fails) {
-    printf("FAIL: %s, %d threads: %d of %d checks failed\n", isa, threads, fails, checks);
+    printf("FAIL: %s, %d threads: %d of %d checks failed (conv kernels: %s)\n", isa, threads, fails, checks, SMC_ISA);
     return 1;
   }
-  printf("ok: %s, %d threads: %d checks (gemm kernel %s)\n", isa, threads, checks, gk);
+  printf("ok: %s, %d threads: %d checks (gemm kernel %s, conv kernels: %s)\n", isa, threads, checks, gk, SMC_ISA);
   return 0;
 }
