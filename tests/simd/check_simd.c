@@ -31,6 +31,8 @@ static void check(int ok, const char *what, int kind, long long R, long long N, 
     fprintf(stderr, "FAIL: %s kind %d R=%lld N=%lld K=%lld y[%lld,%lld] = %.9g, want %.9g (tol %.3g)\n", what, kind, R, N, K, r, j, got, want, tol);
 }
 
+#include "check_simd_math.h" /* the vector math: check_math(), print_math() */
+
 static double wval(int kind, const uint8_t *row, int64_t k) {
   switch (kind) {
   case SMS_F32: { float v; memcpy(&v, row + 4 * k, 4); return v; }
@@ -164,6 +166,7 @@ int main(int argc, char **argv) {
   run(SMS_Q4_K, 6, 70, 2048);
   run(SMS_F16, 6, 300, 1000);
   run(SMS_F32, 5, 301, 999);
+  check_math();
   const char *isa =
 #if SMS_VNNI
       "avx2+vnni";
@@ -181,5 +184,6 @@ int main(int argc, char **argv) {
     return 1;
   }
   printf("ok: %s, %d threads: %d checks\n", isa, threads, checks);
+  print_math();
   return 0;
 }
