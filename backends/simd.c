@@ -33,7 +33,7 @@ const char *smelt_simd_kind(const smelt_node *n, const smelt_value *A, const sme
 }
 
 int smelt_simd_kernel(struct cg *c, const smelt_node *n) {
-  if (n->op != SMELT_OP_MATMUL) return 1;
+  if (n->op != SMELT_OP_MATMUL) return smelt_simd_math_kernel(c, n); /* backends/simd_math.c */
   const smelt_value *A = cg_in(c, n, 0), *B = cg_in(c, n, 1), *Y = cg_out(c, n, 0);
   const char *kind = smelt_simd_kind(n, A, B, Y);
   if (!kind) return 1;

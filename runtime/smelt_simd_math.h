@@ -353,20 +353,65 @@ struct smm_att {
   int kv16;
 };
 
+/* y[0 .. NC vectors) = Σ_{j=lo..p} s_j v_j * inv for NC full vectors at column i, two
+ * accumulators per vector (even and odd j) so the multiply-adds do not wait on each other */
+#define SMM_VSUM(NC, KT, LD)                                                                   \
+  do {                                                                                         \
+    smm_v e[NC], o[NC];                                                                        \
+    for (int c_ = 0; c_ < NC; c_++) e[c_] = o[c_] = smm_set(0.0f);                             \
+    for (j = lo; j + 1 <= p; j += 2) {                                                         \
+      const KT *v0 = vb + j * stride + i, *v1 = v0 + stride;                                   \
+      smm_v w0 = smm_set(s[j]), w1 = smm_set(s[j + 1]);                                        \
+      for (int c_ = 0; c_ < NC; c_++) {                                                        \
+        e[c_] = smm_fma(w0, LD(v0 + c_ * SMM_W), e[c_]);                                       \
+        o[c_] = smm_fma(w1, LD(v1 + c_ * SMM_W), o[c_]);                                       \
+      }                                                                                        \
+    }                                                                                          \
+    if (j <= p)                                                                                \
+      for (int c_ = 0; c_ < NC; c_++) e[c_] = smm_fma(smm_set(s[j]), LD(vb + j * stride + i + c_ * SMM_W), e[c_]); \
+    for (int c_ = 0; c_ < NC; c_++) smm_st(y + i + c_ * SMM_W, smm_mul(smm_add(e[c_], o[c_]), inv)); \
+  } while (0)
+
+/* one query row (t, h): scores into s (C + 4 SMM_W floats), y.  kt, when not NULL, is the
+ * kv head's keys transposed, kt[i * ld + j] = k[j][i], so W scores come from D broadcast
+ * multiply-adds with no horizontal sums (prefill, where many rows share it). */
 #define SMM_ATT_ROW(NAME, KT, LD, LDN)                                                         \
-  static inline void NAME(const struct smm_att *a, int64_t t, int64_t h, float *s) {           \
+  static inline void NAME(const struct smm_att *a, int64_t t, int64_t h, float *s, const float *kt, int64_t ld) { \
     const int64_t D = a->D, stride = a->Hkv * D, kh = h / (a->H / a->Hkv), p = a->p0 + t;       \
     const int64_t lo = a->win > 0 && p - a->win + 1 > 0 ? p - a->win + 1 : 0;                   \
     const float *q = a->q + (t * a->H + h) * D;                                                \
     const KT *kb = (const KT *)a->k + kh * D, *vb = (const KT *)a->v + kh * D;                   \
+    const smm_v vs = smm_set(a->scale);                                                        \
     int64_t j, i;                                                                               \
-    for (j = lo; j <= p; j++) { /* scores: scale * q.k */                                     \
-      const KT *k = kb + j * stride;                                                           \
-      smm_v acc = smm_set(0.0f);                                                               \
-      for (i = 0; i + SMM_W <= D; i += SMM_W) acc = smm_fma(smm_ld(q + i), LD(k + i), acc);     \
-      if (i < D) acc = smm_fma(smm_ldn(q + i, D - i, 0.0f), LDN(k + i, D - i), acc);            \
-      s[j] = smm_hsum(acc) * a->scale;                                                         \
-    }                                                                                           \
+    if (kt) { /* scores of keys j .. j + W - 1 (those past p unused), 4 blocks at once */      \
+      for (j = lo; j + 3 * SMM_W <= p; j += 4 * SMM_W) {                                        \
+        smm_v c0 = smm_set(0.0f), c1 = c0, c2 = c0, c3 = c0;                                   \
+        for (i = 0; i < D; i++) {                                                              \
+          const float *r = kt + i * ld + j;                                                    \
+          smm_v qi = smm_set(q[i]);                                                            \
+          c0 = smm_fma(qi, smm_ld(r), c0);                                                     \
+          c1 = smm_fma(qi, smm_ld(r + SMM_W), c1);                                             \
+          c2 = smm_fma(qi, smm_ld(r + 2 * SMM_W), c2);                                         \
+          c3 = smm_fma(qi, smm_ld(r + 3 * SMM_W), c3);                                         \
+        }                                                                                      \
+        smm_st(s + j, smm_mul(c0, vs));                                                        \
+        smm_st(s + j + SMM_W, smm_mul(c1, vs));                                                \
+        smm_st(s + j + 2 * SMM_W, smm_mul(c2, vs));                                            \
+        smm_st(s + j + 3 * SMM_W, smm_mul(c3, vs));                                            \
+      }                                                                                        \
+      for (; j <= p; j += SMM_W) {                                                             \
+        smm_v c0 = smm_set(0.0f);                                                              \
+        for (i = 0; i < D; i++) c0 = smm_fma(smm_set(q[i]), smm_ld(kt + i * ld + j), c0);       \
+        smm_st(s + j, smm_mul(c0, vs));                                                        \
+      }                                                                                        \
+    } else                                                                                     \
+      for (j = lo; j <= p; j++) { /* scores: scale * q.k */                                   \
+        const KT *k = kb + j * stride;                                                         \
+        smm_v acc = smm_set(0.0f);                                                             \
+        for (i = 0; i + SMM_W <= D; i += SMM_W) acc = smm_fma(smm_ld(q + i), LD(k + i), acc);   \
+        if (i < D) acc = smm_fma(smm_ldn(q + i, D - i, 0.0f), LDN(k + i, D - i), acc);          \
+        s[j] = smm_hsum(acc) * a->scale;                                                       \
+      }                                                                                         \
     const int64_t n = p + 1 - lo;                                                              \
     float *sc = s + lo;                                                                        \
     if (a->cap > 0) { /* cap * tanh(s / cap) */                                                \
@@ -390,14 +435,17 @@ struct smm_att {
     }                                                                                           \
     const smm_v inv = smm_set(1.0f / smm_hsum(sum));                                           \
     float *y = a->y + (t * a->H + h) * D;                                                      \
-    for (i = 0; i < D; i += SMM_W) { /* y = Σ_j s_j v_j / sum, one vector of D at a time */   \
+    for (i = 0; i + 4 * SMM_W <= D; i += 4 * SMM_W) SMM_VSUM(4, KT, LD);                        \
+    switch ((D - i) / SMM_W) { /* y = Σ_j s_j v_j / sum, the remaining full vectors */         \
+    case 3: SMM_VSUM(3, KT, LD); i += 3 * SMM_W; break;                                        \
+    case 2: SMM_VSUM(2, KT, LD); i += 2 * SMM_W; break;                                        \
+    case 1: SMM_VSUM(1, KT, LD); i += SMM_W; break;                                            \
+    default: break;                                                                            \
+    }                                                                                           \
+    if (i < D) { /* and the last partial one */                                               \
       smm_v acc = smm_set(0.0f);                                                               \
-      if (i + SMM_W <= D)                                                                      \
-        for (j = lo; j <= p; j++) acc = smm_fma(smm_set(s[j]), LD(vb + j * stride + i), acc);   \
-      else                                                                                     \
-        for (j = lo; j <= p; j++) acc = smm_fma(smm_set(s[j]), LDN(vb + j * stride + i, D - i), acc); \
-      if (i + SMM_W <= D) smm_st(y + i, smm_mul(acc, inv));                                    \
-      else smm_stn(y + i, smm_mul(acc, inv), D - i);                                           \
+      for (j = lo; j <= p; j++) acc = smm_fma(smm_set(s[j]), LDN(vb + j * stride + i, D - i), acc); \
+      smm_stn(y + i, smm_mul(acc, inv), D - i);                                                \
     }                                                                                           \
   }
 #define SMM_LD_F(p) smm_ld(p)
@@ -407,14 +455,28 @@ SMM_ATT_ROW(smm_att_row_f16, uint16_t, smm_ld_h, smm_ldn_h)
 #undef SMM_LD_F
 #undef SMM_LDN_F
 
-/* query rows (t, h) in head-major order, so a part's rows share kv heads */
+/* query rows (t, h) in head-major order, so a part's rows share kv heads (and their
+ * transposed keys, when several rows use them and they fit in 256 KiB) */
 static inline void smm_att_part(void *arg, int part, int nparts) {
   const struct smm_att *a = (const struct smm_att *)arg;
-  int64_t n = a->T * a->H, i0 = n * part / nparts, i1 = n * (part + 1) / nparts;
-  float s[a->C];
+  int64_t n = a->T * a->H, i0 = n * part / nparts, i1 = n * (part + 1) / nparts, D = a->D;
+  int64_t nk = a->p0 + a->T, ld = nk + 4 * SMM_W, grp = a->H / a->Hkv, cur = -1;
+  int tr = a->T * grp >= 4 && D * ld <= 65536;
+  float s[a->C + 4 * SMM_W], kt[tr ? D * ld : 1];
   for (int64_t i = i0; i < i1; i++) {
-    if (a->kv16) smm_att_row_f16(a, i % a->T, i / a->T, s);
-    else smm_att_row_f32(a, i % a->T, i / a->T, s);
+    int64_t t = i % a->T, h = i / a->T, kh = h / grp;
+    if (tr && kh != cur) { /* kt[d][j] = k[j][kh][d], zeros past the last key */
+      for (int64_t j = 0; j < nk; j++)
+        for (int64_t d = 0; d < D; d++) {
+          int64_t o = (j * a->Hkv + kh) * D + d;
+          kt[d * ld + j] = a->kv16 ? sm_f16_to_f32(((const uint16_t *)a->k)[o]) : ((const float *)a->k)[o];
+        }
+      for (int64_t d = 0; d < D; d++)
+        for (int64_t j = nk; j < ld; j++) kt[d * ld + j] = 0;
+      cur = kh;
+    }
+    if (a->kv16) smm_att_row_f16(a, t, h, s, tr ? kt : NULL, ld);
+    else smm_att_row_f32(a, t, h, s, tr ? kt : NULL, ld);
   }
 }
 
