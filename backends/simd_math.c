@@ -14,7 +14,10 @@
  * value per row [.., 1] (row); any other broadcast stays with the generic kernel.  When
  * every input is full or scalar the whole tensor is one row.  Each step computes the
  * ops.def formula in f32, as the generic kernel does, with the vector exp / tanh / erf
- * (accuracy in smelt_simd_math.h) in place of libm's.  Everything not taken here is
+ * (accuracy in smelt_simd_math.h) in place of libm's.  A Fused chain is taken only when
+ * a step costs more than an add (exp, tanh, erf, sigmoid, SiLU, GELU, div, sqrt,
+ * reciprocal): chains of adds, multiplies and ReLUs the C compiler vectorizes itself.
+ * Tensors under 256 elements and rows under 8 stay generic.  Everything not taken here is
  * left to the generic C backend. */
 #include "backends/simd.h"
 #include "backends/c/cgen.h"
@@ -65,11 +68,18 @@ static const char *step_expr(struct cg *c, const smelt_node *sn, const char *a, 
 #undef E
 }
 
-/* ops that are worth a node of their own (the rest the C compiler vectorizes itself) */
+/* ops that are worth a kernel of their own (a libm call per element in the generic one) */
 static int unary_own(smelt_op op) {
   return op == SMELT_OP_EXP || op == SMELT_OP_TANH || op == SMELT_OP_ERF || op == SMELT_OP_SIGMOID || op == SMELT_OP_SILU ||
          op == SMELT_OP_GELU || op == SMELT_OP_GELU_TANH;
 }
+/* steps that make a Fused chain worth it: a chain of adds, multiplies and ReLUs the C
+ * compiler vectorizes by itself, so it stays generic */
+static int step_costly(smelt_op op) { return unary_own(op) || op == SMELT_OP_DIV || op == SMELT_OP_SQRT || op == SMELT_OP_RECIPROCAL; }
+
+/* fewer elements than this (or rows shorter than 8) stay generic: nothing to gain, and
+ * the small graphs of the golden tests keep their generic code */
+#define MIN_ELEMS 256
 
 /* how input x broadcasts to output y, or -1 */
 static int classify(const smelt_shape *y, const smelt_shape *x) {
@@ -98,7 +108,8 @@ struct ew {
 
 static int ew_plan(const smelt_graph *g, const smelt_node *n, struct smelt_fused_prog *p, struct ew *w) {
   const smelt_value *Y = &g->values[n->out[0]];
-  if (Y->dt != SMELT_DT_F32 || Y->shape.rank < 1 || n->nin > 64) return 0;
+  if (Y->dt != SMELT_DT_F32 || Y->shape.rank < 1 || n->nin > 64 || smelt_shape_max_elems(g, &Y->shape) < MIN_ELEMS) return 0;
+  int costly = n->op != SMELT_OP_FUSED;
   memset(w, 0, sizeof *w);
   for (int i = 0; i < 64; i++) w->cls[i] = -1;
   if (n->op == SMELT_OP_FUSED) {
@@ -111,6 +122,7 @@ static int ew_plan(const smelt_graph *g, const smelt_node *n, struct smelt_fused
       int args[3];
       smelt_fused_step_node(n, p, k, n->in, NULL, &sn, args);
       if (!step_expr(NULL, &sn, "", "")) return 0;
+      costly |= step_costly(sn.op);
       for (int j = 0; j < p->step[k].nargs; j++)
         if (p->step[k].arg[j] >= 0) w->cls[p->step[k].arg[j]] = 0;
     }
@@ -118,6 +130,7 @@ static int ew_plan(const smelt_graph *g, const smelt_node *n, struct smelt_fused
     if (!unary_own(n->op)) return 0;
     w->cls[0] = 0;
   }
+  if (!costly) return 0;
   w->flat = 1;
   for (int i = 0; i < n->nin; i++) {
     if (w->cls[i] < 0) continue;
@@ -133,6 +146,8 @@ static int ew_plan(const smelt_graph *g, const smelt_node *n, struct smelt_fused
 static int llm_takes(const smelt_graph *g, const smelt_node *n) {
   const smelt_value *X = &g->values[n->in[0]], *Y = &g->values[n->out[0]];
   if (X->dt != SMELT_DT_F32 || Y->dt != SMELT_DT_F32 || X->shape.rank < 1) return 0;
+  smelt_dim D = X->shape.d[X->shape.rank - 1];
+  if (n->op != SMELT_OP_ATTENTION && (D.sym || D.n < 8 || smelt_shape_max_elems(g, &X->shape) < MIN_ELEMS)) return 0;
   switch (n->op) {
   case SMELT_OP_SOFTMAX:
   case SMELT_OP_LOG_SOFTMAX: {

@@ -207,6 +207,8 @@ static void check_math(void) {
   check_attention(6, 4, 1, 24, 40, 10, 5, 0, 1);    /* f16 cache */
   check_attention(1, 2, 2, 5, 8, 7, 0, 0, 1);       /* f16, D < one vector, last row */
   check_attention(64, 6, 6, 48, 128, 0, 0, 0, 0);   /* prefill big enough for threads */
+  check_attention(12, 8, 4, 8, 128, 0, 0, 0, 1);    /* stories260K with an f16 cache: D < one vector */
+  check_attention(1, 8, 4, 8, 128, 11, 0, 0, 1);    /* and its decode */
 #if (SMS_VNNI && defined(__AVX512F__) && SMM_W != 16) || (SMS_AVX2 && !defined(__AVX512F__) && SMM_W != 8) || (SMS_NEON && SMM_W != 4)
   mfail("vector math width %g does not follow the target macros%g%g", SMM_W, 0, 0);
 #endif
