@@ -36,7 +36,7 @@ int smelt_simd_kernel(struct cg *c, const smelt_node *n) {
   if (n->op != SMELT_OP_MATMUL) return smelt_simd_math_kernel(c, n); /* backends/simd_math.c */
   const smelt_value *A = cg_in(c, n, 0), *B = cg_in(c, n, 1), *Y = cg_out(c, n, 0);
   const char *kind = smelt_simd_kind(n, A, B, Y);
-  if (!kind) return 1;
+  if (!kind) return smelt_simd_math_kernel(c, n); /* batched activations: backends/simd_math.c */
   const char *R = cg_elems(c, &A->shape, 0, A->shape.rank - 1);
   if (!strcmp(kind, "SMS_F32_NN")) {
     cg_line(c, "sms_gemm_nn(x0, x1, y0, %s, %lld, %lld);", R, (long long)B->shape.d[1].n, (long long)B->shape.d[0].n);

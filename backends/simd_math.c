@@ -6,6 +6,7 @@
  *   Attention (f32 or f16 cache)                                  one call: q.k, softmax and
  *                                                                 the V sum vectorized, (t, h)
  *                                                                 rows split between threads
+ *   MatMul of activations with batch dims [.., M, K]·[.., K, N]   one call (4 x 2-vector tiles)
  *   Exp, Tanh, Erf, Sigmoid, Silu, Gelu, GeluTanh, and Fused       a loop over vectors of
  *   chains whose elementwise steps are all in the table below     SMM_W lanes, inline
  *
@@ -170,12 +171,36 @@ static int llm_takes(const smelt_graph *g, const smelt_node *n) {
   }
 }
 
+/* a MatMul of activations with batch dims (ONNX attention's Q·Kᵀ, P·V): A [.., M, K] by
+ * B [.., K, N], the same batch dims on both (no broadcast), f32, not transposed */
+static int bmm_takes(const smelt_graph *g, const smelt_node *n) {
+  const smelt_value *A = &g->values[n->in[0]], *B = &g->values[n->in[1]], *Y = &g->values[n->out[0]];
+  int r = A->shape.rank;
+  if (n->op != SMELT_OP_MATMUL || smelt_attr_i(n, "trans_b") || A->dt != SMELT_DT_F32 || B->dt != SMELT_DT_F32 || Y->dt != SMELT_DT_F32)
+    return 0;
+  if (r < 3 || B->shape.rank != r || Y->shape.rank != r) return 0;
+  for (int k = 0; k < r - 2; k++)
+    if (!smelt_dim_eq(A->shape.d[k], B->shape.d[k]) || !smelt_dim_eq(A->shape.d[k], Y->shape.d[k])) return 0;
+  smelt_dim K = A->shape.d[r - 1], N = B->shape.d[r - 1];
+  if (K.sym || N.sym || !smelt_dim_eq(B->shape.d[r - 2], K) || N.n < 8) return 0;
+  return smelt_shape_max_elems(g, &Y->shape) * K.n >= 8192; /* small products: nothing to gain */
+}
+
 int smelt_simd_math_takes(const smelt_graph *g, const smelt_node *n) {
   if (n->dead || n->nout < 1 || n->out[0] < 0) return 0;
+  if (n->op == SMELT_OP_MATMUL) return bmm_takes(g, n);
   if (n->op == SMELT_OP_FUSED || unary_own(n->op)) {
     struct smelt_fused_prog *p = n->op == SMELT_OP_FUSED ? malloc(sizeof *p) : NULL;
     struct ew w;
     int ok = (n->op != SMELT_OP_FUSED || p) && ew_plan(g, n, p, &w);
+    if (!ok && p && !smelt_fused_parse(g->cx, n, p) && p->anchor && p->step[0].op == SMELT_OP_MATMUL) {
+      /* a batched MatMul anchor is ours too (emitted through smelt_simd_kernel) */
+      smelt_node an;
+      int args[3];
+      smelt_fused_step_node(n, p, 0, n->in, NULL, &an, args);
+      an.out = n->out;
+      ok = bmm_takes(g, &an);
+    }
     free(p);
     return ok;
   }
@@ -260,8 +285,16 @@ static int emit_ew(struct cg *c, const smelt_node *n) {
 
 int smelt_simd_math_kernel(struct cg *c, const smelt_node *n) {
   if (!smelt_simd_math_takes(c->g, n)) return 1;
-  if (n->op == SMELT_OP_FUSED || unary_own(n->op)) return emit_ew(c, n);
+  if (n->op == SMELT_OP_FUSED || unary_own(n->op)) return emit_ew(c, n); /* 1 when taken for its anchor only */
   const smelt_value *X = cg_in(c, n, 0);
+  if (n->op == SMELT_OP_MATMUL) {
+    const smelt_value *B = cg_in(c, n, 1);
+    int r = X->shape.rank;
+    cg_line(c, "smm_bmm(x0, x1, y0, %s, %s, %lld, %lld); /* runtime/smelt_simd_math.h */", cg_elems(c, &X->shape, 0, r - 2),
+            cg_dim(c, X->shape.d[r - 2]), (long long)B->shape.d[r - 1].n, (long long)X->shape.d[r - 1].n);
+    cg_line(c, "(void)ctx;");
+    return 0;
+  }
   int r = X->shape.rank;
   const char *rows = cg_elems(c, &X->shape, 0, r - 1), *D = cg_dim(c, X->shape.d[r - 1]);
   switch (n->op) {

@@ -493,4 +493,73 @@ static inline int smm_attention(const float *q, const void *k, const void *v, fl
   return 0;
 }
 
+/* ---- batched products of activations (ONNX attention's Q·Kᵀ and P·V) ------------------ */
+struct smm_bmm {
+  const float *a, *b;
+  float *y;
+  int64_t nb, M, N, K; /* nb products of a [M, K] by b [K, N], each stored contiguously */
+};
+
+/* rows m0 .. m0 + nr (nr <= 4) of one product, columns of NV full vectors from n */
+#define SMM_BMM_TILE(NR, NV)                                                                   \
+  do {                                                                                         \
+    smm_v c[NR][NV];                                                                           \
+    for (int r_ = 0; r_ < NR; r_++)                                                            \
+      for (int v_ = 0; v_ < NV; v_++) c[r_][v_] = smm_set(0.0f);                               \
+    for (int64_t k = 0; k < K; k++) {                                                          \
+      smm_v bv[NV];                                                                            \
+      for (int v_ = 0; v_ < NV; v_++) bv[v_] = smm_ld(b + k * N + n + v_ * SMM_W);             \
+      for (int r_ = 0; r_ < NR; r_++) {                                                        \
+        smm_v av = smm_set(a[(m + r_) * K + k]);                                               \
+        for (int v_ = 0; v_ < NV; v_++) c[r_][v_] = smm_fma(av, bv[v_], c[r_][v_]);            \
+      }                                                                                        \
+    }                                                                                          \
+    for (int r_ = 0; r_ < NR; r_++)                                                            \
+      for (int v_ = 0; v_ < NV; v_++) smm_st(y + (m + r_) * N + n + v_ * SMM_W, c[r_][v_]);    \
+  } while (0)
+
+static inline void smm_bmm_rows(const float *a, const float *b, float *y, int64_t m0, int64_t m1, int64_t N, int64_t K) {
+  for (int64_t m = m0; m < m1; m += 4) {
+    int nr = m1 - m < 4 ? (int)(m1 - m) : 4;
+    int64_t n = 0;
+    for (; n + 2 * SMM_W <= N; n += 2 * SMM_W) {
+      if (nr == 4) SMM_BMM_TILE(4, 2);
+      else if (nr == 3) SMM_BMM_TILE(3, 2);
+      else if (nr == 2) SMM_BMM_TILE(2, 2);
+      else SMM_BMM_TILE(1, 2);
+    }
+    for (; n + SMM_W <= N; n += SMM_W) {
+      if (nr == 4) SMM_BMM_TILE(4, 1);
+      else for (int64_t m_ = m; m_ < m + nr; m_++) { int64_t m = m_; SMM_BMM_TILE(1, 1); }
+    }
+    if (n < N) /* the last columns: sums of the same products, in the same order */
+      for (int64_t r = m; r < m + nr; r++) {
+        smm_v c = smm_set(0.0f);
+        for (int64_t k = 0; k < K; k++) c = smm_fma(smm_set(a[r * K + k]), smm_ldn(b + k * N + n, N - n, 0.0f), c);
+        smm_stn(y + r * N + n, c, N - n);
+      }
+  }
+}
+#undef SMM_BMM_TILE
+
+static inline void smm_bmm_part(void *arg, int part, int nparts) {
+  const struct smm_bmm *p = (const struct smm_bmm *)arg;
+  /* parts over (product, block of 4 rows) */
+  int64_t blocks = (p->M + 3) / 4, n = p->nb * blocks, i0 = n * part / nparts, i1 = n * (part + 1) / nparts;
+  for (int64_t i = i0; i < i1;) {
+    int64_t q = i / blocks, bl = i % blocks, bl1 = blocks, left = i1 - i;
+    if (bl1 - bl > left) bl1 = bl + left;
+    int64_t m0 = bl * 4, m1 = bl1 * 4 < p->M ? bl1 * 4 : p->M;
+    smm_bmm_rows(p->a + q * p->M * p->K, p->b + q * p->K * p->N, p->y + q * p->M * p->N, m0, m1, p->N, p->K);
+    i += bl1 - bl;
+  }
+}
+
+/* y[q] = a[q] · b[q] for q < nb: a [nb, M, K], b [nb, K, N], y [nb, M, N], all contiguous */
+static inline void smm_bmm(const float *a, const float *b, float *y, int64_t nb, int64_t M, int64_t N, int64_t K) {
+  struct smm_bmm p = {a, b, y, nb, M, N, K};
+  int64_t parts = nb * M * N * K / 65536, blocks = nb * ((M + 3) / 4);
+  smt_run(smm_bmm_part, &p, parts > 64 ? 64 : parts < blocks ? (int)parts : (int)blocks);
+}
+
 #endif

@@ -7,7 +7,8 @@
  * sigmoid, SiLU, tanh, erf 4 ulp; GELU and GeluTanh 4 ulp or 1e-6 |x| absolute (1 + erf
  * cancels for x << 0, in f32 as in any f32 formula).  Specials must match exactly (NaN
  * for NaN).  Row kernels: softmax / log-softmax, RMSNorm, LayerNorm and attention (causal,
- * windowed, soft-capped, grouped-query, f32 and f16 caches) against double references
+ * windowed, soft-capped, grouped-query, f32 and f16 caches) and batched products (smm_bmm,
+ * within 1e-6 of the sum of |terms|) against double references
  * within 1e-5 relative to the row's scale (attention: 2e-5 absolute, values in [-1, 1]), for lengths with vector tails.  The max ulp
  * seen per function (among results within the ulp bound) and the max |error| / max(1, |x|) are printed after the "ok" line. */
 #include <float.h>
@@ -193,6 +194,30 @@ static void check_attention(int64_t T, int64_t H, int64_t Hkv, int64_t D, int64_
   free(q), free(y), free(kf), free(vf), free(kh), free(vh), free(s);
 }
 
+static void check_bmm(int64_t nb, int64_t M, int64_t N, int64_t K) {
+  float *a = malloc(sizeof(float) * (size_t)(nb * M * K)), *b = malloc(sizeof(float) * (size_t)(nb * K * N));
+  float *y = malloc(sizeof(float) * (size_t)(nb * M * N));
+  for (int64_t i = 0; i < nb * M * K; i++) a[i] = unif();
+  for (int64_t i = 0; i < nb * K * N; i++) b[i] = unif();
+  smm_bmm(a, b, y, nb, M, N, K);
+  for (int64_t q = 0; q < nb; q++)
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t n = 0; n < N; n++) {
+        double ref = 0, mag = 0;
+        for (int64_t k = 0; k < K; k++) {
+          double t = (double)a[(q * M + m) * K + k] * b[(q * K + k) * N + n];
+          ref += t, mag += fabs(t);
+        }
+        checks++;
+        if (!(fabs(y[(q * M + m) * N + n] - ref) <= 1e-6 * mag + 1e-30)) {
+          char msg[96];
+          snprintf(msg, sizeof msg, "bmm %lldx%lldx%lldx%lld: %%.9g, want %%.9g (m %%g)", (long long)nb, (long long)M, (long long)N, (long long)K);
+          mfail(msg, y[(q * M + m) * N + n], ref, (double)m);
+        }
+      }
+  free(a), free(b), free(y);
+}
+
 static void check_math(void) {
   check_functions();
   static const int64_t Ds[] = {1, 3, 8, 16, 17, 33, 128, 1000};
@@ -209,6 +234,8 @@ static void check_math(void) {
   check_attention(64, 6, 6, 48, 128, 0, 0, 0, 0);   /* prefill big enough for threads */
   check_attention(12, 8, 4, 8, 128, 0, 0, 0, 1);    /* stories260K with an f16 cache: D < one vector */
   check_attention(1, 8, 4, 8, 128, 11, 0, 0, 1);    /* and its decode */
+  static const int64_t bm[][4] = {{1, 1, 8, 1}, {3, 5, 37, 9}, {2, 7, 16, 33}, {1, 4, 64, 5}, {2, 9, 100, 3}, {4, 128, 128, 64}};
+  for (unsigned i = 0; i < sizeof bm / sizeof *bm; i++) check_bmm(bm[i][0], bm[i][1], bm[i][2], bm[i][3]);
 #if (SMS_VNNI && defined(__AVX512F__) && SMM_W != 16) || (SMS_AVX2 && !defined(__AVX512F__) && SMM_W != 8) || (SMS_NEON && SMM_W != 4)
   mfail("vector math width %g does not follow the target macros%g%g", SMM_W, 0, 0);
 #endif

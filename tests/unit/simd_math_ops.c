@@ -7,7 +7,7 @@
  * Abs / Sqrt / Reciprocal) and one after a MatMul anchor; Softmax / LogSoftmax over the
  * last axis; RMSNorm (plain and add_one), LayerNorm (with and without bias); Attention
  * (grouped-query, f32 cache; window and soft cap over an f16 cache) at positions 0, 3 and 7
- * with S = 1, 5 and 9 query rows.  Built for --target native with --threads 3 and, on x86-64
+ * with S = 1, 5 and 9 query rows; batched MatMuls of activations, plain and as a Fused anchor.  Built for --target native with --threads 3 and, on x86-64
  * with AVX2, for x86-64-avx2 with one thread.  The kernels must really be the vector ones:
  * the source must call each smm_ function the graph needs.
  *
@@ -95,6 +95,13 @@ static smelt_graph *make(smelt_ctx *cx, const char *name, float *wdata, float *n
   smelt_attr to = smelt_attr_dtype("to", SMELT_DT_F16);
   int k16 = node(g, SMELT_OP_CAST, "k16", &k, 1, &to, 1), v16 = node(g, SMELT_OP_CAST, "v16", &v, 1, &to, 1);
   out(g, node(g, SMELT_OP_ATTENTION, "attn16", (int[]){q, k16, v16, pos}, 4, at, 3), "attn16", 0, 1e-5);
+  /* batched MatMuls of activations (ONNX attention's shape): [2,16,20]·[2,20,16], plain and
+   * as the anchor of a Fused chain */
+  smelt_attr p1 = smelt_attr_ints(g->cx, "perm", (const int64_t[]){1, 0, 2}, 3), p2 = smelt_attr_ints(g->cx, "perm", (const int64_t[]){1, 2, 0}, 3);
+  int ka = node(g, SMELT_OP_TRANSPOSE, "ka", &k, 1, &p1, 1), vb = node(g, SMELT_OP_TRANSPOSE, "vb", &v, 1, &p2, 1);
+  out(g, node(g, SMELT_OP_MATMUL, "bmm", (int[]){ka, vb}, 2, NULL, 0), "bmm", 1e-5, 1e-5);
+  smelt_attr pd = smelt_attr_str("prog", "MatMul x0 x1; Div t0 x2");
+  out(g, node(g, SMELT_OP_FUSED, "bmm_div", (int[]){vb, ka, cs}, 3, &pd, 1), "bmm_div", 1e-5, 1e-5);
   return g;
 }
 
@@ -143,7 +150,7 @@ static void one(const char *target, int threads) {
     char *src = t_read_file(p, NULL);
     static const char *want[] = {"smm_exp(", "smm_tanh(", "smm_erf(", "smm_sigmoid(", "smm_silu(", "smm_gelu(", "smm_gelu_tanh(",
                                  "smm_sel(smm_isnan(", "smm_sqrt(", "smm_rows_run(SMM_SOFTMAX", "smm_rows_run(SMM_LOG_SOFTMAX",
-                                 "smm_rows_run(SMM_RMS_NORM", "smm_rows_run(SMM_LAYER_NORM", "smm_attention(", "{ int rc; if ((rc = "};
+                                 "smm_rows_run(SMM_RMS_NORM", "smm_rows_run(SMM_LAYER_NORM", "smm_attention(", "{ int rc; if ((rc = ", "smm_bmm("};
     for (unsigned i = 0; i < sizeof want / sizeof *want; i++) CHECK(src && strstr(src, want[i]), "%s: the source does not call %s", target, want[i]);
     free(src);
     snprintf(p, sizeof p, "%s/%s", dir, name);
