@@ -27,6 +27,7 @@ static int uses_simd(const smelt_graph *g, const struct smelt_emit_opts *o) {
   for (int i = 0; i < g->nnodes; i++) {
     const smelt_node *n = &g->nodes[i];
     if (!n->dead && smelt_simd_conv_node(g, n)) return 1; /* backends/simd_conv.c */
+    if (smelt_simd_math_takes(g, n)) return 1; /* backends/simd_math.c */
     if (n->dead || n->nin < 2 || n->out[0] < 0) continue;
     smelt_node m = *n; /* a fused chain's MatMul anchor is emitted by the target kernel too (backends/c/k_fused.c) */
     if (n->op == SMELT_OP_FUSED) {

@@ -46,10 +46,13 @@ const char *smelt_simd_kind(const smelt_node *n, const smelt_value *A, const sme
 }
 
 int smelt_simd_kernel(struct cg *c, const smelt_node *n) {
-  if (n->op != SMELT_OP_MATMUL && n->op != SMELT_OP_QMATMUL) return smelt_simd_conv_kernel(c, n); /* backends/simd_conv.c */
+  if (n->op != SMELT_OP_MATMUL && n->op != SMELT_OP_QMATMUL) { /* backends/simd_conv.c, then simd_math.c */
+    int r = smelt_simd_conv_kernel(c, n);
+    return r != 1 ? r : smelt_simd_math_kernel(c, n);
+  }
   const smelt_value *A = cg_in(c, n, 0), *B = cg_in(c, n, 1), *Y = cg_out(c, n, 0);
   const char *kind = smelt_simd_kind(n, A, B, Y);
-  if (!kind) return 1;
+  if (!kind) return smelt_simd_math_kernel(c, n); /* batched activations: backends/simd_math.c */
   const char *R = cg_elems(c, &A->shape, 0, A->shape.rank - 1);
   if (n->op == SMELT_OP_QMATMUL) {
     long long K = (long long)A->shape.d[A->shape.rank - 1].n, N = (long long)B->shape.d[0].n;

@@ -9,6 +9,11 @@
 const char *smelt_simd_kind(const smelt_node *n, const smelt_value *A, const smelt_value *B, const smelt_value *Y);
 /* smelt_kernel_fn of the x86 and arm backends */
 int smelt_simd_kernel(struct cg *c, const smelt_node *n);
+/* backends/simd_math.c: does runtime/smelt_simd_math.h take node n of g (softmax, norms,
+ * attention, exp/tanh/erf-style and Fused elementwise kernels, f32)?  Its emitter (1: not
+ * taken, left to the generic kernel). */
+int smelt_simd_math_takes(const smelt_graph *g, const smelt_node *n);
+int smelt_simd_math_kernel(struct cg *c, const smelt_node *n);
 
 /* backends/simd_conv.c: does node n (Conv, pools, a Fused node anchored on a Conv) go to
  * runtime/smelt_simd_conv.h; its kernel (1: not handled, as smelt_kernel_fn) */

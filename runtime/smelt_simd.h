@@ -39,6 +39,7 @@
 #define SMS_DOTPROD 1
 #endif
 #endif
+#include "smelt_simd_math.h" /* vector exp, tanh, erf, softmax, norms, attention */
 
 enum { SMS_F32, SMS_F16, SMS_Q8_0, SMS_Q4_0, SMS_Q4_K, SMS_Q6_K };
 

@@ -26,5 +26,8 @@ P="1 403 407 260 300 13 270 461 299 402 481 266"
 "$B/smelt" build "$M" -o "$W/kv16" --name stories --kv f16 -q || fail "smelt build --kv f16"
 "$W/kv16/stories" --prompt-ids "$P" --prompt-logits --logits "$W/compiled16.npy" -n 0 >/dev/null 2>&1 || fail "compiled --kv f16"
 "$B/tests/llm_ref" "$M" --kv f16 --prompt-ids "$P" -n 1 --logits "$W/ref16.npy" >/dev/null || fail "llm_ref --kv f16"
-"$B/tests/npy_compare" "$W/compiled16.npy" "$W/ref16.npy" 1e-4 || fail "f16-cache logits differ"
+# (2e-3, not 1e-4: a cache entry whose f32 value differs from the interpreter's by an ulp
+# may round to the other f16 neighbour, 2^-11 relative; the vector kernels' ulp-level
+# differences flip a few entries per prompt, which moves logits by up to ~4e-4)
+"$B/tests/npy_compare" "$W/compiled16.npy" "$W/ref16.npy" 2e-3 || fail "f16-cache logits differ"
 echo "ok: 32 greedy tokens equal llama.cpp's and the interpreter's; per-position logits agree (f32 and f16 KV cache)"

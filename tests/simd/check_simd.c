@@ -31,6 +31,8 @@ static void check(int ok, const char *what, int kind, long long R, long long N, 
     fprintf(stderr, "FAIL: %s kind %d R=%lld N=%lld K=%lld y[%lld,%lld] = %.9g, want %.9g (tol %.3g)\n", what, kind, R, N, K, r, j, got, want, tol);
 }
 
+#include "check_simd_math.h" /* the vector math: check_math(), print_math() */
+
 static double wval(int kind, const uint8_t *row, int64_t k) {
   switch (kind) {
   case SMS_F32: { float v; memcpy(&v, row + 4 * k, 4); return v; }
@@ -290,6 +292,7 @@ int main(int argc, char **argv) {
   run(SMS_F16, 6, 300, 1000);
   run(SMS_F32, 5, 301, 999);
   conv_cases();
+  check_math();
   const char *isa =
 #if SMS_ZMM
       "avx512+vnni";
@@ -321,5 +324,6 @@ int main(int argc, char **argv) {
     return 1;
   }
   printf("ok: %s, %d threads: %d checks (gemm kernel %s, conv kernels: %s)\n", isa, threads, checks, gk, SMC_ISA);
+  print_math();
   return 0;
 }
