@@ -28,7 +28,7 @@ int smelt_count_kernels(const smelt_graph *g) {
   for (int ni = 0; ni < g->nnodes; ni++) {
     const smelt_node *n = &g->nodes[ni];
     if (n->dead) continue;
-    if ((smelt_op_flags(n->op) & OPF_VIEW) && !smelt_is_output(g, n->out[0])) continue; /* a view is no kernel */
+    if (smelt_view_offset(g, n) >= 0 && !smelt_is_output(g, n->out[0])) continue; /* a view is no kernel (passes/views.c) */
     k++;
   }
   return k;
