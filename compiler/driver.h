@@ -47,6 +47,8 @@ struct smelt_build_opts {
   void (*progress)(void *user, const char *step, int64_t done, int64_t total);
   void *progress_user;
   int threads;             /* --threads: target kernels' thread pool size (0, 1: none) */
+  struct smelt_concat_memo *concat_memo; /* set by smelt_build: one concatenated copy of
+                                            merged Q/K/V and gate/up weights per build */
 };
 
 struct smelt_build_info {
