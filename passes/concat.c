@@ -23,8 +23,8 @@
  * the MatMuls stay, reading their weights as row ranges of the same concatenated
  * buffer (NOTES.md).
  *
- * An LLM build runs the pipeline on its prefill and decode graphs separately over the
- * same weight constants; the concatenated buffers are kept in a memo of the build
+ * An LLM build (a graph with state) runs the pipeline on its prefill and decode graphs
+ * separately over the same weight constants; the concatenated buffers are kept in a memo of the build
  * (smelt_build_opts.concat_memo) keyed by the members' data, so both graphs point at
  * one buffer and the backend's shared-constant table (keyed by data pointer) emits
  * it once.  The members' own constants become unreferenced and are not emitted. */
@@ -264,9 +264,13 @@ int smelt_pass_concat(smelt_ctx *cx, smelt_graph *g) {
     }
     if (nm < 2) break;
     if (!one_row(g, g->nodes[mb[0].node].in[0])) {
-      if (share(g, memo, mb, nm)) return SMELT_ERR;
+      /* only a build with a one-row graph of the same weights (a language model's
+       * decode: graphs with state) gains from the shared buffer; others keep theirs */
+      if (g->nstates && o && o->concat_memo) {
+        if (share(g, memo, mb, nm)) return SMELT_ERR;
+        nshared += nm;
+      }
       for (int i = 0; i < nm; i++) done[mb[i].node] = 1;
-      nshared += nm;
       continue;
     }
     int allb = 1;
