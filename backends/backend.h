@@ -16,6 +16,12 @@ struct smelt_emit_shared {
   smelt_map map;           /* "data:nbytes:dtype" -> index in syms */
   const char **syms;
   int n, cap;
+  /* constants of the other graphs (an LLM's decode graph) a constant of this one may
+   * lie inside: the prefill graph's Q/K/V weights are row ranges of the decode graph's
+   * concatenation (passes/concat.c); such a constant is emitted as a pointer into its
+   * parent instead of a second copy of its bytes */
+  const smelt_value *const *parents;
+  int nparents;
 };
 
 struct cg;

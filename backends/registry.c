@@ -3,6 +3,7 @@
  * backend that overrides nothing (the generic C one) maps to NULL. */
 #include "backends/backend.h"
 #include "backends/simd.h"
+#include "ir/fused.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -30,13 +31,20 @@ static int uses_simd(const smelt_graph *g, const struct smelt_emit_opts *o) {
     if (smelt_simd_math_takes(g, n)) return 1; /* backends/simd_math.c */
     if (n->dead || n->nin < 2 || n->out[0] < 0) continue;
     smelt_node m = *n; /* a fused chain's MatMul anchor is emitted by the target kernel too (backends/c/k_fused.c) */
+    int a = n->in[0], b = n->in[1];
     if (n->op == SMELT_OP_FUSED) {
       const char *prog = smelt_attr_s(n, "prog");
-      if (!prog || strncmp(prog, "MatMul ", 7)) continue;
+      if (!prog || !strstr(prog, "MatMul ")) continue;
+      struct smelt_fused_prog *p = smelt_alloc(g->cx, sizeof *p);
+      if (!p || smelt_fused_parse(g->cx, n, p) || !p->anchor || p->step[p->pro].op != SMELT_OP_MATMUL) continue;
+      /* the anchor's operands (a prologue's normed rows have its input's type) */
+      const struct smelt_fused_step *st = &p->step[p->pro];
+      a = p->pro ? n->in[p->step[0].arg[0]] : n->in[st->arg[0]];
+      b = n->in[st->arg[1]];
       m.op = SMELT_OP_MATMUL;
     }
     if (m.op != SMELT_OP_MATMUL && m.op != SMELT_OP_QMATMUL) continue;
-    if (smelt_simd_kind(&m, &g->values[n->in[0]], &g->values[n->in[1]], &g->values[n->out[0]])) return 1;
+    if (smelt_simd_kind(&m, &g->values[a], &g->values[b], &g->values[n->out[0]])) return 1;
   }
   return 0;
 }

@@ -1,6 +1,6 @@
 /* compiler/driver.c — the explicit pass pipeline and the build of DESIGN §6:
  *
- *     read (by format) -> lora_merge -> fold -> cse -> dce -> quantize -> fuse -> layout -> schedule -> memplan -> C backend -> files -> cc / ar
+ *     read (by format) -> lora_merge -> fold -> cse -> dce -> quantize -> concat -> fuse -> layout -> schedule -> memplan -> C backend -> files -> cc / ar
  *
  * Every file is written atomically (temp + rename).  The C compiler is $CC (or
  * "cc") run with -std=c99 -O2 plus $SMELT_CFLAGS; its diagnostics go to stderr. */
@@ -29,13 +29,14 @@ extern char **environ;
 
 /* The pipeline, in order.  Passes ask op flags, never op names; those that need the
  * build options read them with smelt_ctx_options().  The planned order, as passes land:
- *   lora_merge, fold, cse, dce, quantize, fuse, layout, schedule, memplan */
+ *   lora_merge, fold, cse, dce, quantize, concat, fuse, layout, schedule, memplan */
 static const struct smelt_pass pipeline[] = {
     {"lora_merge", smelt_pass_lora_merge},
     {"fold", smelt_pass_fold},
     {"cse", smelt_pass_cse},
     {"dce", smelt_pass_dce},
     {"quantize", smelt_pass_quantize},
+    {"concat", smelt_pass_concat},
     {"fuse", smelt_pass_fuse},
     {"layout", smelt_pass_layout},
     {"schedule", smelt_pass_schedule},
@@ -359,6 +360,7 @@ static int build_setup(smelt_ctx *cx, struct smelt_build_opts *oo, const char *n
   if (!tgt) return smelt_errorf(cx, "--target %s: unknown (smelt knows %s)", oo->target, smelt_target_names());
   if (!oo->quant_memo && !(oo->quant_memo = smelt_quant_memo_new(cx))) return SMELT_ERR;
   if (!oo->layout_memo && !(oo->layout_memo = smelt_layout_memo_new(cx))) return SMELT_ERR;
+  if (!oo->concat_memo && !(oo->concat_memo = smelt_concat_memo_new(cx))) return SMELT_ERR;
   smelt_ctx_set_options(cx, oo);
   *eo = (struct smelt_emit_opts){.name = name, .target = tgt->name, .kernels = smelt_backend_kernels(tgt->backend),
                                  .weights_min = oo->weights_min > 0 ? oo->weights_min : 256 * 1024,

@@ -50,6 +50,8 @@ struct smelt_build_opts {
   /* layout pass (passes/layout.c) */
   struct smelt_layout_memo *layout_memo; /* set by smelt_build: one packed copy per weight */
   int64_t layout_min;      /* weights with fewer elements stay unpacked (0: 32768) */
+  struct smelt_concat_memo *concat_memo; /* set by smelt_build: one concatenated copy of
+                                            merged Q/K/V and gate/up weights per build */
 };
 
 struct smelt_build_info {

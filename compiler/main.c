@@ -71,8 +71,8 @@ static const char *usage_build =
     "                         before quantization; repeatable, scale default 1\n"
     "  --adapter NAME=PATH[:SCALE]  keep a LoRA adapter switchable at run time (NAME_set_adapter,\n"
     "                         the executable's --adapter NAME); repeatable\n"
-    "  --print-after PASS     print the IR after PASS (lora_merge, fold, cse, dce, quantize, fuse,\n"
-    "                         layout, memplan, or all)\n"
+    "  --print-after PASS     print the IR after PASS (lora_merge, fold, cse, dce, quantize, concat, fuse,\n"
+    "                         layout, schedule, memplan, or all)\n"
     "  --skip-pass P,Q        do not run these passes (cse, fuse, ...; to measure them)\n"
     "  --verify-each          run the IR verifier after every pass\n"
     "  --cache-dir DIR        reuse the outputs of an earlier build with the same input\n"
@@ -370,9 +370,9 @@ static smelt_graph *load(smelt_ctx *cx, const char *model, struct common *co) {
 static int inspect_ckpt(const char *model); /* LLM checkpoints (defined at the end) */
 
 /* Kernels and arena of g (the full pipeline already run) against g0 built without
- * fusion (the pipeline is run here, skipping fuse). */
+ * fusion (the pipeline is run here, skipping fuse and concat). */
 static int pass_stats(smelt_ctx *cx, const char *what, smelt_graph *g, smelt_graph *g0) {
-  struct smelt_build_opts o0 = {.skip_passes = "fuse"};
+  struct smelt_build_opts o0 = {.skip_passes = "fuse,concat"};
   if (!g0 || smelt_run_pipeline(cx, g0, &o0)) return SMELT_ERR;
   const struct smelt_plan *p = g->plan, *p0 = g0->plan;
   printf("%skernels: %d before fusion, %d after\n", what, smelt_count_kernels(g0), smelt_count_kernels(g));

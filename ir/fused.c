@@ -21,6 +21,28 @@ int smelt_fused_is_anchor(smelt_op op) {
   return !strcmp(k, "matmul") || !strcmp(k, "conv");
 }
 
+int smelt_fused_is_prologue(smelt_op op) { return op == SMELT_OP_RMS_NORM || op == SMELT_OP_LAYER_NORM; }
+
+/* Gives the attributes of step st the types its op's schema declares (the text has
+ * only numbers): an integer attribute must be a whole number within int32. */
+static int type_attrs(struct smelt_fused_step *st) {
+  struct smelt_attr_spec sp[16];
+  int ns = smelt_attr_schema(st->op, sp, 16);
+  for (int i = 0; i < st->nattr; i++) {
+    int j = 0;
+    while (j < ns && strcmp(sp[j].name, st->keys[i])) j++;
+    if (j == ns) return 0;
+    if (sp[j].type == SMELT_A_INT) {
+      double v = st->attrs[i].f;
+      if (!(v >= -2147483648.0 && v <= 2147483647.0) || v != (double)(int64_t)v) return 0;
+      st->attrs[i] = smelt_attr_int(st->keys[i], (int64_t)v);
+    } else if (sp[j].type != SMELT_A_FLOAT) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 int smelt_fused_is_step(smelt_op op) {
   const struct smelt_opinfo *oi = smelt_op_info(op);
   return (oi->flags & OPF_ELEMWISE) && (!strcmp(oi->kind, "unary") || !strcmp(oi->kind, "binary")) &&
@@ -41,6 +63,7 @@ int smelt_fused_parse(smelt_ctx *cx, const smelt_node *n, struct smelt_fused_pro
     while (*s == ' ') s++;
     if (!*s) {
       if (!k) return perr(cx, n, k, "empty program");
+      if (p->pro && !p->anchor) return perr(cx, n, k, "a prologue must be followed by a MatMul of its result");
       return 0;
     }
     if (k >= SMELT_FUSED_MAXSTEPS) return perr(cx, n, k, "too many steps");
@@ -54,11 +77,13 @@ int smelt_fused_parse(smelt_ctx *cx, const smelt_node *n, struct smelt_fused_pro
     s += len;
     if (smelt_op_lookup(name, &st->op)) return perr(cx, n, k, "unknown op");
     if (k == 0 && smelt_fused_is_anchor(st->op)) p->anchor = 1;
+    else if (k == 0 && smelt_fused_is_prologue(st->op)) p->pro = 1;
+    else if (k == 1 && p->pro && st->op == SMELT_OP_MATMUL) p->anchor = 1;
     else if (!smelt_fused_is_step(st->op)) return perr(cx, n, k, "op cannot be fused here");
     if (*s == '(') {
       s++;
       while (*s != ')') {
-        if (st->nattr >= SMELT_FUSED_MAXATTR || (p->anchor && k == 0)) return perr(cx, n, k, "bad attributes");
+        if (st->nattr >= SMELT_FUSED_MAXATTR || (p->anchor && k == p->pro)) return perr(cx, n, k, "bad attributes");
         len = 0;
         while (is_alpha(s[len])) len++;
         if (!len || len >= sizeof st->keys[0] || s[len] != '=') return perr(cx, n, k, "expected name=value");
@@ -95,6 +120,15 @@ int smelt_fused_parse(smelt_ctx *cx, const smelt_node *n, struct smelt_fused_pro
     }
     const struct smelt_opinfo *oi = smelt_op_info(st->op);
     if (st->nargs < oi->nin_min || st->nargs > oi->nin_max) return perr(cx, n, k, "wrong number of arguments");
+    if (!type_attrs(st)) return perr(cx, n, k, "attribute unknown to the op or of the wrong type");
+    if (p->pro) { /* the normed rows exist only as the anchor's first operand */
+      for (int i = 0; i < st->nargs; i++)
+        if (st->arg[i] == -1 && !(k == 1 && i == 0)) return perr(cx, n, k, "the prologue's result may only be the anchor's first operand");
+      if (k == 1 && (!p->anchor || st->arg[0] != -1)) return perr(cx, n, k, "a prologue must be followed by a MatMul of its result");
+      if (k == 0)
+        for (int i = 0; i < st->nargs; i++)
+          if (st->arg[i] < 0) return perr(cx, n, k, "the prologue reads inputs only");
+    }
     p->nsteps = k + 1;
     if (*s == ';') s++;
   }
@@ -110,7 +144,7 @@ void smelt_fused_step_node(const smelt_node *n, const struct smelt_fused_prog *p
   out->in = argbuf;
   for (int i = 0; i < st->nargs; i++) argbuf[i] = st->arg[i] >= 0 ? in_ids[st->arg[i]] : step_ids ? step_ids[-st->arg[i] - 1] : -1;
   out->nout = 1;
-  if (k == 0 && p->anchor) { /* the anchor's attributes are the Fused node's own */
+  if (k == p->pro && p->anchor) { /* the anchor's attributes are the Fused node's own */
     out->nattr = n->nattr;
     out->attrs = n->attrs;
   } else {
@@ -122,12 +156,12 @@ void smelt_fused_step_node(const smelt_node *n, const struct smelt_fused_prog *p
 /* The attributes of step k to give smelt_graph_add_node (the anchor's: those of
  * the Fused node its op's schema knows). */
 static int step_attrs(const smelt_node *n, const struct smelt_fused_prog *p, int k, smelt_attr *buf) {
-  if (!(k == 0 && p->anchor)) {
+  if (!(k == p->pro && p->anchor)) {
     memcpy(buf, p->step[k].attrs, sizeof(smelt_attr) * p->step[k].nattr);
     return p->step[k].nattr;
   }
   struct smelt_attr_spec sp[16];
-  int ns = smelt_attr_schema(p->step[0].op, sp, 16), na = 0;
+  int ns = smelt_attr_schema(p->step[k].op, sp, 16), na = 0;
   for (int i = 0; i < n->nattr; i++)
     for (int j = 0; j < ns; j++)
       if (!strcmp(sp[j].name, n->attrs[i].key)) buf[na++] = n->attrs[i];
@@ -188,10 +222,14 @@ int shape_fused(smelt_graph *g, int ni) {
   if (smelt_fused_parse(g->cx, n, p) || (y = build_chain(g, n, p, NULL, &sg)) < 0) goto done;
   const smelt_value *yv = &sg->values[y];
   if (yv->dt != SMELT_DT_F32 && yv->dt != SMELT_DT_F64) { smelt_errorf(g->cx, "node '%s' (Fused): only f32 and f64 chains fuse", n->name); goto done; }
-  /* every step has Y's dtype; with an anchor, Y's shape too */
+  /* every step has Y's dtype; with an anchor, Y's shape too (but a prologue: X's) */
   for (int v = 0; v < sg->nvalues; v++) {
     const smelt_value *sv = &sg->values[v];
     if (sv->kind != SMELT_V_NODE) continue;
+    if (p->pro && sv->producer == 0) {
+      if (sv->dt != yv->dt) { smelt_errorf(g->cx, "node '%s' (Fused): the prologue differs from the result's dtype", n->name); goto done; }
+      continue;
+    }
     if (sv->dt != yv->dt || (p->anchor && !smelt_shape_eq(&sv->shape, &yv->shape))) {
       smelt_errorf(g->cx, "node '%s' (Fused): step '%s' differs from the result's %s", n->name, smelt_op_info(sg->nodes[sv->producer].op)->name,
                    sv->dt != yv->dt ? "dtype" : "shape");

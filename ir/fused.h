@@ -8,6 +8,8 @@
 
 #define SMELT_FUSED_MAXSTEPS 64
 #define SMELT_FUSED_MAXATTR 4
+/* bytes of normed rows a prologue's C kernel keeps on the stack at a time */
+#define SMELT_FUSED_PRO_BYTES 65536
 
 struct smelt_fused_step {
   smelt_op op;
@@ -20,12 +22,16 @@ struct smelt_fused_step {
 
 struct smelt_fused_prog {
   int nsteps;
-  int anchor;   /* 1 when step 0 is a MatMul or Conv */
+  int anchor;   /* 1 when step `pro` is a MatMul or Conv */
+  int pro;      /* 1 when step 0 is a norm (RMSNorm, LayerNorm) read only by step 1, a
+                   MatMul anchor (a prologue: the normed rows never reach memory) */
   struct smelt_fused_step step[SMELT_FUSED_MAXSTEPS];
 };
 
 /* Is op a kernel that a Fused node may start with (MatMul, Conv)? */
 int smelt_fused_is_anchor(smelt_op op);
+/* Is op a norm a Fused node may start with, before a MatMul anchor (a prologue)? */
+int smelt_fused_is_prologue(smelt_op op);
 /* Is op an elementwise op with a float formula that a Fused node may chain? */
 int smelt_fused_is_step(smelt_op op);
 /* Parses n's prog; SMELT_ERR with a diagnostic naming the node when malformed. */

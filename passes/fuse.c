@@ -28,7 +28,7 @@ int smelt_count_kernels(const smelt_graph *g) {
   for (int ni = 0; ni < g->nnodes; ni++) {
     const smelt_node *n = &g->nodes[ni];
     if (n->dead) continue;
-    if ((smelt_op_flags(n->op) & OPF_VIEW) && !smelt_is_output(g, n->out[0])) continue; /* a view is no kernel */
+    if (smelt_view_offset(g, n) >= 0 && !smelt_is_output(g, n->out[0])) continue; /* a view is no kernel (passes/views.c) */
     k++;
   }
   return k;
@@ -177,7 +177,7 @@ static int is_anchor_node(const smelt_graph *g, const smelt_node *n) {
 }
 
 /* Replaces the chain nodes ch[0..nch) by one Fused node in the last one's place. */
-static int make_fused(struct fz *f, const int *ch, int nch, int anchor) {
+static int make_fused(struct fz *f, const int *ch, int nch, int anchor, int pro) {
   smelt_graph *g = f->g;
   smelt_ctx *cx = g->cx;
   int fin[64], nfin = 0;
@@ -188,8 +188,10 @@ static int make_fused(struct fz *f, const int *ch, int nch, int anchor) {
   for (int k = 0; k < nch; k++) {
     const smelt_node *n = &g->nodes[ch[k]];
     fprintf(ps, "%s%s", k ? "; " : "", smelt_op_info(n->op)->name);
-    if (!(k == 0 && anchor) && n->nattr) {
-      for (int i = 0; i < n->nattr; i++) fprintf(ps, "%s%s=%.17g", i ? "," : "(", n->attrs[i].key, n->attrs[i].f);
+    if (!(k == pro && anchor) && n->nattr) {
+      for (int i = 0; i < n->nattr; i++)
+        if (n->attrs[i].type == SMELT_A_INT) fprintf(ps, "%s%s=%lld", i ? "," : "(", n->attrs[i].key, (long long)n->attrs[i].i);
+        else fprintf(ps, "%s%s=%.17g", i ? "," : "(", n->attrs[i].key, n->attrs[i].f);
       fputc(')', ps);
     }
     for (int i = 0; i < n->nin; i++) {
@@ -207,11 +209,11 @@ static int make_fused(struct fz *f, const int *ch, int nch, int anchor) {
   at[na++] = smelt_attr_str("prog", smelt_strdup(cx, prog ? prog : ""));
   free(prog);
   if (anchor) {
-    const smelt_node *a = &g->nodes[ch[0]];
+    const smelt_node *a = &g->nodes[ch[pro]];
     for (int i = 0; i < a->nattr && na < 8; i++) at[na++] = a->attrs[i];
   }
   int last = ch[nch - 1], final = g->nodes[last].out[0];
-  const char *name = g->nodes[ch[0]].name;
+  const char *name = g->nodes[ch[pro]].name;
   if (smelt_graph_add_node(g, SMELT_OP_FUSED, name, fin, nfin, at, na, 1, NULL) < 0) return SMELT_ERR;
   smelt_node fn = g->nodes[--g->nnodes];
   fn.out[0] = final;
@@ -221,6 +223,29 @@ static int make_fused(struct fz *f, const int *ch, int nch, int anchor) {
   return 0;
 }
 
+/* The norm node (RMSNorm, LayerNorm) that the MatMul anchor ai may take as its
+ * prologue, or -1: the norm's result is read by ai only (as A), f32 rows [R, K] with K
+ * known and each chunk of rows the C kernel normalizes on its stack (64 KiB) — all R
+ * rows when R is a number, else R a symbol that is also Y's row count, so the kernel
+ * can run the anchor on a chunk of rows at a time (backends/c/k_fused.c). */
+static int prologue(struct fz *f, int ai) {
+  smelt_graph *g = f->g;
+  const smelt_node *a = &g->nodes[ai];
+  if (a->op != SMELT_OP_MATMUL) return -1;
+  int h = a->in[0];
+  const smelt_value *H = &g->values[h], *Y = &g->values[a->out[0]];
+  if (H->kind != SMELT_V_NODE || H->producer < 0 || f->uses[h] != 1 || a->in[1] == h) return -1;
+  const smelt_node *nm = &g->nodes[H->producer];
+  if (nm->dead || !smelt_fused_is_prologue(nm->op) || nm->nout != 1) return -1;
+  if (H->dt != SMELT_DT_F32 || Y->dt != SMELT_DT_F32 || H->shape.rank != 2 || Y->shape.rank != 2 || H->shape.d[1].sym) return -1;
+  if (g->values[nm->in[0]].dt != SMELT_DT_F32) return -1;
+  int64_t K = H->shape.d[1].n, ch = SMELT_FUSED_PRO_BYTES / (4 * (K ? K : 1));
+  if (ch < 1) return -1;
+  smelt_dim R = H->shape.d[0];
+  if (R.sym ? Y->shape.d[0].sym != R.sym : R.n > ch) return -1;
+  return H->producer;
+}
+
 static int fuse_chains(struct fz *f) {
   smelt_graph *g = f->g;
   int fused = 0, ch[SMELT_FUSED_MAXSTEPS], seen[64];
@@ -228,7 +253,9 @@ static int fuse_chains(struct fz *f) {
     const smelt_node *n = &g->nodes[ni];
     int anchor = is_anchor_node(g, n);
     if (!anchor && !is_ew_node(g, n)) continue;
-    int nch = 0, nseen = 0;
+    int nch = 0, nseen = 0, pro = anchor ? prologue(f, ni) : -1;
+    if (pro >= 0) ch[nch++] = pro;
+    pro = pro >= 0;
     ch[nch++] = ni;
     if (!anchor) /* the first step's inputs count against the loop's limit */
       for (int k = 0; k < n->nin; k++) {
@@ -256,7 +283,7 @@ static int fuse_chains(struct fz *f) {
       cur = m->out[0];
     }
     if (nch < 2) continue;
-    if (make_fused(f, ch, nch, anchor)) return SMELT_ERR;
+    if (make_fused(f, ch, nch, anchor, pro)) return SMELT_ERR;
     fused++;
     if (count_uses(f)) return SMELT_ERR;
   }

@@ -52,9 +52,10 @@ int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g) {
   p->offset = smelt_alloc(cx, sizeof(int64_t) * (nv + 1));
   p->alias = smelt_alloc(cx, sizeof(int) * (nv + 1));
   p->size = smelt_alloc(cx, sizeof(int64_t) * (nv + 1));
+  p->view_off = smelt_alloc(cx, sizeof(int64_t) * (nv + 1)); /* zeroed */
   int64_t *start = smelt_alloc(cx, sizeof(int64_t) * (nv + 1)), *end = smelt_alloc(cx, sizeof(int64_t) * (nv + 1));
   char *isout = smelt_alloc(cx, (size_t)nv + 1);
-  if (!p->offset || !p->alias || !p->size || !start || !end || !isout) return SMELT_ERR;
+  if (!p->offset || !p->alias || !p->size || !p->view_off || !start || !end || !isout) return SMELT_ERR;
   for (int i = 0; i < g->noutputs; i++) isout[g->outputs[i]] = 1;
   for (int v = 0; v < nv; v++) {
     p->offset[v] = -1;
@@ -70,6 +71,8 @@ int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g) {
   for (int ni = 0; ni < g->nnodes; ni++) {
     const smelt_node *n = &g->nodes[ni];
     unsigned fl = smelt_op_flags(n->op);
+    int64_t voff = n->dead ? -1 : smelt_view_offset(g, n); /* views.c: Reshape, contiguous Slice */
+    if (voff >= 0) fl |= OPF_VIEW;
     if (n->dead || !(fl & (OPF_VIEW | OPF_INPLACE))) continue;
     if ((fl & OPF_VIEW) && isout[n->out[0]]) continue;
     if ((fl & OPF_INPLACE) && isout[n->out[0]])
@@ -77,6 +80,7 @@ int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g) {
     int r = n->in[0];
     while (p->alias[r] >= 0) r = p->alias[r];
     p->alias[n->out[0]] = r;
+    p->view_off[n->out[0]] = p->view_off[n->in[0]] + (voff > 0 ? voff : 0); /* relative to r */
   }
   /* live ranges of arena roots, over node positions */
   for (int ni = 0; ni < g->nnodes; ni++) {
@@ -103,24 +107,36 @@ int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g) {
     if (isout[o] || p->alias[o] >= 0 || start[o] < 0) continue;
     for (int k = 0; k < n->nin; k++) {
       int v = n->in[k], r = v;
-      while (p->alias[r] >= 0) r = p->alias[r];
+      int64_t voff = 0; /* v's bytes start this far into r's */
+      for (; p->alias[r] >= 0; r = p->alias[r]) voff += p->view_off[r];
       const smelt_value *rv = &g->values[r], *iv = &g->values[v], *ov = &g->values[o];
       if (rv->kind != SMELT_V_NODE || isout[r] || end[r] != ni || start[r] < 0 || !smelt_shape_eq(&iv->shape, &ov->shape) ||
           smelt_dtype_bytes(iv->dt) != smelt_dtype_bytes(ov->dt) || smelt_dtype_is_block(iv->dt) || p->size[r] < p->size[o])
         continue;
       p->alias[o] = r;
+      p->view_off[o] = voff; /* over the input's own bytes (relative to r) */
       if (end[o] > end[r]) end[r] = end[o];
       start[o] = end[o] = -1;
       ninplace++;
       break;
     }
   }
-  for (int v = 0; v < nv; v++) /* every alias names its root (emit reads it so) */
+  /* every alias names its root (emit reads it so), view_off becomes relative to it
+   * (so far each is relative to the value alias[] named when it was set) */
+  int64_t *roff = malloc(sizeof(int64_t) * (nv + 1));
+  if (!roff) return smelt_errorf(cx, "out of memory");
+  for (int v = 0; v < nv; v++) {
+    roff[v] = 0;
+    for (int r = v; p->alias[r] >= 0; r = p->alias[r]) roff[v] += p->view_off[r];
+  }
+  for (int v = 0; v < nv; v++)
     if (p->alias[v] >= 0) {
       int r = p->alias[v];
       while (p->alias[r] >= 0) r = p->alias[r];
       p->alias[v] = r;
+      p->view_off[v] = roff[v];
     }
+  free(roff);
   /* values viewed by graph outputs are read at the end of the run only through the
    * copy their view node makes, so no extension is needed */
   struct item *it = malloc(sizeof *it * (nv + 1));

@@ -20,6 +20,8 @@ struct smelt_plan {
                            outputs, and elementwise outputs memplan put in place: the
                            root of the chain), or -1 */
   int64_t *size;        /* per value: bytes reserved (symbols at their bounds) */
+  int64_t *view_off;    /* per value with an alias: byte offset of its bytes in the root's
+                           (a contiguous Slice: passes/views.c), else 0 */
   int64_t arena_bytes;  /* total arena size (scratch; states are not in it) */
   int64_t state_bytes;  /* the state region: offset[v] of a state value is inside it */
   int64_t lower_bound;  /* largest sum of simultaneously live arena values */
@@ -55,6 +57,11 @@ int smelt_pass_fuse(smelt_ctx *cx, smelt_graph *g);
 int smelt_pass_layout(smelt_ctx *cx, smelt_graph *g);
 struct smelt_layout_memo;
 struct smelt_layout_memo *smelt_layout_memo_new(smelt_ctx *cx);
+/* Q/K/V and gate/up concatenation (passes/concat.c); the memo shares concatenated
+ * weights between the graphs of one build (smelt_build_opts.concat_memo). */
+int smelt_pass_concat(smelt_ctx *cx, smelt_graph *g);
+struct smelt_concat_memo;
+struct smelt_concat_memo *smelt_concat_memo_new(smelt_ctx *cx);
 /* Kernels the C backend will emit: live nodes but views (a view of a graph output
  * is a copy). */
 int smelt_count_kernels(const smelt_graph *g);
@@ -67,6 +74,12 @@ int smelt_pass_fold(smelt_ctx *cx, smelt_graph *g);
  * unreferenced afterwards (smelt_graph_compact drops them).  Returns the number of
  * constants merged, or SMELT_ERR. */
 int smelt_dedup_consts(smelt_graph *g);
+
+/* passes/views.c: the byte offset at which node n's output can view its first input
+ * (OPF_VIEW ops: 0; a contiguous Slice: its start), or -1 when it needs a kernel. */
+int64_t smelt_view_offset(const smelt_graph *g, const smelt_node *n);
+/* Did memplan make n's output a view (no kernel)? */
+int smelt_plan_is_view(const smelt_graph *g, const smelt_node *n);
 
 /* Is v a graph output? */
 int smelt_is_output(const smelt_graph *g, int v);

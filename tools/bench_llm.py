@@ -212,6 +212,8 @@ def measure(build, models, threads_list, runs, log=sys.stderr):
                 cmd = [smelt, 'build', path, '-o', out, '--name', 'm', '--ctx', '512', '-q']
                 if threads_ok:
                     cmd += ['--threads', str(th)]
+                # extra build flags, e.g. SMELT_BENCH_FLAGS='--skip-pass concat' to measure a pass
+                cmd += os.environ.get('SMELT_BENCH_FLAGS', '').split()
                 r = run(cmd)
                 if r.returncode:
                     row['smelt'] = 'build failed: ' + r.stderr.strip().splitlines()[-1][:120]

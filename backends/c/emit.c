@@ -152,6 +152,58 @@ static const char *attr_text(struct cg *c, const smelt_node *n) {
   return r;
 }
 
+/* The symbol of constant val, declared (or defined) into s when this is its first
+ * emission; id names it when no shared table numbers it.  NULL on error. */
+static const char *emit_one_const(struct cg *c, struct sbuf *s, struct smelt_emit_result *r, const char *WP, const smelt_value *val, int id) {
+  smelt_ctx *cx = c->cx;
+  const struct smelt_emit_opts *o = c->o;
+  int64_t ne = smelt_shape_max_elems(c->g, &val->shape);
+  const char *ct = smelt_dtype_ctype(val->dt), *sym;
+  if (smelt_dtype_is_block(val->dt)) ne = (int64_t)val->c.nbytes; /* uint8_t blocks */
+  const char *key = o->shared ? smelt_sprintf(cx, "%p:%llu:%d", val->c.data, (unsigned long long)val->c.nbytes, (int)val->dt) : NULL;
+  int si = key ? smelt_map_get(&o->shared->map, key) : -1;
+  if (si >= 0) return o->shared->syms[si]; /* emitted by an earlier graph */
+  if (o->shared) {
+    id = o->shared->n;
+    if (o->shared->n == o->shared->cap) {
+      int cap = o->shared->cap ? 2 * o->shared->cap : 64;
+      const char **ns = smelt_alloc(cx, sizeof *ns * cap);
+      if (!ns) return NULL;
+      if (o->shared->n) memcpy(ns, o->shared->syms, sizeof *ns * o->shared->n);
+      o->shared->syms = ns;
+      o->shared->cap = cap;
+    }
+  }
+  if (!o->weights_in_c && (int64_t)val->c.nbytes >= o->weights_min) {
+    sym = smelt_sprintf(cx, "%s_w%d", WP, id);
+    r->weights[r->nweights++] = (struct smelt_weight){sym, val->c.data, val->c.nbytes};
+    sb_printf(s, "extern const %s %s[%lld]; /* %s '%s' in %s_weights.o */\n", ct, sym, (long long)ne, type_text(c, val), safe_text(cx, val->name), o->name);
+  } else {
+    sym = smelt_sprintf(cx, "%s_c%d", WP, id);
+    sb_printf(s, "/* %s '%s' */\n", type_text(c, val), safe_text(cx, val->name));
+    emit_const_array(s, sym, val, ne);
+  }
+  if (o->shared) {
+    o->shared->syms[o->shared->n++] = sym;
+    if (smelt_map_put(&o->shared->map, key, id)) return NULL;
+  }
+  return sym;
+}
+
+/* The constant of another graph (o->shared->parents) whose bytes strictly contain
+ * val's, of the same dtype and emitted with it, or NULL. */
+static const smelt_value *parent_of(const struct smelt_emit_opts *o, const smelt_value *val) {
+  if (!o->shared) return NULL;
+  const unsigned char *d = val->c.data;
+  for (int i = 0; i < o->shared->nparents; i++) {
+    const smelt_value *p = o->shared->parents[i];
+    const unsigned char *pd = p->c.data;
+    if (p->kind != SMELT_V_CONST || !pd || p->dt != val->dt || p->c.nbytes <= val->c.nbytes) continue;
+    if (d >= pd && d + val->c.nbytes <= pd + p->c.nbytes) return p;
+  }
+  return NULL;
+}
+
 int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct smelt_emit_result *r) {
   smelt_ctx *cx = g->cx;
   const struct smelt_plan *plan = g->plan;
@@ -187,39 +239,15 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
     const smelt_value *val = &g->values[v];
     if (val->kind != SMELT_V_CONST) continue;
     if (!val->c.data) { smelt_errorf(cx, "backend: constant '%s' has no data", val->name); goto done; }
-    int64_t ne = smelt_shape_max_elems(g, &val->shape);
-    const char *ct = smelt_dtype_ctype(val->dt);
-    if (smelt_dtype_is_block(val->dt)) ne = (int64_t)val->c.nbytes; /* uint8_t blocks */
-    const char *key = o->shared ? smelt_sprintf(cx, "%p:%llu:%d", val->c.data, (unsigned long long)val->c.nbytes, (int)val->dt) : NULL;
-    int si = key ? smelt_map_get(&o->shared->map, key) : -1;
-    if (si >= 0) { ptr[v] = o->shared->syms[si]; continue; } /* emitted by an earlier graph */
-    int id = v;
-    if (o->shared) {
-      id = o->shared->n;
-      if (o->shared->n == o->shared->cap) {
-        int cap = o->shared->cap ? 2 * o->shared->cap : 64;
-        const char **ns = smelt_alloc(cx, sizeof *ns * cap);
-        if (!ns) goto done;
-        if (o->shared->n) memcpy(ns, o->shared->syms, sizeof *ns * o->shared->n);
-        o->shared->syms = ns;
-        o->shared->cap = cap;
-      }
+    const smelt_value *par = parent_of(o, val);
+    if (par) { /* a row range of another graph's constant: a pointer into it */
+      const char *ps = emit_one_const(&c, &s, r, WP, par, v);
+      if (!ps) goto done;
+      ptr[v] = smelt_sprintf(cx, "((const %s *)((const unsigned char *)%s + %lld))", smelt_dtype_ctype(val->dt), ps,
+                             (long long)((const unsigned char *)val->c.data - (const unsigned char *)par->c.data));
+      continue;
     }
-    if (!o->weights_in_c && (int64_t)val->c.nbytes >= o->weights_min) {
-      const char *sym = smelt_sprintf(cx, "%s_w%d", WP, id);
-      r->weights[r->nweights++] = (struct smelt_weight){sym, val->c.data, val->c.nbytes};
-      sb_printf(&s, "extern const %s %s[%lld]; /* %s '%s' in %s_weights.o */\n", ct, sym, (long long)ne, type_text(&c, val), safe_text(cx, val->name), N);
-      ptr[v] = sym;
-    } else {
-      const char *cn = smelt_sprintf(cx, "%s_c%d", WP, id);
-      sb_printf(&s, "/* %s '%s' */\n", type_text(&c, val), safe_text(cx, val->name));
-      emit_const_array(&s, cn, val, ne);
-      ptr[v] = cn;
-    }
-    if (o->shared) {
-      o->shared->syms[o->shared->n++] = ptr[v];
-      if (smelt_map_put(&o->shared->map, key, id)) goto done;
-    }
+    if (!(ptr[v] = emit_one_const(&c, &s, r, WP, val, v))) goto done;
   }
   sb_puts(&s, "\n");
 
@@ -236,13 +264,16 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
   for (int v = 0; v < nv; v++) /* views: the root's storage, retyped */
     if (plan->alias[v] >= 0) {
       int rt = plan->alias[v];
-      ptr[v] = smelt_sprintf(cx, "((%s *)%s)", smelt_dtype_ctype(g->values[v].dt), ptr[rt]);
+      if (plan->view_off[v]) /* a contiguous Slice: bytes further in */
+        ptr[v] = smelt_sprintf(cx, "((%s *)((unsigned char *)%s + %lld))", smelt_dtype_ctype(g->values[v].dt), ptr[rt], (long long)plan->view_off[v]);
+      else
+        ptr[v] = smelt_sprintf(cx, "((%s *)%s)", smelt_dtype_ctype(g->values[v].dt), ptr[rt]);
     }
 
   /* ---- kernels ---- */
   for (int ni = 0; ni < g->nnodes; ni++) {
     const smelt_node *n = &g->nodes[ni];
-    if (n->dead || (plan->alias[n->out[0]] >= 0 && (smelt_op_flags(n->op) & OPF_VIEW))) continue; /* views need no kernel */
+    if (n->dead || smelt_plan_is_view(g, n)) continue; /* views need no kernel */
     const struct smelt_opinfo *oi = smelt_op_info(n->op);
     c.kname = smelt_sprintf(cx, "%s_k%d_%s", N, ni, ident(cx, n->name, 40));
     if (emit_fused_pre(&c, n)) goto done;
@@ -323,7 +354,7 @@ int smelt_backend_c_emit(smelt_graph *g, const struct smelt_emit_opts *o, struct
   for (int i = 0; i < g->noutputs; i++) sb_printf(&s, "  if (!out%d) return SMELT_E_NULL;\n", i);
   for (int ni = 0; ni < g->nnodes; ni++) {
     const smelt_node *n = &g->nodes[ni];
-    if (n->dead || (plan->alias[n->out[0]] >= 0 && (smelt_op_flags(n->op) & OPF_VIEW))) continue;
+    if (n->dead || smelt_plan_is_view(g, n)) continue;
     sb_printf(&s, "  if ((rc = %s_k%d_%s(ctx", N, ni, ident(cx, n->name, 40));
     for (int i = 0; i < n->nin; i++) sb_printf(&s, ", %s", ptr[n->in[i]]);
     for (int i = 0; i < n->nout; i++)

@@ -48,6 +48,13 @@ int smelt_backend_c_emit_llm(smelt_graph *pf, smelt_graph *dc, struct smelt_ckpt
   struct smelt_emit_shared shared;
   memset(&shared, 0, sizeof shared);
   smelt_map_init(&shared.map, cx);
+  /* the prefill graph's weights may be row ranges of the decode graph's concatenated
+   * ones (passes/concat.c): emitted as pointers into them */
+  const smelt_value **par = smelt_alloc(cx, sizeof *par * (size_t)(dc->nvalues + 1));
+  if (!par) return SMELT_ERR;
+  for (int v = 0; v < dc->nvalues; v++)
+    if (dc->values[v].kind == SMELT_V_CONST && dc->values[v].c.data) par[shared.nparents++] = &dc->values[v];
+  shared.parents = par;
   struct smelt_emit_opts so = *o;
   so.embedded = 2;
   so.shared = &shared;

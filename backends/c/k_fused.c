@@ -29,15 +29,37 @@ static struct smelt_fused_prog *parse(struct cg *c, const smelt_node *n) {
   return p;
 }
 
+/* A prologue's norm, emitted as helper NAME_kI_n(ctx, its inputs..., y0): its rows
+ * are the node's row count as ctx says (the Fused kernel passes a copy of ctx whose
+ * row symbol is one chunk's). */
+static int emit_prologue_pre(struct cg *c, const smelt_node *n, const struct smelt_fused_prog *p, int *xid) {
+  smelt_node nm;
+  int *args = smelt_alloc(c->cx, sizeof(int) * 4);
+  if (!args) return SMELT_ERR;
+  smelt_fused_step_node(n, p, 0, n->in, NULL, &nm, args);
+  *xid = nm.in[0];
+  nm.out = xid; /* the normed rows have X's type (the node's own value stands in) */
+  sb_printf(c->b, "/* %s '%s': the prologue of the fused kernel below, over a chunk of rows */\n", smelt_op_info(nm.op)->name, n->name);
+  sb_puts(c->b, "#if defined(__GNUC__)\n__attribute__((noinline))\n#endif\n");
+  sb_printf(c->b, "static int %s_n(const %s_ctx *ctx", c->kname, c->o->name);
+  for (int i = 0; i < nm.nin; i++) sb_printf(c->b, ", const %s *restrict x%d", smelt_dtype_ctype(cg_in(c, &nm, i)->dt), i);
+  sb_printf(c->b, ", %s *restrict y0) {\n", smelt_dtype_ctype(cg_in(c, &nm, 0)->dt));
+  c->indent = 1;
+  if (emit_tab[nm.op](c, &nm)) return SMELT_ERR;
+  sb_puts(c->b, "  return 0;\n}\n\n");
+  return 0;
+}
+
 int emit_fused_pre(struct cg *c, const smelt_node *n) {
   if (n->op != SMELT_OP_FUSED) return 0;
   struct smelt_fused_prog *p = parse(c, n);
   if (!p) return SMELT_ERR;
   if (!p->anchor) return 0;
   smelt_node an;
-  int *args = smelt_alloc(c->cx, sizeof(int) * 4);
+  int *args = smelt_alloc(c->cx, sizeof(int) * 4), xid = -1;
   if (!args) return SMELT_ERR;
-  smelt_fused_step_node(n, p, 0, n->in, NULL, &an, args);
+  if (p->pro && emit_prologue_pre(c, n, p, &xid)) return SMELT_ERR;
+  smelt_fused_step_node(n, p, p->pro, n->in, &xid, &an, args); /* a prologue's rows: X's type */
   an.out = n->out; /* the anchor writes y0 */
   const char *N = c->o->name;
   sb_printf(c->b, "/* %s '%s': the anchor of the fused kernel below */\n", smelt_op_info(an.op)->name, n->name);
@@ -54,13 +76,55 @@ int emit_fused_pre(struct cg *c, const smelt_node *n) {
   return 0;
 }
 
+/* The norm and the anchor over chunks of rows: each chunk is normalized into a stack
+ * buffer (SMELT_FUSED_PRO_BYTES at most) and multiplied from there into its rows of y0,
+ * so the normed activations never reach the arena.  With a symbolic row count the
+ * helpers get a copy of ctx whose row symbol is the chunk's. */
+static int emit_prologue_call(struct cg *c, const smelt_node *n, const struct smelt_fused_prog *p) {
+  const struct smelt_fused_step *nm = &p->step[0], *a = &p->step[1];
+  const smelt_value *X = cg_in(c, n, nm->arg[0]), *Y = cg_out(c, n, 0);
+  if (X->dt != SMELT_DT_F32 || Y->dt != SMELT_DT_F32 || X->shape.rank != 2 || Y->shape.rank != 2 || X->shape.d[1].sym || Y->shape.d[1].sym)
+    return smelt_errorf(c->cx, "backend: fused kernel '%s': a prologue needs f32 rows [R, K] and a result [R, N]", n->name);
+  int64_t K = X->shape.d[1].n, N = Y->shape.d[1].n, ch = SMELT_FUSED_PRO_BYTES / (4 * (K ? K : 1));
+  smelt_dim R = X->shape.d[0];
+  if (ch < 1 || (R.sym ? Y->shape.d[0].sym != R.sym : R.n > ch || Y->shape.d[0].n != R.n))
+    return smelt_errorf(c->cx, "backend: fused kernel '%s': the prologue's rows do not fit its %d-byte buffer", n->name, SMELT_FUSED_PRO_BYTES);
+  if (!R.sym) ch = R.n ? R.n : 1;
+  struct sbuf nargs = {0}, aargs = {0};
+  for (int i = 0; i < nm->nargs; i++) sb_printf(&nargs, ", x%d%s", nm->arg[i], i ? "" : " + r0 * K");
+  for (int i = 1; i < a->nargs; i++) sb_printf(&aargs, ", x%d", a->arg[i]);
+  cg_line(c, "int rc;");
+  cg_line(c, "const int64_t K = %lld, N = %lld, CH = %lld;", (long long)K, (long long)N, (long long)ch);
+  cg_line(c, "float t0[%lld];", (long long)(ch * (K ? K : 1)));
+  if (R.sym) {
+    cg_line(c, "%s_ctx c2 = *ctx;", c->o->name);
+    cg_line(c, "const int64_t R = ctx->dims[%d];", R.sym - 1);
+    cg_line(c, "for (int64_t r0 = 0; r0 < R; r0 += CH) {");
+    cg_line(c, "  c2.dims[%d] = R - r0 < CH ? R - r0 : CH;", R.sym - 1);
+    cg_line(c, "  if ((rc = %s_n(&c2%s, t0)) != 0) return rc;", c->kname, nargs.p ? nargs.p : "");
+    cg_line(c, "  if ((rc = %s_a(&c2, t0%s, y0 + r0 * N)) != 0) return rc;", c->kname, aargs.p ? aargs.p : "");
+    cg_line(c, "}");
+  } else {
+    cg_line(c, "const int64_t r0 = 0;");
+    cg_line(c, "(void)N; (void)CH;");
+    cg_line(c, "if ((rc = %s_n(ctx%s, t0)) != 0) return rc;", c->kname, nargs.p ? nargs.p : "");
+    cg_line(c, "if ((rc = %s_a(ctx, t0%s, y0)) != 0) return rc;", c->kname, aargs.p ? aargs.p : "");
+  }
+  sb_free(&nargs);
+  sb_free(&aargs);
+  return 0;
+}
+
 int emit_fused(struct cg *c, const smelt_node *n) {
   struct smelt_fused_prog *p = parse(c, n);
   if (!p) return SMELT_ERR;
   const smelt_value *out = cg_out(c, n, 0);
   smelt_dtype dt = out->dt;
   int first = 0;
-  if (p->anchor) {
+  if (p->pro) {
+    if (emit_prologue_call(c, n, p)) return SMELT_ERR;
+    first = 2;
+  } else if (p->anchor) {
     const struct smelt_fused_step *a = &p->step[0];
     cg_line(c, "int rc;");
     struct sbuf call = {0};
@@ -94,7 +158,7 @@ int emit_fused(struct cg *c, const smelt_node *n) {
   nest_open(c, &ns, off);
   for (int a = 0; a < n->nin; a++)
     if (opnd[a] >= 0) cg_line(c, "const T v%d = %s;", a, cg_load(c, cg_in(c, n, a)->dt, smelt_sprintf(c->cx, "x%d[%s]", a, off[opnd[a]])));
-  if (first) cg_line(c, "const T t0 = %s;", cg_load(c, dt, smelt_sprintf(c->cx, "y0[%s]", off[0])));
+  if (first) cg_line(c, "const T t%d = %s;", first - 1, cg_load(c, dt, smelt_sprintf(c->cx, "y0[%s]", off[0])));
   static const char *names[] = {"x", "y", "z"};
   for (int k = first; k < p->nsteps; k++) {
     smelt_node sn;

@@ -104,10 +104,17 @@ static int check_plan(smelt_graph *g, double *ratio) {
   int64_t *start = malloc(sizeof(int64_t) * (size_t)nv), *end = malloc(sizeof(int64_t) * (size_t)nv), *need = malloc(sizeof(int64_t) * (size_t)nv);
   for (int i = 0; i < g->noutputs; i++) isout[g->outputs[i]] = 1;
   for (int v = 0; v < nv; v++) { root[v] = v; start[v] = end[v] = -1; need[v] = smelt_shape_max_elems(g, &g->values[v].shape) * smelt_dtype_bytes(g->values[v].dt); }
-  /* views of non-outputs share their input's root */
+  /* views of non-outputs share their input's root: reshapes at the same bytes, slices
+   * (rank 1, step 1: one contiguous run) start elements further in */
+  int64_t *voff = calloc((size_t)nv, sizeof(int64_t));
   for (int i = 0; i < g->nnodes; i++) {
     const smelt_node *n = &g->nodes[i];
-    if ((smelt_op_flags(n->op) & OPF_VIEW) && !isout[n->out[0]]) root[n->out[0]] = root[n->in[0]];
+    const int64_t *st = NULL, *sp = NULL;
+    int slice = n->op == SMELT_OP_SLICE && smelt_attr_ints_get(n, "starts", &st) == 1 && smelt_attr_ints_get(n, "steps", &sp) == 1 && sp[0] == 1;
+    if (((smelt_op_flags(n->op) & OPF_VIEW) || slice) && !isout[n->out[0]]) {
+      root[n->out[0]] = root[n->in[0]];
+      voff[n->out[0]] = voff[n->in[0]] + (slice ? st[0] * smelt_dtype_bytes(g->values[n->in[0]].dt) : 0);
+    }
   }
   /* in-place outputs (alias set by a kernel that is no view) take over an input whose
    * storage nobody reads after this node: an elementwise op, same shape and size */
@@ -120,16 +127,17 @@ static int check_plan(smelt_graph *g, double *ratio) {
   for (int i = 0; i < g->nnodes; i++) {
     const smelt_node *n = &g->nodes[i];
     int o = n->out[0];
-    if ((smelt_op_flags(n->op) & OPF_VIEW) || p->alias[o] < 0) continue;
+    if ((smelt_op_flags(n->op) & OPF_VIEW) || n->op == SMELT_OP_SLICE || p->alias[o] < 0) continue;
     int ok = 0;
     for (int k = 0; k < n->nin && !ok; k++) {
       int r0 = root0[n->in[k]];
       if (!(smelt_op_flags(n->op) & OPF_ELEMWISE) || last0[r0] != i || !smelt_shape_eq(&g->values[n->in[k]].shape, &g->values[o].shape) ||
           p->alias[o] != root[r0] || g->values[r0].kind != SMELT_V_NODE || isout[r0])
         continue;
+      if (p->view_off[o] != voff[n->in[k]]) continue; /* over the input's own bytes */
       ok = 1;
       for (int v = 0; v < nv; v++) /* o and everything viewing it now live in r0's root */
-        if (root[v] == o) root[v] = root[r0];
+        if (root[v] == o) { root[v] = root[r0]; voff[v] += voff[n->in[k]]; }
     }
     if (!ok) { bad++; printf("  %s is in place where that is not safe\n", g->values[o].name); }
   }
@@ -153,6 +161,8 @@ static int check_plan(smelt_graph *g, double *ratio) {
         int r = v;
         while (p->alias[r] >= 0) r = p->alias[r];
         if (r != root[v]) { bad++; printf("  view %s aliases %s, expected %s\n", val->name, g->values[r].name, g->values[root[v]].name); }
+        else if (p->view_off[v] != voff[v]) { bad++; printf("  view %s at byte %lld, expected %lld\n", val->name, (long long)p->view_off[v], (long long)voff[v]); }
+        else if (voff[v] < 0 || voff[v] + need[v] > need[r]) { bad++; printf("  view %s runs outside %s\n", val->name, g->values[r].name); }
       }
       continue;
     }
@@ -188,7 +198,7 @@ static int check_plan(smelt_graph *g, double *ratio) {
   if (p->arena_bytes < lb) { bad++; printf("  arena %lld below the lower bound %lld\n", (long long)p->arena_bytes, (long long)lb); }
   if (p->lower_bound != lb) { bad++; printf("  reported lower bound %lld, recomputed %lld\n", (long long)p->lower_bound, (long long)lb); }
   *ratio = lb ? (double)p->arena_bytes / (double)lb : 1.0;
-  free(isout); free(root); free(start); free(end); free(need); free(arena);
+  free(isout); free(voff); free(root); free(start); free(end); free(need); free(arena);
   return bad;
 }
 
