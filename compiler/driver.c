@@ -50,7 +50,8 @@ const struct smelt_pass *smelt_pass_find(const char *name) {
 }
 
 /* Is pass `name` in the comma-separated list `skip`? */
-static int skipped(const char *skip, const char *name) {
+/* Is name in the comma-separated list skip (--skip-pass)? */
+int smelt_skip_listed(const char *skip, const char *name) {
   size_t n = strlen(name);
   for (const char *p = skip; p && *p;) {
     size_t k = strcspn(p, ",");
@@ -197,7 +198,7 @@ int smelt_read_tensor_file(smelt_ctx *cx, const char *path, smelt_tensor *t) {
 int smelt_run_pipeline(smelt_ctx *cx, smelt_graph *g, const struct smelt_build_opts *o) {
   for (size_t i = 0; i < sizeof pipeline / sizeof *pipeline; i++) {
     const struct smelt_pass *p = &pipeline[i];
-    if (o && skipped(o->skip_passes, p->name) && strcmp(p->name, "memplan")) continue; /* the backend needs a plan */
+    if (o && smelt_skip_listed(o->skip_passes, p->name) && strcmp(p->name, "memplan")) continue; /* the backend needs a plan */
     smelt_logf(cx, 2, "pass %s", p->name);
     if (p->run(cx, g)) return SMELT_ERR;
     if (o && o->verify_each && smelt_verify(g)) return SMELT_ERR;

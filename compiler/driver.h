@@ -85,4 +85,7 @@ int smelt_write_file(smelt_ctx *cx, const char *path, const void *data, size_t n
 /* Reads a tensor file (.npy, or ONNX TensorProto .pb) into a malloc'ed tensor. */
 int smelt_read_tensor_file(smelt_ctx *cx, const char *path, smelt_tensor *t);
 
+/* Is name in the comma-separated list skip (the --skip-pass list)? */
+int smelt_skip_listed(const char *skip, const char *name);
+
 #endif

@@ -101,6 +101,9 @@ static int candidate(const smelt_graph *g, int ni, const char *lora_read) {
   if (W->kind != SMELT_V_CONST || !W->c.data || W->shape.rank != 2 || W->shape.d[0].sym || W->shape.d[1].sym) return 0;
   if (A->shape.rank < 1 || Y->shape.rank != A->shape.rank || A->shape.d[A->shape.rank - 1].sym) return 0;
   if (smelt_is_output(g, n->out[0]) || lora_read[n->out[0]]) return 0;
+  /* weights the layout pass packs into panels for prefill are read through those panels
+   * by decode too: a stacked copy would store them twice */
+  if (smelt_layout_would_pack(smelt_ctx_options(g->cx), W->dt, W->shape.d[0].n * W->shape.d[1].n)) return 0;
   return W->c.nbytes == (uint64_t)smelt_dtype_nbytes(W->dt, W->shape.d[1].n) * (uint64_t)W->shape.d[0].n;
 }
 

@@ -108,6 +108,14 @@ static void *pack(smelt_ctx *cx, const smelt_value *B, int tb, int P) {
   return out;
 }
 
+/* Will this build's layout pass pack a constant weight of elems elements of dtype dt
+ * read by products of several rows?  (concat asks: a weight it stacks for the one-row
+ * decode graph could not share the panels prefill reads and would be stored twice) */
+int smelt_layout_would_pack(const struct smelt_build_opts *o, smelt_dtype dt, int64_t elems) {
+  if (!o || (dt != SMELT_DT_F32 && dt != SMELT_DT_F16) || !panel_width(o) || smelt_skip_listed(o->skip_passes, "layout")) return 0;
+  return elems >= (o->layout_min > 0 ? o->layout_min : 32768);
+}
+
 int smelt_pass_layout(smelt_ctx *cx, smelt_graph *g) {
   const struct smelt_build_opts *o = smelt_ctx_options(cx);
   int P = o ? panel_width(o) : 0;

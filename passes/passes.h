@@ -57,6 +57,8 @@ int smelt_pass_fuse(smelt_ctx *cx, smelt_graph *g);
 int smelt_pass_layout(smelt_ctx *cx, smelt_graph *g);
 struct smelt_layout_memo;
 struct smelt_layout_memo *smelt_layout_memo_new(smelt_ctx *cx);
+struct smelt_build_opts;
+int smelt_layout_would_pack(const struct smelt_build_opts *o, smelt_dtype dt, int64_t elems);
 /* Q/K/V and gate/up concatenation (passes/concat.c); the memo shares concatenated
  * weights between the graphs of one build (smelt_build_opts.concat_memo). */
 int smelt_pass_concat(smelt_ctx *cx, smelt_graph *g);
