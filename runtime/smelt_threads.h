@@ -107,11 +107,17 @@ static inline void smt_run(smt_fn fn, void *arg, int nparts) {
       smt_pool.nworkers++;
     }
   }
+  /* First a job id whose parts nobody can claim: a worker still looping in smt_work on
+   * the previous job could otherwise claim part k of it (its compare-and-swap succeeds
+   * while the id is unchanged) once nparts grows below, run the new fn on it and count
+   * it in the new job's done, and the caller would return with a part unfinished. */
+  uint32_t id = (uint32_t)(__atomic_load_n(&smt_pool.job, __ATOMIC_RELAXED) >> 32) + 1;
+  __atomic_store_n(&smt_pool.job, ((uint64_t)id << 32) | 0x7fffffffu, __ATOMIC_SEQ_CST);
   smt_pool.fn = fn;
   smt_pool.arg = arg;
   __atomic_store_n(&smt_pool.nparts, nparts, __ATOMIC_RELAXED);
   __atomic_store_n(&smt_pool.done, 0, __ATOMIC_RELAXED);
-  uint32_t id = (uint32_t)(__atomic_load_n(&smt_pool.job, __ATOMIC_RELAXED) >> 32) + 1;
+  id++; /* then the job itself, with a new id (workers that saw the blocked one wake again) */
   pthread_mutex_lock(&smt_pool.mu);
   __atomic_store_n(&smt_pool.job, (uint64_t)id << 32, __ATOMIC_RELEASE);
   pthread_cond_broadcast(&smt_pool.go);
