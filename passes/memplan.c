@@ -26,7 +26,7 @@ int smelt_is_output(const smelt_graph *g, int v) {
   return 0;
 }
 
-struct item { int v; int64_t start, end, size, off; };
+struct item { struct smelt_span s; int v; };
 
 /* Does n's kernel compute element i of its output from element i of its same-shape
  * inputs only (elementwise ops, Fused chains without a MatMul / Conv anchor)? */
@@ -40,10 +40,41 @@ static int elementwise_kernel(smelt_ctx *cx, const smelt_node *n) {
 }
 
 static int by_size(const void *a, const void *b) {
-  const struct item *x = a, *y = b;
+  const struct smelt_span *x = &((const struct item *)a)->s, *y = &((const struct item *)b)->s;
   if (x->size != y->size) return x->size > y->size ? -1 : 1;
   return x->start < y->start ? -1 : x->start > y->start;
 }
+
+#define SPAN(i) ((struct smelt_span *)((char *)items + (size_t)(i) * stride))
+int64_t smelt_place_spans(void *items, int n, size_t stride) {
+  int64_t (*iv)[2] = malloc(sizeof *iv * (size_t)(n + 1)), total = 0;
+  if (!iv) return -1;
+  for (int i = 0; i < n; i++) {
+    struct smelt_span *s = SPAN(i);
+    int nb = 0;
+    for (int j = 0; j < i; j++) {
+      const struct smelt_span *t = SPAN(j);
+      if (t->start <= s->end && s->start <= t->end) { iv[nb][0] = t->off; iv[nb][1] = t->off + t->size; nb++; }
+    }
+    /* blocking intervals by offset (insertion sort: nb is small in practice) */
+    for (int a = 1; a < nb; a++)
+      for (int b = a; b > 0 && iv[b][0] < iv[b - 1][0]; b--) {
+        int64_t t0 = iv[b][0], t1 = iv[b][1];
+        iv[b][0] = iv[b - 1][0], iv[b][1] = iv[b - 1][1];
+        iv[b - 1][0] = t0, iv[b - 1][1] = t1;
+      }
+    int64_t off = 0;
+    for (int b = 0; b < nb; b++) {
+      if (iv[b][0] - off >= s->size) break;
+      if (iv[b][1] > off) off = iv[b][1];
+    }
+    s->off = off;
+    if (off + s->size > total) total = off + s->size;
+  }
+  free(iv);
+  return total;
+}
+#undef SPAN
 
 int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g) {
   int nv = g->nvalues;
@@ -145,43 +176,21 @@ int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g) {
   for (int v = 0; v < nv; v++) {
     const smelt_value *val = &g->values[v];
     if (val->kind != SMELT_V_NODE || isout[v] || p->alias[v] >= 0 || start[v] < 0) continue;
-    it[ni++] = (struct item){v, start[v], end[v], p->size[v], 0};
+    it[ni++] = (struct item){{start[v], end[v], p->size[v], 0}, v};
   }
   qsort(it, ni, sizeof *it, by_size);
-  int64_t total = 0;
-  /* place each item at the lowest offset not overlapping a placed, time-overlapping item */
-  int64_t (*iv)[2] = malloc(sizeof *iv * (ni + 1));
-  if (!iv) { free(it); return smelt_errorf(cx, "out of memory"); }
-  for (int i = 0; i < ni; i++) {
-    int nb = 0;
-    for (int j = 0; j < i; j++)
-      if (it[j].start <= it[i].end && it[i].start <= it[j].end) { iv[nb][0] = it[j].off; iv[nb][1] = it[j].off + it[j].size; nb++; }
-    /* sort blocking intervals by offset (insertion sort: nb is small in practice) */
-    for (int a = 1; a < nb; a++)
-      for (int b = a; b > 0 && iv[b][0] < iv[b - 1][0]; b--) {
-        int64_t t0 = iv[b][0], t1 = iv[b][1];
-        iv[b][0] = iv[b - 1][0]; iv[b][1] = iv[b - 1][1];
-        iv[b - 1][0] = t0; iv[b - 1][1] = t1;
-      }
-    int64_t off = 0;
-    for (int b = 0; b < nb; b++) {
-      if (iv[b][0] - off >= it[i].size) break;
-      if (iv[b][1] > off) off = iv[b][1];
-    }
-    if (off > ((int64_t)1 << 60)) { free(iv); free(it); return smelt_errorf(cx, "memplan: the arena would exceed 2^60 bytes"); }
-    it[i].off = off;
-    p->offset[it[i].v] = off;
-    if (off + it[i].size > total) total = off + it[i].size;
-  }
+  int64_t total = smelt_place_spans(it, ni, sizeof *it);
+  if (total < 0) { free(it); return smelt_errorf(cx, "out of memory"); }
+  if (total > ((int64_t)1 << 60)) { free(it); return smelt_errorf(cx, "memplan: the arena would exceed 2^60 bytes"); }
+  for (int i = 0; i < ni; i++) p->offset[it[i].v] = it[i].s.off;
   /* lower bound: the most bytes live at any one node */
   int64_t lb = 0;
   for (int t = 0; t < g->nnodes; t++) {
     int64_t live = 0;
     for (int i = 0; i < ni; i++)
-      if (it[i].start <= t && t <= it[i].end) live += it[i].size;
+      if (it[i].s.start <= t && t <= it[i].s.end) live += it[i].s.size;
     if (live > lb) lb = live;
   }
-  free(iv);
   free(it);
   p->arena_bytes = total;
   /* states: a region of their own, persistent across calls */

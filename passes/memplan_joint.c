@@ -21,40 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct jitem { int g, v; int64_t start, end, size, off; };
+struct jitem { struct smelt_span s; int g, v; };
 
 static int by_size(const void *a, const void *b) {
   const struct jitem *x = a, *y = b;
-  if (x->size != y->size) return x->size > y->size ? -1 : 1;
-  if (x->start != y->start) return x->start < y->start ? -1 : 1;
+  if (x->s.size != y->s.size) return x->s.size > y->s.size ? -1 : 1;
+  if (x->s.start != y->s.start) return x->s.start < y->s.start ? -1 : 1;
   return x->g != y->g ? (x->g < y->g ? -1 : 1) : (x->v < y->v ? -1 : x->v > y->v);
-}
-
-/* memplan's placement over it[0..n): each item at the lowest offset clear of every
- * placed item live at the same time.  Returns the arena size, or -1 (out of memory). */
-static int64_t place(struct jitem *it, int n) {
-  int64_t (*iv)[2] = malloc(sizeof *iv * (size_t)(n + 1)), total = 0;
-  if (!iv) return -1;
-  for (int i = 0; i < n; i++) {
-    int nb = 0;
-    for (int j = 0; j < i; j++)
-      if (it[j].start <= it[i].end && it[i].start <= it[j].end) { iv[nb][0] = it[j].off; iv[nb][1] = it[j].off + it[j].size; nb++; }
-    for (int a = 1; a < nb; a++)
-      for (int b = a; b > 0 && iv[b][0] < iv[b - 1][0]; b--) {
-        int64_t t0 = iv[b][0], t1 = iv[b][1];
-        iv[b][0] = iv[b - 1][0], iv[b][1] = iv[b - 1][1];
-        iv[b - 1][0] = t0, iv[b - 1][1] = t1;
-      }
-    int64_t off = 0;
-    for (int b = 0; b < nb; b++) {
-      if (iv[b][0] - off >= it[i].size) break;
-      if (iv[b][1] > off) off = iv[b][1];
-    }
-    it[i].off = off;
-    if (off + it[i].size > total) total = off + it[i].size;
-  }
-  free(iv);
-  return total;
 }
 
 /* Keeps memplan's own scratch plan of g (the first time g's plan is seen here), so
@@ -90,7 +63,7 @@ int smelt_memplan_joint(smelt_ctx *cx, smelt_graph **gs, int ng) {
   int n = 0, rc = SMELT_ERR;
   int64_t states = 0, t0 = 0, plain = 0;
   for (int i = 0; i < g0->nstates; i++) { /* live over the whole timeline */
-    it[n++] = (struct jitem){-1, i, 0, T, g0->plan->size[g0->states[i]], 0};
+    it[n++] = (struct jitem){{0, T, g0->plan->size[g0->states[i]], 0}, -1, i};
     states += g0->plan->size[g0->states[i]];
   }
   for (int k = 0; k < ng; k++, t0 += gs[k - 1]->nnodes + 1) {
@@ -115,7 +88,7 @@ int smelt_memplan_joint(smelt_ctx *cx, smelt_graph **gs, int ng) {
     for (int v = 0; v < g->nvalues; v++) {
       const smelt_value *val = &g->values[v];
       if (val->kind != SMELT_V_NODE || p->offset[v] < 0 || p->alias[v] >= 0 || val->producer < 0) continue;
-      it[n++] = (struct jitem){k, v, t0 + val->producer, t0 + (end[v] > val->producer ? end[v] : val->producer), p->size[v], 0};
+      it[n++] = (struct jitem){{t0 + val->producer, t0 + (end[v] > val->producer ? end[v] : val->producer), p->size[v], 0}, k, v};
     }
   }
   /* the plain layout: states in order, then each graph's scratch as memplan placed it
@@ -128,7 +101,7 @@ int smelt_memplan_joint(smelt_ctx *cx, smelt_graph **gs, int ng) {
   }
   plain = states + scratch;
   qsort(it, n, sizeof *it, by_size);
-  int64_t packed = place(it, n);
+  int64_t packed = smelt_place_spans(it, n, sizeof *it);
   if (packed < 0) { smelt_errorf(cx, "out of memory"); goto done; }
   int use_packed = packed < plain;
   for (int k = 0; k < ng; k++) {
@@ -144,8 +117,8 @@ int smelt_memplan_joint(smelt_ctx *cx, smelt_graph **gs, int ng) {
   if (use_packed)
     for (int i = 0; i < n; i++) {
       if (it[i].g < 0)
-        for (int k = 0; k < ng; k++) gs[k]->plan->offset[gs[k]->states[it[i].v]] = it[i].off;
-      else gs[it[i].g]->plan->offset[it[i].v] = it[i].off;
+        for (int k = 0; k < ng; k++) gs[k]->plan->offset[gs[k]->states[it[i].v]] = it[i].s.off;
+      else gs[it[i].g]->plan->offset[it[i].v] = it[i].s.off;
     }
   for (int k = 0; k < ng; k++) {
     struct smelt_plan *p = gs[k]->plan;

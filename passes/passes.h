@@ -33,6 +33,13 @@ struct smelt_plan {
 };
 
 int smelt_pass_memplan(smelt_ctx *cx, smelt_graph *g);
+/* A block of arena bytes live over node positions [start, end], placed at off. */
+struct smelt_span { int64_t start, end, size, off; };
+/* memplan's placement: each span in turn (callers sort them, largest first) at the
+ * lowest offset clear of every span placed before it that is live at the same time.
+ * The spans are the first member of n items `stride` bytes apart.  Returns the arena
+ * size, or -1 when out of memory. */
+int64_t smelt_place_spans(void *items, int n, size_t stride);
 /* States and scratch in one plan (passes/memplan_joint.c): the graphs gs[0..n) run one
  * at a time over one arena and share their states (an LLM's prefill and decode). */
 int smelt_memplan_joint(smelt_ctx *cx, smelt_graph **gs, int n);
