@@ -1,15 +1,19 @@
 /* tests/ir/passes.c — golden pass tests: each tests/ir/NAME.ir is parsed, run through
  * the pipeline's fold and dce passes (or the passes a comment line "# passes: fold
- * cse dce fuse ..." names, in that order), and printed; the text must equal
+ * cse dce fuse ..." names, in that order, or those --passes names for the whole
+ * directory), with the build options a line "# options: --target T [--layout-min N]"
+ * gives, and printed; the text must equal
  * tests/ir/NAME.expected (SMELT_UPDATE_GOLDEN=1, i.e. make update-golden, rewrites
  * the expected files).  Beside the text, every case checks what DESIGN §4 asks of a
  * pass: the graph still verifies, the printed result parses back to the same text,
  * and the reference interpreter gives bit-identical outputs before and after, on
  * random inputs (symbolic dims at a random value within their bound) — or within a
  * relative tolerance a comment line "# tolerance: 1e-6" states (of the output's
- * largest magnitude), for passes that round differently (BatchNorm folding).
+ * largest magnitude), for passes that round differently (BatchNorm folding).  A line
+ * "# packs: P" asks that exactly P nodes carry a pack attribute after the passes (the
+ * layout pass: packing moves bytes, not values, so the outputs stay bit-identical).
  *
- *   ir_passes DIR [NAME...] */
+ *   ir_passes [--passes "fold dce fuse layout"] DIR [NAME...] */
 #include "../testutil.h"
 #include "../modeltest.h"
 #include "compiler/driver.h"
@@ -19,8 +23,13 @@
 #include <math.h>
 
 /* Random inputs for g: symbols get one random value each; floats in [-4, 4) with a
- * few zeros, integers small (so integer ops do not only overflow). */
-static void make_inputs(const smelt_graph *g, smelt_tensor *in) {
+ * few zeros, integers small (so integer ops do not only overflow): in [-9, 9], or in
+ * [lo, hi] from a line "# ints: lo hi" (token ids of a small vocabulary). */
+static void make_inputs(const smelt_graph *g, const char *text, smelt_tensor *in) {
+  long lo = -9, hi = 9;
+  const char *il = strstr(text, "\n# ints:");
+  if (il && sscanf(il + 8, "%ld %ld", &lo, &hi) != 2) lo = -9, hi = 9;
+  if (hi < lo) hi = lo;
   int64_t symv[64];
   for (int s = 0; s < g->nsyms && s < 64; s++) symv[s] = 1 + (int64_t)(t_rnd() % (uint32_t)g->syms[s].max);
   for (int i = 0; i < g->ninputs; i++) {
@@ -33,7 +42,7 @@ static void make_inputs(const smelt_graph *g, smelt_tensor *in) {
     in[i].data = calloc((size_t)(n ? n : 1), (size_t)smelt_dtype_bytes(v->dt));
     for (int64_t e = 0; e < n; e++) {
       if (smelt_dtype_is_float(v->dt)) smelt_tensor_setf(&in[i], e, t_rnd() % 8 == 0 ? 0.0 : ((double)(t_rnd() % 8192) - 4096) / 1024.0);
-      else smelt_tensor_seti(&in[i], e, (int64_t)(t_rnd() % 19) - 9);
+      else smelt_tensor_seti(&in[i], e, lo + (int64_t)(t_rnd() % (uint32_t)(hi - lo + 1)));
     }
   }
 }
@@ -62,10 +71,36 @@ static int close_tensor(const smelt_tensor *a, const smelt_tensor *b, double tol
   return 1;
 }
 
-/* Runs the passes the "# passes:" line names (fold dce without one). */
+static const char *default_passes = "fold dce";
+
+/* "# options: --target T [--layout-min N]" into o; 0 when there is no such line, -1
+ * when it names something else */
+static int read_options(smelt_ctx *cx, const char *text, struct smelt_build_opts *o) {
+  const char *p = strstr(text, "\n# options:");
+  if (!p) return 0;
+  p += 11;
+  const char *end = strchr(p, '\n');
+  while (end && p < end) {
+    while (*p == ' ') p++;
+    size_t k = strcspn(p, " \n");
+    const char *w = smelt_strndup(cx, p, k);
+    p += k;
+    while (*p == ' ') p++;
+    size_t k2 = strcspn(p, " \n");
+    const char *v = smelt_strndup(cx, p, k2);
+    p += k2;
+    if (!strcmp(w, "--target")) o->target = v;
+    else if (!strcmp(w, "--layout-min")) o->layout_min = atoi(v);
+    else if (*w) return -1;
+  }
+  return 0;
+}
+
+/* Runs the passes the "# passes:" line names (the default list without one). */
 static int run_passes(const char *file, const char *text, smelt_ctx *cx, smelt_graph *g) {
   const char *l = strstr(text, "\n# passes:");
-  char list[256] = "fold dce";
+  char list[256];
+  snprintf(list, sizeof list, "%s", default_passes);
   if (l) {
     l += 11;
     size_t n = strcspn(l, "\n");
@@ -97,15 +132,25 @@ static void run_case(const char *dir, const char *file) {
   /* the interpreter before the passes (the graph is evaluated again after them) */
   smelt_tensor in[16], before[16], after[16];
   int nin = g->ninputs < 16 ? g->ninputs : 16, nout = g->noutputs < 16 ? g->noutputs : 16;
-  make_inputs(g, in);
+  make_inputs(g, text, in);
   int eb = smelt_eval(g, in, before);
   CHECK(eb == 0, "%s: the interpreter fails before the passes: %s", file, smelt_error_msg(cx));
   smelt_clear_error(cx);
-  const char *tl = strstr(text, "\n# tolerance:");
+  const char *tl = strstr(text, "\n# tolerance:"), *pl = strstr(text, "\n# packs:");
   double tol = tl ? strtod(tl + 13, NULL) : 0;
-  int rc = run_passes(file, text, cx, g);
+  struct smelt_build_opts o = {0};
+  int rc = read_options(cx, text, &o);
+  CHECK(!rc, "%s: the '# options:' line names an option this runner does not know", file);
+  smelt_ctx_set_options(cx, &o);
+  if (!rc) rc = run_passes(file, text, cx, g);
   if (!rc) {
     CHECK(!smelt_verify(g), "%s: does not verify after the passes: %s", file, smelt_error_msg(cx));
+    if (pl) {
+      int packs = 0, want = atoi(pl + 9);
+      for (int ni = 0; ni < g->nnodes; ni++)
+        if (!g->nodes[ni].dead && smelt_attr_i(&g->nodes[ni], "pack")) packs++;
+      CHECK(packs == want, "%s: %d nodes packed, want %d", file, packs, want);
+    }
     size_t ol;
     char *out = t_print_graph(g, 0, &ol);
     CHECK(out && t_golden(exp, out, ol), "%s: output differs from %s", file, exp);
@@ -135,7 +180,8 @@ static void run_case(const char *dir, const char *file) {
 
 int main(int argc, char **argv) {
   t_rs = 0x853c49e6748fea9bull; /* this test's own seed */
-  if (argc < 2) { fprintf(stderr, "usage: ir_passes DIR [NAME.ir...]\n"); return 2; }
+  if (argc > 2 && !strcmp(argv[1], "--passes")) default_passes = argv[2], argc -= 2, argv += 2;
+  if (argc < 2) { fprintf(stderr, "usage: ir_passes [--passes LIST] DIR [NAME.ir...]\n"); return 2; }
   const char *dir = argv[1];
   char **files;
   int n = argc > 2 ? argc - 2 : t_list_dir(dir, ".ir", &files);
