@@ -1,14 +1,18 @@
 /* tests/modeltest.h — what the tests that build or read graphs, run the compiled
  * executable and compare it with the interpreter share (tests/unit/qmatmul.c,
- * quant_ops.c, simd_ops.c, fuse_exec.c; tests/ir/passes.c, quantize.c, roundtrip.c): a
- * seeded random source, random tensors and weight rows, a graph's text, and running an
- * executable on .npy inputs.  Include after testutil.h. */
+ * quant_ops.c, simd_ops.c, simd_conv.c, simd_math_ops.c, fuse_exec.c; tests/ir/passes.c,
+ * quantize.c, roundtrip.c): a seeded random source, random tensors and weight rows, a
+ * graph's text, building a graph as an executable, running it on .npy inputs and
+ * comparing its outputs with the interpreter's.  Include after testutil.h. */
 #ifndef SMELT_MODELTEST_H
 #define SMELT_MODELTEST_H
 
+#include "compiler/driver.h"
 #include "ir/ir.h"
 #include "runtime/smelt_npy.h"
 #include "runtime/smelt_scalar.h"
+
+#include <math.h>
 
 /* xorshift64*; a test sets t_rs to its own seed before drawing, if it wants one */
 static uint64_t t_rs = 0x6A09E667F3BCC909ull;
@@ -116,6 +120,51 @@ static inline int t_run_exe(const char *work, const char *exe, const char *tag, 
     out[o].data = a.data;
   }
   return 0;
+}
+
+/* Builds g as an executable into WORK/NAME (o->out_dir is set to it; emit EXE); on
+ * success exe is WORK/NAME/NAME and *src (when src is not NULL) the generated C,
+ * malloc'ed.  Returns the build's result (its error is in cx). */
+static inline int t_build_exe(smelt_ctx *cx, smelt_graph *g, const char *work, const char *name, struct smelt_build_opts *o, char *exe,
+                              size_t exe_size, char **src) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/%s", work, name);
+  t_mkdirs(dir);
+  o->out_dir = dir;
+  o->emit = SMELT_EMIT_EXE;
+  struct smelt_build_info info;
+  int rc = smelt_build_graph(cx, g, o, &info);
+  o->out_dir = NULL;
+  if (rc) return rc;
+  snprintf(exe, exe_size, "%s/%s", dir, name);
+  if (src) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s.c", exe);
+    *src = t_read_file(p, NULL);
+  }
+  return 0;
+}
+
+/* The tolerance of output element e whose interpreter value is ref. */
+typedef double (*t_tol_fn)(void *arg, int64_t e, double ref);
+
+/* got (f32, from t_run_exe) against the interpreter's ref: the same element count, and
+ * |got - ref| <= tol(arg, e, ref) everywhere (NaN matches NaN); reports the first three
+ * differences with `what`.  Frees got.  Returns the number of differences reported. */
+static inline int t_compare(const char *what, smelt_tensor *got, const smelt_tensor *ref, t_tol_fn tol, void *arg) {
+  int64_t ne = smelt_tensor_elems(ref);
+  int bad = 0;
+  CHECK(smelt_tensor_elems(got) == ne, "%s: %lld elements, the interpreter %lld", what, (long long)smelt_tensor_elems(got), (long long)ne);
+  const float *gp = got->data;
+  for (int64_t e = 0; e < ne && smelt_tensor_elems(got) == ne && bad < 3; e++) {
+    double r = smelt_tensor_getf(ref, e), t = tol(arg, e, r);
+    if (!(fabs((double)gp[e] - r) <= t) && !(isnan(r) && isnan(gp[e]))) {
+      bad++;
+      CHECK(0, "%s[%lld] = %.9g, interpreter %.9g (tolerance %.3g)", what, (long long)e, gp[e], r, t);
+    }
+  }
+  smelt_tensor_free(got);
+  return bad;
 }
 
 #endif

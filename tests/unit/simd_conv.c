@@ -34,6 +34,37 @@ static int count(const char *s, const char *w) {
   return n;
 }
 
+struct tol_arg {
+  const struct ccase *k;
+  const smelt_tensor *in, *ref;
+  const float *wd, *bd;
+  int o; /* 0: Conv + Relu / MaxPool, 1: Conv / AveragePool */
+};
+
+/* f32 rounding of a sum of `terms` products, on the sum of their magnitudes (averages:
+ * of the window's mean magnitude); max pooling is exact */
+static double conv_tol(void *arg, int64_t e, double r) {
+  (void)r;
+  const struct tol_arg *t = arg;
+  const struct ccase *k = t->k;
+  const float *xv = t->in->data;
+  int64_t Cg = k->C / k->G, OH = t->ref->dims[2], OW = t->ref->dims[3], M = t->ref->dims[1];
+  int64_t ow = e % OW, oh = e / OW % OH, m = e / (OW * OH) % M, n = e / (OW * OH * M), gi = m / (k->M / k->G);
+  double mag = !k->pool && t->o == 0 ? fabs(t->bd[m]) : 0, terms = 0, cnt = 0;
+  for (int64_t ci = 0; ci < (k->pool ? 1 : Cg); ci++)
+    for (int64_t kh = 0; kh < k->KH; kh++)
+      for (int64_t kw = 0; kw < k->KW; kw++) {
+        int64_t ih = oh * k->sh - k->ph + kh * k->dh, iw = ow * k->sw - k->pw + kw * k->dw, c = k->pool ? m : gi * Cg + ci;
+        terms++;
+        if (k->incl) cnt += ih >= -k->ph && ih < k->H + k->peh && iw >= -k->pw && iw < k->W + k->pew;
+        if (ih < 0 || ih >= k->H || iw < 0 || iw >= k->W) continue;
+        double v = fabs(xv[((n * k->C + c) * k->H + ih) * k->W + iw]);
+        if (!k->incl) cnt++;
+        mag += k->pool ? v : v * fabs(t->wd[((m * Cg + ci) * k->KH + kh) * k->KW + kw]);
+      }
+  return k->pool && t->o == 0 ? 0 : 2.0 * (terms + 2) / 16777216.0 * (k->pool ? mag / (cnt ? cnt : 1) : mag) * 2 + 1e-30;
+}
+
 static void one(const struct ccase *k, int idx, const char *target, int threads) {
   smelt_ctx *cx = smelt_ctx_new();
   char name[64];
@@ -80,54 +111,25 @@ static void one(const struct ccase *k, int idx, const char *target, int threads)
   int rc = smelt_eval(g, &in, ref);
   CHECK(!rc, "%s: eval: %s", name, smelt_error_msg(cx));
   if (rc) { smelt_tensor_free(&in); goto out; }
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s/%s", work, name);
-  t_mkdirs(dir);
-  struct smelt_build_opts bo = {.out_dir = dir, .target = target, .emit = SMELT_EMIT_EXE, .weights_min = 1024, .threads = threads};
-  struct smelt_build_info info;
-  rc = smelt_build_graph(cx, g, &bo, &info);
+  struct smelt_build_opts bo = {.target = target, .weights_min = 1024, .threads = threads};
+  char exe[4200], *src = NULL;
+  rc = t_build_exe(cx, g, work, name, &bo, exe, sizeof exe, &src);
   CHECK(!rc, "%s: build: %s", name, smelt_error_msg(cx));
   if (!rc) {
-    char p[4096];
-    snprintf(p, sizeof p, "%s/%s.c", dir, name);
-    char *src = t_read_file(p, NULL);
     int dwise = !k->pool && k->G == k->C && k->M == k->C;
     int want_conv = k->pool || dwise ? 0 : 2, want_dw = k->pool || dwise ? 2 : 0;
     CHECK(src && count(src, "smc_conv(&op") == want_conv && count(src, "smc_dw(&op") == want_dw,
           "%s: expected %d smc_conv and %d smc_dw calls (the target kernels)", name, want_conv, want_dw);
     if (!k->pool) CHECK(src && strstr(src, "prog=Conv"), "%s: Conv + Relu was not fused (the anchor path is untested)", name);
     free(src);
-    snprintf(p, sizeof p, "%s/%s", dir, name);
     smelt_tensor got[2];
-    if (t_run_exe(work, p, name, &in, 1, got, onames, 2)) CHECK(0, "%s: running the executable failed", name);
+    if (t_run_exe(work, exe, name, &in, 1, got, onames, 2)) CHECK(0, "%s: running the executable failed", name);
     else
       for (int o = 0; o < 2; o++) {
-        int64_t ne = smelt_tensor_elems(&ref[o]);
-        CHECK(smelt_tensor_elems(&got[o]) == ne, "%s: output %s shape", name, onames[o]);
-        const float *gp = got[o].data, *rp = ref[o].data, *xv = in.data;
-        int64_t OH = ref[o].dims[2], OW = ref[o].dims[3], M = ref[o].dims[1];
-        int bad = 0;
-        for (int64_t e = 0; e < ne && smelt_tensor_elems(&got[o]) == ne && bad < 3; e++) {
-          int64_t ow = e % OW, oh = e / OW % OH, m = e / (OW * OH) % M, n = e / (OW * OH * M), gi = m / (k->M / k->G);
-          double mag = !k->pool && o == 0 ? fabs(bd[m]) : 0, terms = 0, cnt = 0;
-          for (int64_t ci = 0; ci < (k->pool ? 1 : Cg); ci++)
-            for (int64_t kh = 0; kh < k->KH; kh++)
-              for (int64_t kw = 0; kw < k->KW; kw++) {
-                int64_t ih = oh * k->sh - k->ph + kh * k->dh, iw = ow * k->sw - k->pw + kw * k->dw, c = k->pool ? m : gi * Cg + ci;
-                terms++;
-                if (k->incl) cnt += ih >= -k->ph && ih < k->H + k->peh && iw >= -k->pw && iw < k->W + k->pew;
-                if (ih < 0 || ih >= k->H || iw < 0 || iw >= k->W) continue;
-                double v = fabs(xv[((n * k->C + c) * k->H + ih) * k->W + iw]);
-                if (!k->incl) cnt++;
-                mag += k->pool ? v : v * fabs(wd[((m * Cg + ci) * k->KH + kh) * k->KW + kw]);
-              }
-          double tol = k->pool && o == 0 ? 0 : 2.0 * (terms + 2) / 16777216.0 * (k->pool ? mag / (cnt ? cnt : 1) : mag) * 2 + 1e-30;
-          if (!(fabs((double)gp[e] - rp[e]) <= tol)) {
-            bad++;
-            CHECK(0, "%s %s: %s[%lld] = %.9g, interpreter %.9g (tolerance %.3g)", name, target, onames[o], (long long)e, gp[e], rp[e], tol);
-          }
-        }
-        smelt_tensor_free(&got[o]);
+        struct tol_arg ta = {k, &in, &ref[o], wd, bd, o};
+        char what[128];
+        snprintf(what, sizeof what, "%s %s: %s", name, target, onames[o]);
+        t_compare(what, &got[o], &ref[o], conv_tol, &ta);
       }
   }
   smelt_tensor_free(&in);

@@ -30,6 +30,13 @@ static const char *onames[NOUT];
 static double otol_rel[NOUT], otol_abs[NOUT];
 static int nouts;
 
+/* output *(int *)arg's tolerance: relative to the interpreter's value, plus absolute */
+static double out_tol(void *arg, int64_t e, double r) {
+  (void)e;
+  int o = *(const int *)arg;
+  return otol_rel[o] * fabs(r) + otol_abs[o];
+}
+
 static int out(smelt_graph *g, int v, const char *name, double rel, double abs_) {
   if (v < 0) return v;
   g->values[v].name = name;
@@ -137,42 +144,25 @@ static void one(const char *target, int threads) {
     CHECK(!rc, "eval: %s", smelt_error_msg(cx));
     if (rc) goto out;
   }
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s/%s", work, name);
-  t_mkdirs(dir);
-  struct smelt_build_opts bo = {.out_dir = dir, .target = target, .emit = SMELT_EMIT_EXE, .weights_min = 1 << 20, .threads = threads};
-  struct smelt_build_info info;
-  int rc = smelt_build_graph(cx, g, &bo, &info);
+  struct smelt_build_opts bo = {.target = target, .weights_min = 1 << 20, .threads = threads};
+  char exe[4200], *src = NULL;
+  int rc = t_build_exe(cx, g, work, name, &bo, exe, sizeof exe, &src);
   CHECK(!rc, "%s: build: %s", target, smelt_error_msg(cx));
   if (!rc) {
-    char p[4096];
-    snprintf(p, sizeof p, "%s/%s.c", dir, name);
-    char *src = t_read_file(p, NULL);
     static const char *want[] = {"smm_exp(", "smm_tanh(", "smm_erf(", "smm_sigmoid(", "smm_silu(", "smm_gelu(", "smm_gelu_tanh(",
                                  "smm_sel(smm_isnan(", "smm_sqrt(", "smm_rows_run(SMM_SOFTMAX", "smm_rows_run(SMM_LOG_SOFTMAX",
                                  "smm_rows_run(SMM_RMS_NORM", "smm_rows_run(SMM_LAYER_NORM", "smm_attention(", "{ int rc; if ((rc = ", "smm_bmm("};
     for (unsigned i = 0; i < sizeof want / sizeof *want; i++) CHECK(src && strstr(src, want[i]), "%s: the source does not call %s", target, want[i]);
     free(src);
-    snprintf(p, sizeof p, "%s/%s", dir, name);
     for (int s = 0; s < 3; s++) {
       smelt_tensor got[NOUT];
       char tag[96];
       snprintf(tag, sizeof tag, "%s_S%lld", name, (long long)Ss[s]);
-      if (t_run_exe(work, p, tag, in[s], 8, got, onames, nouts)) { CHECK(0, "%s: running the executable at S=%lld failed", target, (long long)Ss[s]); continue; }
+      if (t_run_exe(work, exe, tag, in[s], 8, got, onames, nouts)) { CHECK(0, "%s: running the executable at S=%lld failed", target, (long long)Ss[s]); continue; }
       for (int o = 0; o < nouts; o++) {
-        int64_t ne = smelt_tensor_elems(&ref[s][o]);
-        CHECK(smelt_tensor_elems(&got[o]) == ne, "%s: output %s shape", target, onames[o]);
-        if (smelt_tensor_elems(&got[o]) != ne) { smelt_tensor_free(&got[o]); continue; }
-        const float *gp = got[o].data;
-        int bad = 0;
-        for (int64_t e = 0; e < ne && bad < 3; e++) {
-          double r = smelt_tensor_getf(&ref[s][o], e), tol = otol_rel[o] * fabs(r) + otol_abs[o];
-          if (!(fabs((double)gp[e] - r) <= tol) && !(isnan(r) && isnan(gp[e]))) {
-            bad++;
-            CHECK(0, "%s: %s[%lld] at S=%lld = %.9g, interpreter %.9g (tolerance %.3g)", target, onames[o], (long long)e, (long long)Ss[s], gp[e], r, tol);
-          }
-        }
-        smelt_tensor_free(&got[o]);
+        char what[128];
+        snprintf(what, sizeof what, "%s: %s at S=%lld", target, onames[o], (long long)Ss[s]);
+        t_compare(what, &got[o], &ref[s][o], out_tol, &o);
       }
     }
   }

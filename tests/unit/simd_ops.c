@@ -25,6 +25,33 @@
 
 static const char *work;
 
+struct tol_arg {
+  smelt_dtype dt;
+  const float *wd, *a; /* the weights [N, K] as f32, the activations [S, K] */
+  int64_t N, K;
+};
+
+/* 1e-5 of Σ|w a| (f32 sums in another order), plus for the block types the rounding of
+ * the activations to int8 per block of 32: half a step (amax / 127) times Σ|w| there */
+static double dot_tol(void *arg, int64_t e, double ref) {
+  (void)ref;
+  const struct tol_arg *t = arg;
+  int64_t r = e / t->N, j = e % t->N, K = t->K;
+  const float *wd = t->wd, *a = t->a;
+  double tol = 1e-30;
+  for (int64_t k = 0; k < K; k++) tol += 1e-5 * fabs((double)wd[j * K + k] * a[r * K + k]);
+  if (t->dt == SMELT_DT_Q8_0 || t->dt == SMELT_DT_Q4_0 || t->dt == SMELT_DT_Q4_K || t->dt == SMELT_DT_Q6_K)
+    for (int64_t b = 0; b < K / 32; b++) {
+      double amax = 0, sw = 0;
+      for (int l = 0; l < 32; l++) {
+        amax = fmax(amax, fabs((double)a[r * K + 32 * b + l]));
+        sw += fabs((double)wd[j * K + 32 * b + l]);
+      }
+      tol += sw * amax / 127 * 0.5 * 1.0001;
+    }
+  return tol;
+}
+
 static void one(smelt_dtype dt, const char *kind, int nn, const char *target, int threads, int64_t K, int64_t N) {
   /* nn: B [K, N], not transposed */
   int packed = !strcmp(kind, "SMS_PACKED");
@@ -69,54 +96,26 @@ static void one(smelt_dtype dt, const char *kind, int nn, const char *target, in
     CHECK(!rc, "%s: eval: %s", tn, smelt_error_msg(cx));
     if (rc) { free(wd); goto out; }
   }
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s/%s", work, name);
-  t_mkdirs(dir);
-  struct smelt_build_opts bo = {.out_dir = dir, .target = target, .emit = SMELT_EMIT_EXE, .weights_min = 1024, .threads = threads,
-                                .skip_passes = packed ? NULL : "layout"};
-  struct smelt_build_info info;
-  int rc = smelt_build_graph(cx, g, &bo, &info);
+  struct smelt_build_opts bo = {.target = target, .weights_min = 1024, .threads = threads, .skip_passes = packed ? NULL : "layout"};
+  char exe[4200], *src = NULL, want[64];
+  int rc = t_build_exe(cx, g, work, name, &bo, exe, sizeof exe, &src);
   CHECK(!rc, "%s %s: build: %s", tn, target, smelt_error_msg(cx));
   if (!rc) {
-    char p[4096], want[64];
-    snprintf(p, sizeof p, "%s/%s.c", dir, name);
-    char *src = t_read_file(p, NULL);
     if (packed) snprintf(want, sizeof want, "sms_gemm_packed(");
     else if (nn) snprintf(want, sizeof want, "sms_gemm_nn(");
     else snprintf(want, sizeof want, "sms_matmul(%s,", kind);
     CHECK(src && strstr(src, want), "%s %s: the MatMul kernels do not call %s", tn, target, want);
     free(src);
-    snprintf(p, sizeof p, "%s/%s", dir, name);
     for (int v = 0; v < 3; v++) {
       smelt_tensor got[2];
       char tag[96];
       snprintf(tag, sizeof tag, "%s_S%lld", name, (long long)Ss[v]);
-      if (t_run_exe(work, p, tag, in[v], 2, got, onames, 2)) { CHECK(0, "%s %s: running the executable at S=%lld failed", tn, target, (long long)Ss[v]); continue; }
+      if (t_run_exe(work, exe, tag, in[v], 2, got, onames, 2)) { CHECK(0, "%s %s: running the executable at S=%lld failed", tn, target, (long long)Ss[v]); continue; }
       for (int o = 0; o < 2; o++) {
-        int64_t ne = smelt_tensor_elems(&ref[v][o]);
-        CHECK(smelt_tensor_elems(&got[o]) == ne, "%s: output %s shape", tn, onames[o]);
-        if (smelt_tensor_elems(&got[o]) != ne) { smelt_tensor_free(&got[o]); continue; }
-        const float *gp = got[o].data, *rp = ref[v][o].data, *a = in[v][o].data;
-        int bad = 0;
-        for (int64_t e = 0; e < ne && bad < 3; e++) {
-          int64_t r = e / N, j = e % N;
-          double tol = 1e-30;
-          for (int64_t k = 0; k < K; k++) tol += 1e-5 * fabs((double)wd[j * K + k] * a[r * K + k]);
-          if (dt == SMELT_DT_Q8_0 || dt == SMELT_DT_Q4_0 || dt == SMELT_DT_Q4_K || dt == SMELT_DT_Q6_K)
-            for (int64_t b = 0; b < K / 32; b++) {
-              double amax = 0, sw = 0;
-              for (int l = 0; l < 32; l++) {
-                amax = fmax(amax, fabs((double)a[r * K + 32 * b + l]));
-                sw += fabs((double)wd[j * K + 32 * b + l]);
-              }
-              tol += sw * amax / 127 * 0.5 * 1.0001;
-            }
-          if (!(fabs((double)gp[e] - rp[e]) <= tol)) {
-            bad++;
-            CHECK(0, "%s %s: %s[%lld] at S=%lld = %.9g, interpreter %.9g (tolerance %.3g)", tn, target, onames[o], (long long)e, (long long)Ss[v], gp[e], rp[e], tol);
-          }
-        }
-        smelt_tensor_free(&got[o]);
+        struct tol_arg ta = {dt, wd, in[v][o].data, N, K};
+        char what[128];
+        snprintf(what, sizeof what, "%s %s: %s at S=%lld", tn, target, onames[o], (long long)Ss[v]);
+        t_compare(what, &got[o], &ref[v][o], dot_tol, &ta);
       }
     }
   }
