@@ -79,4 +79,4 @@ cases = {
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "ir", "quant")
 for name, (opts, body) in sorted(cases.items()):
     with open(os.path.join(out, name + ".ir"), "w") as f:
-        f.write('smelt-ir 1\ngraph "%s"\n# options: %s\n%s' % (name, opts, body))
+        f.write('smelt-ir 1\ngraph "%s"\n# options: %s\n# ints: 0 3\n%s' % (name, opts, body))

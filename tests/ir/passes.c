@@ -1,8 +1,8 @@
 /* tests/ir/passes.c — golden pass tests: each tests/ir/NAME.ir is parsed, run through
  * the pipeline's fold and dce passes (or the passes a comment line "# passes: fold
  * cse dce fuse ..." names, in that order, or those --passes names for the whole
- * directory), with the build options a line "# options: --target T [--layout-min N]"
- * gives, and printed; the text must equal
+ * directory), with the build options a line "# options: --target T [--layout-min N]
+ * --quant S [--quant-group N] [--quant-skip GLOB]..." gives, and printed; the text must equal
  * tests/ir/NAME.expected (SMELT_UPDATE_GOLDEN=1, i.e. make update-golden, rewrites
  * the expected files).  Beside the text, every case checks what DESIGN §4 asks of a
  * pass: the graph still verifies, the printed result parses back to the same text,
@@ -12,6 +12,8 @@
  * largest magnitude), for passes that round differently (BatchNorm folding).  A line
  * "# packs: P" asks that exactly P nodes carry a pack attribute after the passes (the
  * layout pass: packing moves bytes, not values, so the outputs stay bit-identical).
+ * With --quant the outputs must move, by no more than the scheme's error:
+ * 0 < ||after - before|| / ||before|| <= 2e-3 (f16), 0.05 (int8, q8_0), 0.3 (int4, nf4).
  *
  *   ir_passes [--passes "fold dce fuse layout"] DIR [NAME...] */
 #include "../testutil.h"
@@ -73,9 +75,9 @@ static int close_tensor(const smelt_tensor *a, const smelt_tensor *b, double tol
 
 static const char *default_passes = "fold dce";
 
-/* "# options: --target T [--layout-min N]" into o; 0 when there is no such line, -1
- * when it names something else */
-static int read_options(smelt_ctx *cx, const char *text, struct smelt_build_opts *o) {
+/* the "# options:" line into o (skips holds up to 8 --quant-skip globs); 0 when there
+ * is no such line, -1 when it names something else */
+static int read_options(smelt_ctx *cx, const char *text, struct smelt_build_opts *o, const char **skips) {
   const char *p = strstr(text, "\n# options:");
   if (!p) return 0;
   p += 11;
@@ -91,9 +93,29 @@ static int read_options(smelt_ctx *cx, const char *text, struct smelt_build_opts
     p += k2;
     if (!strcmp(w, "--target")) o->target = v;
     else if (!strcmp(w, "--layout-min")) o->layout_min = atoi(v);
+    else if (!strcmp(w, "--quant")) o->quant = v;
+    else if (!strcmp(w, "--quant-group")) o->quant_group = atoi(v);
+    else if (!strcmp(w, "--quant-skip") && o->nquant_skip < 8) skips[o->nquant_skip++] = v;
     else if (*w) return -1;
   }
+  o->quant_skip = skips;
   return 0;
+}
+
+/* quantizing moves the outputs: by more than nothing, by no more than the scheme's error */
+static void check_moved(const char *file, const char *scheme, int o, const smelt_tensor *before, const smelt_tensor *after) {
+  double bound = !strcmp(scheme, "f16") ? 2e-3 : (!strcmp(scheme, "int8") || !strcmp(scheme, "q8_0")) ? 0.05 : 0.3, num = 0, den = 0;
+  int64_t n = smelt_tensor_elems(before);
+  CHECK(smelt_tensor_elems(after) == n, "%s: output %d changed size", file, o);
+  for (int64_t e = 0; e < n && smelt_tensor_elems(after) == n; e++) {
+    double a = smelt_tensor_getf(before, e), b = smelt_tensor_getf(after, e);
+    num += (a - b) * (a - b);
+    den += a * a;
+  }
+  double r = den > 0 ? sqrt(num / den) : sqrt(num);
+  printf("  %-14s output %d: relative change %.3g (bound %g)\n", file, o, r, bound);
+  CHECK(r <= bound, "%s: output %d moved by %.3g (bound %g)", file, o, r, bound);
+  CHECK(r > 0 || !strcmp(scheme, "none"), "%s: output %d did not change at all: was anything quantized?", file, o);
 }
 
 /* Runs the passes the "# passes:" line names (the default list without one). */
@@ -139,7 +161,8 @@ static void run_case(const char *dir, const char *file) {
   const char *tl = strstr(text, "\n# tolerance:"), *pl = strstr(text, "\n# packs:");
   double tol = tl ? strtod(tl + 13, NULL) : 0;
   struct smelt_build_opts o = {0};
-  int rc = read_options(cx, text, &o);
+  const char *skips[8];
+  int rc = read_options(cx, text, &o, skips);
   CHECK(!rc, "%s: the '# options:' line names an option this runner does not know", file);
   smelt_ctx_set_options(cx, &o);
   if (!rc) rc = run_passes(file, text, cx, g);
@@ -167,9 +190,10 @@ static void run_case(const char *dir, const char *file) {
     if (!eb) {
       int ea = smelt_eval(g, in, after);
       CHECK(ea == 0, "%s: the interpreter fails after the passes: %s", file, smelt_error_msg(cx));
-      for (int o = 0; !ea && o < nout; o++)
-        CHECK(tol > 0 ? close_tensor(&before[o], &after[o], tol) : same_tensor(&before[o], &after[o]), "%s: output %d changed through the passes", file, o);
-      for (int o = 0; !ea && o < nout; o++) smelt_tensor_free(&after[o]);
+      for (int k = 0; !ea && k < nout; k++)
+        if (o.quant) check_moved(file, o.quant, k, &before[k], &after[k]);
+        else CHECK(tol > 0 ? close_tensor(&before[k], &after[k], tol) : same_tensor(&before[k], &after[k]), "%s: output %d changed through the passes", file, k);
+      for (int k = 0; !ea && k < nout; k++) smelt_tensor_free(&after[k]);
     }
   }
   for (int o = 0; !eb && o < nout; o++) smelt_tensor_free(&before[o]);
