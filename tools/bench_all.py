@@ -237,8 +237,8 @@ def main():
         sizes = os.environ.get('BENCH_SIZES', '15m,110m,500m')
         types = os.environ.get('BENCH_TYPES', 'f16,q8_0,q4_0')
     models = bench_llm.models_list(sizes, types)
-    # the 500M rows take minutes each: by default one weight type (BENCH_500M_TYPES=f16,q8_0,q4_0 for all)
-    keep500 = os.environ.get('BENCH_500M_TYPES', 'q8_0').split(',')
+    # the 500M rows take a minute or two each (BENCH_500M_TYPES=q8_0 to keep one type)
+    keep500 = os.environ.get('BENCH_500M_TYPES', 'f16,q8_0,q4_0').split(',')
     models = [m for m in models if m[0] != '500m' or m[1] in keep500]
     if 'llm' not in only:
         models = []
