@@ -226,6 +226,16 @@ static inline void smc_row_epi(float *d, const float *s, const float *r, int rel
     if (relu) v = smc_max(z, v); /* max(0, v): NaN stays NaN, -0 stays -0, as x < 0 ? 0 : x */
     smc_store(d + e, v);
   }
+#if defined(__AVX512F__)
+  if (e < n) { /* the row's last columns (an OW of 28: 12 of them) under a mask */
+    const __mmask16 k = (__mmask16)((1u << (n - e)) - 1);
+    __m512 v = _mm512_maskz_loadu_ps(k, s + e);
+    if (r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, r + e));
+    if (relu) v = _mm512_max_ps(z, v);
+    _mm512_mask_storeu_ps(d + e, k, v);
+    return;
+  }
+#endif
   for (; e < n; e++) {
     float v = s[e];
     if (r) v = v + r[e];
