@@ -9,6 +9,7 @@
 #include "backends/simd.h"
 #include "backends/c/cgen.h"
 #include "runtime/smelt_simd_conv.h"
+#include "ir/fused.h"
 
 #include <string.h>
 
@@ -76,8 +77,64 @@ int smelt_simd_conv_node(const smelt_graph *g, const smelt_node *n) {
   return op_of(g, &m, SMELT_OP_CONV, &o);
 }
 
+/* A Fused node "Conv x0 x1 [x2]; [Add t0 xR | Add xR t0]; [Relu t]" (a bias, a residual
+ * of Y's shape and dtype, a Relu: a ResNet block) is run by smc_conv_epi, which applies
+ * the Add and the Relu as it stores each tile instead of a second pass over Y.  Fills
+ * the anchor's inputs (in, *nin), the residual's input index (*res, -1 for none) and
+ * *relu; 0 when the chain has another form (the generic Fused kernel runs it). */
+static int conv_epilogue(const smelt_graph *g, const smelt_node *n, int *in, int *arg, int *nin, int *res, int *relu) {
+  if (n->op != SMELT_OP_FUSED || !n->out || n->out[0] < 0) return 0;
+  const char *prog = smelt_attr_s(n, "prog");
+  if (!prog || strncmp(prog, "Conv ", 5)) return 0;
+  struct smelt_fused_prog p;
+  if (smelt_fused_parse(g->cx, n, &p)) {
+    smelt_clear_error(g->cx); /* malformed: the generic kernel reports it */
+    return 0;
+  }
+  if (!p.anchor || p.pro || p.nsteps < 2 || p.nsteps > 3 || p.step[0].op != SMELT_OP_CONV || p.step[0].nargs < 2) return 0;
+  *nin = p.step[0].nargs;
+  for (int i = 0; i < *nin; i++) {
+    if (p.step[0].arg[i] < 0) return 0;
+    arg[i] = p.step[0].arg[i];
+    in[i] = n->in[arg[i]];
+  }
+  *res = -1, *relu = 0;
+  for (int k = 1; k < p.nsteps; k++) {
+    const struct smelt_fused_step *st = &p.step[k];
+    if (st->op == SMELT_OP_RELU && k == p.nsteps - 1 && st->nargs == 1 && st->arg[0] == -k && !*relu) *relu = 1;
+    else if (st->op == SMELT_OP_ADD && k == 1 && st->nargs == 2 && (st->arg[0] == -1) != (st->arg[1] == -1)) {
+      int r = st->arg[0] == -1 ? st->arg[1] : st->arg[0];
+      if (r < 0) return 0;
+      const smelt_value *R = &g->values[n->in[r]], *Y = &g->values[n->out[0]];
+      if (R->dt != SMELT_DT_F32 || !smelt_shape_eq(&R->shape, &Y->shape)) return 0;
+      *res = r;
+    } else
+      return 0;
+  }
+  return 1;
+}
+
 int smelt_simd_conv_kernel(struct cg *c, const smelt_node *n) {
   struct smc_op o;
+  int ein[3], earg[3], enin = 0, eres = -1, erelu = 0;
+  if (n->op == SMELT_OP_FUSED && conv_epilogue(c->g, n, ein, earg, &enin, &eres, &erelu)) {
+    smelt_node m = *n;
+    m.op = SMELT_OP_CONV;
+    m.in = ein;
+    m.nin = enin;
+    if (!op_of(c->g, &m, SMELT_OP_CONV, &o) || o.kind != SMC_CONV) return 1;
+    cg_line(c, "static const struct smc_op op = {SMC_CONV, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld};",
+            (long long)o.C, (long long)o.H, (long long)o.W, (long long)o.M, (long long)o.OH, (long long)o.OW, (long long)o.KH,
+            (long long)o.KW, (long long)o.sh, (long long)o.sw, (long long)o.ph, (long long)o.pw, (long long)o.pe_h, (long long)o.pe_w,
+            (long long)o.dh, (long long)o.dw, (long long)o.G);
+    /* the Fused node's own inputs: the anchor's are x<arg>, the residual x<res> */
+    const char *xs[3];
+    for (int i = 0; i < enin; i++) xs[i] = smelt_sprintf(c->cx, "x%d", earg[i]);
+    cg_line(c, "smc_conv_epi(&op, %s, %s, %s, %s, %d, y0, %s); /* the chain's Add / Relu applied as tiles are stored */", xs[0], xs[1],
+            enin > 2 ? xs[2] : "NULL", eres >= 0 ? smelt_sprintf(c->cx, "x%d", eres) : "NULL", erelu,
+            cg_dim(c, c->g->values[ein[0]].shape.d[0]));
+    return 0;
+  }
   if (n->op != SMELT_OP_CONV && n->op != SMELT_OP_MAX_POOL && n->op != SMELT_OP_AVG_POOL) return 1;
   if (!op_of(c->g, n, n->op, &o)) return 1;
   static const char *kinds[] = {"SMC_CONV", "SMC_DW", "SMC_MAXPOOL", "SMC_AVGPOOL", "SMC_AVGPOOL_INCL"};

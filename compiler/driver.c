@@ -35,6 +35,7 @@ static const struct smelt_pass pipeline[] = {
     {"fold", smelt_pass_fold},
     {"cse", smelt_pass_cse},
     {"dce", smelt_pass_dce},
+    {"idioms", smelt_pass_idioms},
     {"quantize", smelt_pass_quantize},
     {"concat", smelt_pass_concat},
     {"fuse", smelt_pass_fuse},

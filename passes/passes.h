@@ -60,6 +60,8 @@ int smelt_quant_scheme_known(const char *s);
 const char *smelt_quant_scheme_list(void);
 int smelt_pass_cse(smelt_ctx *cx, smelt_graph *g);
 int smelt_pass_fuse(smelt_ctx *cx, smelt_graph *g);
+/* Written-out LayerNorm and GELU (ONNX exporters) as one op each (passes/idioms.c). */
+int smelt_pass_idioms(smelt_ctx *cx, smelt_graph *g);
 /* Packs MatMul weights into the target GEMM's panels (pack attribute, ir/pack.h). */
 int smelt_pass_layout(smelt_ctx *cx, smelt_graph *g);
 struct smelt_layout_memo;

@@ -215,17 +215,51 @@ static inline void smc_offsets(const struct smc_op *o, const struct smc_geo *g, 
       }
 }
 
+/* d[e] = relu?(s[e] + r[e]) for e < n (r may be NULL): a fused Conv's epilogue, applied as
+ * the tile is stored; the add and the max round exactly as the separate ops would */
+static inline void smc_row_epi(float *d, const float *s, const float *r, int relu, int64_t n) {
+  int64_t e = 0;
+  const smc_v z = smc_set1(0.0f);
+  for (; e + SMC_VW <= n; e += SMC_VW) {
+    smc_v v = smc_load(s + e);
+    if (r) v = smc_add(v, smc_load(r + e));
+    if (relu) v = smc_max(z, v); /* max(0, v): NaN stays NaN, -0 stays -0, as x < 0 ? 0 : x */
+    smc_store(d + e, v);
+  }
+#if defined(__AVX512F__)
+  if (e < n) { /* the row's last columns (an OW of 28: 12 of them) under a mask */
+    const __mmask16 k = (__mmask16)((1u << (n - e)) - 1);
+    __m512 v = _mm512_maskz_loadu_ps(k, s + e);
+    if (r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, r + e));
+    if (relu) v = _mm512_max_ps(z, v);
+    _mm512_mask_storeu_ps(d + e, k, v);
+    return;
+  }
+#endif
+  for (; e < n; e++) {
+    float v = s[e];
+    if (r) v = v + r[e];
+    if (relu) v = v < 0 ? 0.0f : v;
+    d[e] = v;
+  }
+}
+
 /* Writes an MR x NR tile t (rows of NR) of band positions q0.. into y rows of OH·OW
- * (output row oh0 + q / Wq, column q % Wq, columns >= OW dropped). */
+ * (output row oh0 + q / Wq, column q % Wq, columns >= OW dropped), adding res (the same
+ * layout as y, or NULL) and applying Relu when asked. */
 static inline void smc_put(const struct smc_op *o, const struct smc_geo *g, const float *t, int rows, int64_t q0, int64_t qn,
-                           float *y, int64_t oh0) {
+                           float *y, const float *res, int relu, int64_t oh0) {
   int64_t P = o->OH * o->OW;
   for (int64_t q = q0; q < q0 + qn;) {
     int64_t r = q / g->Wq, ow = q % g->Wq, n = o->OW - ow;
     if (n <= 0) { q += g->Wq - ow; continue; }
     if (n > q0 + qn - q) n = q0 + qn - q;
-    float *d = y + (oh0 + r) * o->OW + ow;
-    for (int i = 0; i < rows; i++) memcpy(d + i * P, t + i * SMC_NR + (q - q0), sizeof(float) * (size_t)n);
+    int64_t at = (oh0 + r) * o->OW + ow;
+    float *d = y + at;
+    if (!res && !relu)
+      for (int i = 0; i < rows; i++) memcpy(d + i * P, t + i * SMC_NR + (q - q0), sizeof(float) * (size_t)n);
+    else
+      for (int i = 0; i < rows; i++) smc_row_epi(d + i * P, t + i * SMC_NR + (q - q0), res ? res + at + i * P : NULL, relu, n);
     q += n;
   }
 }
@@ -308,6 +342,8 @@ struct smc_job {
   const float *w, *bias, *band;
   const int32_t *off;
   float *y;
+  const float *res; /* the epilogue: y = relu?(conv + res), res NULL or y's layout */
+  int relu;
   int64_t oh0, br, Q, nmt, nqt, gstride; /* rows of the band, band positions, tiles, band floats per group */
 };
 
@@ -334,12 +370,15 @@ static inline void smc_conv_part(void *arg, int part, int nparts) {
     }
     smc_tile_n(w, pack, K, j->band + gi * j->gstride + q0, j->off, j->bias ? j->bias + m0 : NULL, t, (int)rows,
                (int)((qn + SMC_VW - 1) / SMC_VW));
-    smc_put(o, j->g, t, (int)rows, q0, qn, j->y + m0 * P, j->oh0);
+    smc_put(o, j->g, t, (int)rows, q0, qn, j->y + m0 * P, j->res ? j->res + m0 * P : NULL, j->relu, j->oh0);
   }
 }
 
-/* Y[n] = conv(X[n], W) + bias for n < N images: W [M, C/G, KH, KW], bias [M] or NULL */
-static inline void smc_conv(const struct smc_op *o, const float *x, const float *w, const float *bias, float *y, int64_t N) {
+/* Y[n] = relu?(conv(X[n], W) + bias + res[n]) for n < N images: W [M, C/G, KH, KW], bias
+ * [M] or NULL, res (Y's shape) or NULL, relu 0 or 1 — a Fused "Conv; Add; Relu" chain's
+ * epilogue applied as the tiles are stored, not as a second pass over Y */
+static inline void smc_conv_epi(const struct smc_op *o, const float *x, const float *w, const float *bias, const float *res, int relu,
+                                float *y, int64_t N) {
   struct smc_geo g;
   smc_geo_of(o, &g);
   int64_t per_row = o->C * g.np * g.Wq, br = (SMC_BAND_FLOATS - SMC_TAIL - g.Wq) / per_row - g.EH;
@@ -353,13 +392,19 @@ static inline void smc_conv(const struct smc_op *o, const float *x, const float 
       int64_t b = o->OH - oh0 < br ? o->OH - oh0 : br;
       smc_fill(o, &g, x + n * o->C * o->H * o->W, 0, o->C, oh0, b, 0.0f, band);
       smc_offsets(o, &g, o->C / o->G, b, off);
-      struct smc_job j = {o, &g, w, bias, band, off, y + n * o->M * o->OH * o->OW, oh0, b, (b - 1) * g.Wq + o->OW, 0, 0, 0};
+      struct smc_job j = {o, &g, w, bias, band, off, y + n * o->M * o->OH * o->OW, res ? res + n * o->M * o->OH * o->OW : NULL, relu,
+                          oh0, b, (b - 1) * g.Wq + o->OW, 0, 0, 0};
       j.nmt = (o->M / o->G + SMC_MR - 1) / SMC_MR;
       j.nqt = (j.Q + SMC_NR - 1) / SMC_NR;
       j.gstride = (o->C / o->G) * g.np * (b + g.EH) * g.Wq;
       int64_t nt = o->G * j.nmt * j.nqt, parts = o->M * j.Q * K / 32768; /* >= 32 K multiply-adds a part */
       smt_run(smc_conv_part, &j, (int)(parts < 1 ? 1 : parts < nt ? parts : nt));
     }
+}
+
+/* Y[n] = conv(X[n], W) + bias for n < N images: W [M, C/G, KH, KW], bias [M] or NULL */
+static inline void smc_conv(const struct smc_op *o, const float *x, const float *w, const float *bias, float *y, int64_t N) {
+  smc_conv_epi(o, x, w, bias, NULL, 0, y, N);
 }
 
 /* ---- depthwise convolution and pooling: one channel per band, vectorized over q ---------- */

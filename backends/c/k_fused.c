@@ -65,7 +65,8 @@ int emit_fused_pre(struct cg *c, const smelt_node *n) {
   sb_printf(c->b, "/* %s '%s': the anchor of the fused kernel below */\n", smelt_op_info(an.op)->name, n->name);
   /* kept out of line: inlined into the Fused kernel (and so into NAME_run), GCC
    * compiled mnist-8's convolutions 40% slower; called, they run as fast as alone */
-  sb_puts(c->b, "#if defined(__GNUC__)\n__attribute__((noinline))\n#endif\n");
+  /* unused when the target runs the whole chain (smc_conv_epi: backends/simd_conv.c) */
+  sb_puts(c->b, "#if defined(__GNUC__)\n__attribute__((noinline, unused))\n#endif\n");
   sb_printf(c->b, "static int %s_a(const %s_ctx *ctx", c->kname, N);
   for (int i = 0; i < an.nin; i++) sb_printf(c->b, ", const %s *restrict x%d", smelt_dtype_ctype(cg_in(c, &an, i)->dt), i);
   sb_printf(c->b, ", %s *restrict y0) {\n", smelt_dtype_ctype(cg_out(c, &an, 0)->dt));

@@ -4,9 +4,11 @@
  * executables and compared with the reference interpreter, for --target native with
  * --threads 3 and, on x86-64 with AVX2, x86-64-avx2 with one thread.
  *
- * Each conv case builds Y1 = Relu(Conv(X, W, b)) (the fuse pass makes it a Fused node
- * anchored on the Conv, whose anchor must be the target kernel too) and Y2 = Conv(X, W)
- * (no bias); each pool case Y1 = MaxPool(X), Y2 = AveragePool(X).  Odd sizes, pads,
+ * Each conv case builds Y2 = Conv(X, W) (no bias) and Y1 = Relu(Conv(X, W, b) + Y2) (the
+ * fuse pass makes it a Fused node anchored on the Conv: a non-depthwise one runs as one
+ * smc_conv_epi call with the residual add and the Relu applied as tiles are stored, a
+ * depthwise one through the anchor helper, which must be the target kernel too); each
+ * pool case Y1 = MaxPool(X), Y2 = AveragePool(X).  Odd sizes, pads,
  * strides, dilations, groups and a batch of 2.  The source must call smc_conv / smc_dw
  * (a shape silently left to the generic kernels would prove nothing).
  *
@@ -60,7 +62,7 @@ static double conv_tol(void *arg, int64_t e, double r) {
         if (ih < 0 || ih >= k->H || iw < 0 || iw >= k->W) continue;
         double v = fabs(xv[((n * k->C + c) * k->H + ih) * k->W + iw]);
         if (!k->incl) cnt++;
-        mag += k->pool ? v : v * fabs(t->wd[((m * Cg + ci) * k->KH + kh) * k->KW + kw]);
+        mag += k->pool ? v : (t->o == 0 ? 2 : 1) * v * fabs(t->wd[((m * Cg + ci) * k->KH + kh) * k->KW + kw]); /* y1 adds y2 */
       }
   return k->pool && t->o == 0 ? 0 : 2.0 * (terms + 2) / 16777216.0 * (k->pool ? mag / (cnt ? cnt : 1) : mag) * 2 + 1e-30;
 }
@@ -89,8 +91,9 @@ static void one(const struct ccase *k, int idx, const char *target, int threads)
     int c1 = smelt_graph_add_node(g, SMELT_OP_CONV, "conv1", in3, 3, at, 4, 1, NULL);
     CHECK(c1 >= 0, "%s: Conv: %s", name, smelt_error_msg(cx));
     if (c1 < 0) goto out;
-    y[0] = smelt_graph_add_node(g, SMELT_OP_RELU, "y1", &c1, 1, NULL, 0, 1, NULL);
     y[1] = smelt_graph_add_node(g, SMELT_OP_CONV, "y2", in3, 2, at, 4, 1, NULL);
+    int sum = y[1] < 0 ? -1 : smelt_graph_add_node(g, SMELT_OP_ADD, "sum", (int[]){c1, y[1]}, 2, NULL, 0, 1, NULL);
+    y[0] = sum < 0 ? -1 : smelt_graph_add_node(g, SMELT_OP_RELU, "y1", &sum, 1, NULL, 0, 1, NULL);
   } else {
     at[3] = smelt_attr_ints(cx, "kernel", ks, 2);
     at[4] = smelt_attr_int("ceil_mode", 0);
@@ -117,10 +120,11 @@ static void one(const struct ccase *k, int idx, const char *target, int threads)
   CHECK(!rc, "%s: build: %s", name, smelt_error_msg(cx));
   if (!rc) {
     int dwise = !k->pool && k->G == k->C && k->M == k->C;
-    int want_conv = k->pool || dwise ? 0 : 2, want_dw = k->pool || dwise ? 2 : 0;
-    CHECK(src && count(src, "smc_conv(&op") == want_conv && count(src, "smc_dw(&op") == want_dw,
-          "%s: expected %d smc_conv and %d smc_dw calls (the target kernels)", name, want_conv, want_dw);
-    if (!k->pool) CHECK(src && strstr(src, "prog=Conv"), "%s: Conv + Relu was not fused (the anchor path is untested)", name);
+    /* y2, and the Fused node's anchor helper (unused beside smc_conv_epi) */
+    int want_conv = k->pool || dwise ? 0 : 2, want_dw = k->pool || dwise ? 2 : 0, want_epi = k->pool || dwise ? 0 : 1;
+    CHECK(src && count(src, "smc_conv(&op") == want_conv && count(src, "smc_dw(&op") == want_dw && count(src, "smc_conv_epi(&op") == want_epi,
+          "%s: expected %d smc_conv, %d smc_conv_epi and %d smc_dw calls (the target kernels)", name, want_conv, want_epi, want_dw);
+    if (!k->pool) CHECK(src && strstr(src, "prog=Conv"), "%s: Conv + Add + Relu was not fused (the anchor path is untested)", name);
     free(src);
     smelt_tensor got[2];
     if (t_run_exe(work, exe, name, &in, 1, got, onames, 2)) CHECK(0, "%s: running the executable failed", name);

@@ -1,0 +1,80 @@
+"""tools/make_encoder_fixture.py — writes tests/e2e/models/encoder: a tiny BERT-style
+encoder exported by PyTorch at opset 14 (before LayerNormalization and Gelu were ONNX
+ops, so the exporter writes them out: ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div,
+Mul, Add, and Div, Erf, Add, Mul, Mul), with one ONNX test_data_set (input and
+PyTorch's output).  The idioms pass (passes/idioms.c) must turn those back into
+LayerNorm and Gelu; the conformance runner checks the compiled model against PyTorch.
+Two post-norm layers of 2-head self-attention and a GELU feed-forward, d 32, ff 64,
+sequence 8, plus an input LayerNorm.
+Rerun only to change it (deterministic; needs PyTorch and python3-onnx).
+
+usage: /usr/bin/python3 tools/make_encoder_fixture.py [REPO_ROOT]
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+OUT = os.path.join(ROOT, "tests", "e2e", "models", "encoder")
+torch.manual_seed(20261123)
+
+
+class Layer(torch.nn.Module):
+    def __init__(self, d, h, ff):
+        super().__init__()
+        nn = torch.nn
+        self.h, self.dh = h, d // h
+        self.qkv = nn.Linear(d, 3 * d)
+        self.o = nn.Linear(d, d)
+        self.n1 = nn.LayerNorm(d)
+        self.f1 = nn.Linear(d, ff)
+        self.f2 = nn.Linear(ff, d)
+        self.n2 = nn.LayerNorm(d)
+
+    def forward(self, x):
+        b, s, d = x.shape
+        q, k, v = self.qkv(x).view(b, s, 3, self.h, self.dh).permute(2, 0, 3, 1, 4)
+        a = torch.softmax(q @ k.transpose(-1, -2) / self.dh ** 0.5, dim=-1) @ v
+        x = self.n1(x + self.o(a.transpose(1, 2).reshape(b, s, d)))
+        return self.n2(x + self.f2(torch.nn.functional.gelu(self.f1(x))))
+
+
+class Net(torch.nn.Module):
+    def __init__(self, d=32, h=2, ff=64, layers=2):
+        super().__init__()
+        self.norm = torch.nn.LayerNorm(d)
+        self.layers = torch.nn.ModuleList([Layer(d, h, ff) for _ in range(layers)])
+        for m in self.modules():  # LayerNorm weights and biases that are not 1 and 0
+            if isinstance(m, torch.nn.LayerNorm):
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.5, 0.5)
+
+    def forward(self, x):
+        x = self.norm(x)
+        for l in self.layers:
+            x = l(x)
+        return x
+
+
+def main():
+    net = Net().eval()
+    x = torch.randn(1, 8, 32) * 2 + 0.5
+    with torch.no_grad():
+        y = net(x)
+    os.makedirs(os.path.join(OUT, "test_data_set_0"), exist_ok=True)
+    path = os.path.join(OUT, "model.onnx")
+    torch.onnx.export(net, x, path, input_names=["x"], output_names=["y"], opset_version=14)
+    m = onnx.load(path)
+    onnx.checker.check_model(m)
+    for name, a in (("input_0.pb", x), ("output_0.pb", y)):
+        t = numpy_helper.from_array(a.numpy().astype(np.float32), "x" if name.startswith("in") else "y")
+        with open(os.path.join(OUT, "test_data_set_0", name), "wb") as f:
+            f.write(t.SerializeToString())
+    print("wrote", os.path.relpath(path, ROOT), os.path.getsize(path), "bytes")
+
+
+main()
