@@ -154,22 +154,48 @@ static inline float smm_hsum(smm_v a) { return a; }
 static inline float smm_hmax(smm_v a) { return a; }
 #endif
 
-/* the first n < SMM_W elements at p, the other lanes `fill` */
+/* the first n < SMM_W elements at p, the other lanes `fill` (smm_ldn_h: 0), and the
+ * store of the first n lanes: masked loads and stores where the ISA has them (AVX-512
+ * k-masks, AVX2 vmaskmov), so a row tail or a head of 8 floats under a 16-lane vector
+ * costs one instruction, not a trip through a stack buffer.  Masked-off lanes are
+ * never read or written, so p may end at a page. */
+#if SMM_W == 16
+static inline __mmask16 smm_first(int64_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
+static inline smm_v smm_ldn(const float *p, int64_t n, float fill) { return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), smm_first(n), p); }
+static inline void smm_stn(float *p, smm_v v, int64_t n) { _mm512_mask_storeu_ps(p, smm_first(n), v); }
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+static inline smm_v smm_ldn_h(const uint16_t *p, int64_t n) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(smm_first(n), p)); }
+#define SMM_LDN_H_DONE 1
+#endif
+#elif SMM_W == 8
+static inline __m256i smm_first(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n > 8 ? 8 : (int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline smm_v smm_ldn(const float *p, int64_t n, float fill) {
+  __m256i m = smm_first(n);
+  return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+}
+static inline void smm_stn(float *p, smm_v v, int64_t n) { _mm256_maskstore_ps(p, smm_first(n), v); }
+#else /* NEON (4 lanes, so tails of 1-3) and the portable path (never a partial vector) */
 static inline smm_v smm_ldn(const float *p, int64_t n, float fill) {
   float b[SMM_W];
   for (int i = 0; i < SMM_W; i++) b[i] = i < n ? p[i] : fill;
   return smm_ld(b);
-}
-static inline smm_v smm_ldn_h(const uint16_t *p, int64_t n) {
-  uint16_t b[SMM_W < 8 ? 8 : SMM_W] = {0};
-  for (int i = 0; i < SMM_W && i < n; i++) b[i] = p[i];
-  return smm_ld_h(b);
 }
 static inline void smm_stn(float *p, smm_v v, int64_t n) {
   float b[SMM_W];
   smm_st(b, v);
   for (int i = 0; i < SMM_W && i < n; i++) p[i] = b[i];
 }
+#endif
+#ifndef SMM_LDN_H_DONE
+static inline smm_v smm_ldn_h(const uint16_t *p, int64_t n) {
+  uint16_t b[SMM_W < 8 ? 8 : SMM_W] = {0};
+  memcpy(b, p, (size_t)(n < SMM_W ? n : SMM_W) * sizeof *p);
+  return smm_ld_h(b);
+}
+#endif
+#undef SMM_LDN_H_DONE
 
 /* ---- functions ---------------------------------------------------------------------------- */
 static inline smm_v smm_exp(smm_v x0) {
@@ -404,6 +430,22 @@ struct smm_att {
         for (i = 0; i < D; i++) c0 = smm_fma(smm_set(q[i]), smm_ld(kt + i * ld + j), c0);       \
         smm_st(s + j, smm_mul(c0, vs));                                                        \
       }                                                                                        \
+    } else if (D <= SMM_W) { /* one vector per key: q loaded once, 4 keys' sums in flight */ \
+      const smm_v qv = D == SMM_W ? smm_ld(q) : smm_ldn(q, D, 0.0f);                           \
+      const KT *k = kb + lo * stride;                                                          \
+      if (D == SMM_W)                                                                          \
+        for (j = lo; j <= p; j++, k += stride) s[j] = smm_hsum(smm_mul(qv, LD(k))) * a->scale;  \
+      else {                                                                                   \
+        for (j = lo; j + 3 <= p; j += 4, k += 4 * stride) {                                    \
+          smm_v p0 = smm_mul(qv, LDN(k, D)), p1 = smm_mul(qv, LDN(k + stride, D));              \
+          smm_v p2 = smm_mul(qv, LDN(k + 2 * stride, D)), p3 = smm_mul(qv, LDN(k + 3 * stride, D)); \
+          s[j] = smm_hsum(p0) * a->scale;                                                      \
+          s[j + 1] = smm_hsum(p1) * a->scale;                                                  \
+          s[j + 2] = smm_hsum(p2) * a->scale;                                                  \
+          s[j + 3] = smm_hsum(p3) * a->scale;                                                  \
+        }                                                                                      \
+        for (; j <= p; j++, k += stride) s[j] = smm_hsum(smm_mul(qv, LDN(k, D))) * a->scale;     \
+      }                                                                                        \
     } else                                                                                     \
       for (j = lo; j <= p; j++) { /* scores: scale * q.k */                                   \
         const KT *k = kb + j * stride;                                                         \
@@ -442,10 +484,17 @@ struct smm_att {
     case 1: SMM_VSUM(1, KT, LD); i += SMM_W; break;                                            \
     default: break;                                                                            \
     }                                                                                           \
-    if (i < D) { /* and the last partial one */                                               \
-      smm_v acc = smm_set(0.0f);                                                               \
-      for (j = lo; j <= p; j++) acc = smm_fma(smm_set(s[j]), LDN(vb + j * stride + i, D - i), acc); \
-      smm_stn(y + i, smm_mul(acc, inv), D - i);                                                \
+    if (i < D) { /* and the last partial one (all of a head under SMM_W): 4 sums in flight */ \
+      smm_v c0 = smm_set(0.0f), c1 = c0, c2 = c0, c3 = c0;                                     \
+      const KT *v0 = vb + lo * stride + i;                                                     \
+      for (j = lo; j + 3 <= p; j += 4, v0 += 4 * stride) {                                     \
+        c0 = smm_fma(smm_set(s[j]), LDN(v0, D - i), c0);                                       \
+        c1 = smm_fma(smm_set(s[j + 1]), LDN(v0 + stride, D - i), c1);                          \
+        c2 = smm_fma(smm_set(s[j + 2]), LDN(v0 + 2 * stride, D - i), c2);                      \
+        c3 = smm_fma(smm_set(s[j + 3]), LDN(v0 + 3 * stride, D - i), c3);                      \
+      }                                                                                        \
+      for (; j <= p; j++, v0 += stride) c0 = smm_fma(smm_set(s[j]), LDN(v0, D - i), c0);       \
+      smm_stn(y + i, smm_mul(smm_add(smm_add(c0, c1), smm_add(c2, c3)), inv), D - i);          \
     }                                                                                           \
   }
 #define SMM_LD_F(p) smm_ld(p)
