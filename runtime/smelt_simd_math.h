@@ -154,22 +154,48 @@ static inline float smm_hsum(smm_v a) { return a; }
 static inline float smm_hmax(smm_v a) { return a; }
 #endif
 
-/* the first n < SMM_W elements at p, the other lanes `fill` */
+/* the first n < SMM_W elements at p, the other lanes `fill` (smm_ldn_h: 0), and the
+ * store of the first n lanes: masked loads and stores where the ISA has them (AVX-512
+ * k-masks, AVX2 vmaskmov), so a row tail or a head of 8 floats under a 16-lane vector
+ * costs one instruction, not a trip through a stack buffer.  Masked-off lanes are
+ * never read or written, so p may end at a page. */
+#if SMM_W == 16
+static inline __mmask16 smm_first(int64_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
+static inline smm_v smm_ldn(const float *p, int64_t n, float fill) { return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), smm_first(n), p); }
+static inline void smm_stn(float *p, smm_v v, int64_t n) { _mm512_mask_storeu_ps(p, smm_first(n), v); }
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+static inline smm_v smm_ldn_h(const uint16_t *p, int64_t n) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(smm_first(n), p)); }
+#define SMM_LDN_H_DONE 1
+#endif
+#elif SMM_W == 8
+static inline __m256i smm_first(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n > 8 ? 8 : (int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline smm_v smm_ldn(const float *p, int64_t n, float fill) {
+  __m256i m = smm_first(n);
+  return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+}
+static inline void smm_stn(float *p, smm_v v, int64_t n) { _mm256_maskstore_ps(p, smm_first(n), v); }
+#else /* NEON (4 lanes, so tails of 1-3) and the portable path (never a partial vector) */
 static inline smm_v smm_ldn(const float *p, int64_t n, float fill) {
   float b[SMM_W];
   for (int i = 0; i < SMM_W; i++) b[i] = i < n ? p[i] : fill;
   return smm_ld(b);
-}
-static inline smm_v smm_ldn_h(const uint16_t *p, int64_t n) {
-  uint16_t b[SMM_W < 8 ? 8 : SMM_W] = {0};
-  for (int i = 0; i < SMM_W && i < n; i++) b[i] = p[i];
-  return smm_ld_h(b);
 }
 static inline void smm_stn(float *p, smm_v v, int64_t n) {
   float b[SMM_W];
   smm_st(b, v);
   for (int i = 0; i < SMM_W && i < n; i++) p[i] = b[i];
 }
+#endif
+#ifndef SMM_LDN_H_DONE
+static inline smm_v smm_ldn_h(const uint16_t *p, int64_t n) {
+  uint16_t b[SMM_W < 8 ? 8 : SMM_W] = {0};
+  memcpy(b, p, (size_t)(n < SMM_W ? n : SMM_W) * sizeof *p);
+  return smm_ld_h(b);
+}
+#endif
+#undef SMM_LDN_H_DONE
 
 /* ---- functions ---------------------------------------------------------------------------- */
 static inline smm_v smm_exp(smm_v x0) {
@@ -372,10 +398,51 @@ struct smm_att {
     for (int c_ = 0; c_ < NC; c_++) smm_st(y + i + c_ * SMM_W, smm_mul(smm_add(e[c_], o[c_]), inv)); \
   } while (0)
 
+/* q.k of 16 consecutive keys k0, k0 + stride, .. of a head of D <= 8 (AVX-512): two keys
+ * per vector, then a transposing tree of adds, so 16 keys cost about 40 instructions
+ * and no horizontal sum each.  qq holds q (zeros past D) in both halves.  Lane j of the
+ * result is key j's dot; the sums are taken in a different order than smm_hsum's. */
+#if SMM_W == 16 && defined(__AVX512VL__) && defined(__AVX512BW__)
+#define SMM_K8 1
+/* [lo | hi] (AVX512F's 64x4 insert: no DQ needed) */
+static inline __m512 smm_k8_pair(__m256 lo, __m256 hi) {
+  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
+}
+static inline __m512 smm_k8_dup(__m512 q) { return smm_k8_pair(_mm512_castps512_ps256(q), _mm512_castps512_ps256(q)); }
+static inline __m256 smm_k8_f32(const float *p, int64_t D) { return D == 8 ? _mm256_loadu_ps(p) : _mm256_maskz_loadu_ps((__mmask8)((1u << D) - 1), p); }
+static inline __m256 smm_k8_f16(const uint16_t *p, int64_t D) {
+  return _mm256_cvtph_ps(D == 8 ? _mm_loadu_si128((const __m128i *)p) : _mm_maskz_loadu_epi16((__mmask8)((1u << D) - 1), p));
+}
+#define SMM_K8_SCORES(NAME, KT, LD8)                                                           \
+  static inline __m512 NAME(const KT *k, int64_t stride, int64_t D, __m512 qq) {               \
+    __m512 t[4];                                                                               \
+    for (int m = 0; m < 4; m++, k += 4 * stride) { /* keys 4m .. 4m + 3 */                     \
+      __m512 a = _mm512_mul_ps(qq, smm_k8_pair(LD8(k, D), LD8(k + stride, D))); \
+      __m512 b = _mm512_mul_ps(qq, smm_k8_pair(LD8(k + 2 * stride, D), LD8(k + 3 * stride, D))); \
+      /* 128-bit block i: 4 partial sums of key 4m + i */                                      \
+      t[m] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xdd)); \
+    }                                                                                          \
+    __m512 u0 = _mm512_add_ps(_mm512_unpacklo_ps(t[0], t[1]), _mm512_unpackhi_ps(t[0], t[1]));  \
+    __m512 u1 = _mm512_add_ps(_mm512_unpacklo_ps(t[2], t[3]), _mm512_unpackhi_ps(t[2], t[3]));  \
+    /* block i, lane l: key 4l + i */                                                          \
+    __m512 v = _mm512_add_ps(_mm512_shuffle_ps(u0, u1, 0x44), _mm512_shuffle_ps(u0, u1, 0xee)); \
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), v); \
+  }
+SMM_K8_SCORES(smm_k8_scores_f32, float, smm_k8_f32)
+SMM_K8_SCORES(smm_k8_scores_f16, uint16_t, smm_k8_f16)
+#undef SMM_K8_SCORES
+#else
+#define SMM_K8 0
+/* not reached (SMM_K8 is 0): only so the attention row compiles the same everywhere */
+static inline smm_v smm_k8_dup(smm_v q) { return q; }
+static inline smm_v smm_k8_scores_f32(const float *k, int64_t stride, int64_t D, smm_v qq) { (void)k, (void)stride, (void)D; return qq; }
+static inline smm_v smm_k8_scores_f16(const uint16_t *k, int64_t stride, int64_t D, smm_v qq) { (void)k, (void)stride, (void)D; return qq; }
+#endif
+
 /* one query row (t, h): scores into s (C + 4 SMM_W floats), y.  kt, when not NULL, is the
  * kv head's keys transposed, kt[i * ld + j] = k[j][i], so W scores come from D broadcast
  * multiply-adds with no horizontal sums (prefill, where many rows share it). */
-#define SMM_ATT_ROW(NAME, KT, LD, LDN)                                                         \
+#define SMM_ATT_ROW(NAME, KT, LD, LDN, K8)                                                       \
   static inline void NAME(const struct smm_att *a, int64_t t, int64_t h, float *s, const float *kt, int64_t ld) { \
     const int64_t D = a->D, stride = a->Hkv * D, kh = h / (a->H / a->Hkv), p = a->p0 + t;       \
     const int64_t lo = a->win > 0 && p - a->win + 1 > 0 ? p - a->win + 1 : 0;                   \
@@ -403,6 +470,27 @@ struct smm_att {
         smm_v c0 = smm_set(0.0f);                                                              \
         for (i = 0; i < D; i++) c0 = smm_fma(smm_set(q[i]), smm_ld(kt + i * ld + j), c0);       \
         smm_st(s + j, smm_mul(c0, vs));                                                        \
+      }                                                                                        \
+    } else if (D <= SMM_W) { /* one vector per key: q loaded once, 4 keys' sums in flight */ \
+      const smm_v qv = D == SMM_W ? smm_ld(q) : smm_ldn(q, D, 0.0f);                           \
+      const KT *k = kb + lo * stride;                                                          \
+      j = lo;                                                                                  \
+      if (SMM_K8 && D <= 8) { /* 16 keys per block, no horizontal sums */                     \
+        const smm_v q2 = smm_k8_dup(qv);                                                       \
+        for (; j + 15 <= p; j += 16, k += 16 * stride) smm_st(s + j, smm_mul(K8(k, stride, D, q2), vs)); \
+      }                                                                                        \
+      if (D == SMM_W)                                                                          \
+        for (; j <= p; j++, k += stride) s[j] = smm_hsum(smm_mul(qv, LD(k))) * a->scale;     \
+      else {                                                                                   \
+        for (; j + 3 <= p; j += 4, k += 4 * stride) {                                          \
+          smm_v p0 = smm_mul(qv, LDN(k, D)), p1 = smm_mul(qv, LDN(k + stride, D));              \
+          smm_v p2 = smm_mul(qv, LDN(k + 2 * stride, D)), p3 = smm_mul(qv, LDN(k + 3 * stride, D)); \
+          s[j] = smm_hsum(p0) * a->scale;                                                      \
+          s[j + 1] = smm_hsum(p1) * a->scale;                                                  \
+          s[j + 2] = smm_hsum(p2) * a->scale;                                                  \
+          s[j + 3] = smm_hsum(p3) * a->scale;                                                  \
+        }                                                                                      \
+        for (; j <= p; j++, k += stride) s[j] = smm_hsum(smm_mul(qv, LDN(k, D))) * a->scale;     \
       }                                                                                        \
     } else                                                                                     \
       for (j = lo; j <= p; j++) { /* scores: scale * q.k */                                   \
@@ -442,16 +530,23 @@ struct smm_att {
     case 1: SMM_VSUM(1, KT, LD); i += SMM_W; break;                                            \
     default: break;                                                                            \
     }                                                                                           \
-    if (i < D) { /* and the last partial one */                                               \
-      smm_v acc = smm_set(0.0f);                                                               \
-      for (j = lo; j <= p; j++) acc = smm_fma(smm_set(s[j]), LDN(vb + j * stride + i, D - i), acc); \
-      smm_stn(y + i, smm_mul(acc, inv), D - i);                                                \
+    if (i < D) { /* and the last partial one (all of a head under SMM_W): 4 sums in flight */ \
+      smm_v c0 = smm_set(0.0f), c1 = c0, c2 = c0, c3 = c0;                                     \
+      const KT *v0 = vb + lo * stride + i;                                                     \
+      for (j = lo; j + 3 <= p; j += 4, v0 += 4 * stride) {                                     \
+        c0 = smm_fma(smm_set(s[j]), LDN(v0, D - i), c0);                                       \
+        c1 = smm_fma(smm_set(s[j + 1]), LDN(v0 + stride, D - i), c1);                          \
+        c2 = smm_fma(smm_set(s[j + 2]), LDN(v0 + 2 * stride, D - i), c2);                      \
+        c3 = smm_fma(smm_set(s[j + 3]), LDN(v0 + 3 * stride, D - i), c3);                      \
+      }                                                                                        \
+      for (; j <= p; j++, v0 += stride) c0 = smm_fma(smm_set(s[j]), LDN(v0, D - i), c0);       \
+      smm_stn(y + i, smm_mul(smm_add(smm_add(c0, c1), smm_add(c2, c3)), inv), D - i);          \
     }                                                                                           \
   }
 #define SMM_LD_F(p) smm_ld(p)
 #define SMM_LDN_F(p, n) smm_ldn(p, n, 0.0f)
-SMM_ATT_ROW(smm_att_row_f32, float, SMM_LD_F, SMM_LDN_F)
-SMM_ATT_ROW(smm_att_row_f16, uint16_t, smm_ld_h, smm_ldn_h)
+SMM_ATT_ROW(smm_att_row_f32, float, SMM_LD_F, SMM_LDN_F, smm_k8_scores_f32)
+SMM_ATT_ROW(smm_att_row_f16, uint16_t, smm_ld_h, smm_ldn_h, smm_k8_scores_f16)
 #undef SMM_LD_F
 #undef SMM_LDN_F
 

@@ -11,7 +11,8 @@
  * caller doing the work, not to waiting for it.  smt_set_threads (the executable's -t,
  * NAME_set_threads) lowers the thread count at run time; with 1 no worker runs.
  * Workers spin briefly for the next job (the kernels of one step come back to back)
- * and then sleep on a condition variable.  A call made while another is running (two
+ * and then sleep on a condition variable; a small job (under SMT_WAKE_PARTS parts per
+ * thread) does not wake them, it runs on the caller's thread.  A call made while another is running (two
  * threads using the model at once) runs on its own thread, so jobs never mix. */
 #ifndef SMELT_THREADS_H
 #define SMELT_THREADS_H
@@ -28,6 +29,17 @@ typedef void (*smt_fn)(void *arg, int part, int nparts);
 #include <sched.h>
 #include <stdint.h>
 
+#define SMT_LINE __attribute__((aligned(64)))
+/* Fewer parts than this per thread do not wake a sleeping worker: a part is about 64 K
+ * multiply-adds (the callers' unit, a microsecond or two), and waking a thread costs a
+ * futex call and a trip through the scheduler, tens of microseconds on a busy machine.
+ * A worker still spinning after the previous job (the kernels of one step come back to
+ * back) takes any job of 2 parts or more.  So a tiny model's decode, whose kernels are
+ * all small, stays on the caller's thread, and prefill's big kernels use every thread. */
+#ifndef SMT_WAKE_PARTS /* (tests set 0: every split job then meets the workers) */
+#define SMT_WAKE_PARTS 4
+#endif
+
 /* job: the high 32 bits count jobs, the low 32 the next part to claim; a part is claimed
  * by a compare-and-swap that also checks the job, so a worker that wakes late never
  * runs a part of a newer job with an older one's arguments. */
@@ -35,12 +47,16 @@ static struct {
   pthread_mutex_t mu;
   pthread_cond_t go;
   int started, nworkers, busy;
-  uint64_t job;
-  int done, nparts;             /* parts finished; parts of the current job */
+  int sleepers;                 /* workers waiting on `go` (or about to) */
+  /* the claim word and the done count each on a cache line of their own: every part
+   * writes both, and the read-mostly fields above should not bounce with them */
+  SMT_LINE uint64_t job;
+  SMT_LINE int done;            /* parts finished */
+  SMT_LINE int nparts;          /* parts of the current job */
   smt_fn fn;
   void *arg;
   pthread_t th[SMELT_THREADS];
-} smt_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, {0}};
+} smt_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0}};
 static int smt_nthreads = SMELT_THREADS;
 
 static inline void smt_pause(void) {
@@ -75,7 +91,9 @@ static void *smt_worker(void *p) {
     }
     if (id == seen) {
       pthread_mutex_lock(&smt_pool.mu);
+      __atomic_add_fetch(&smt_pool.sleepers, 1, __ATOMIC_RELAXED);
       while ((id = (uint32_t)(__atomic_load_n(&smt_pool.job, __ATOMIC_ACQUIRE) >> 32)) == seen) pthread_cond_wait(&smt_pool.go, &smt_pool.mu);
+      __atomic_sub_fetch(&smt_pool.sleepers, 1, __ATOMIC_RELAXED);
       pthread_mutex_unlock(&smt_pool.mu);
     }
     seen = id;
@@ -96,16 +114,20 @@ static inline void smt_set_threads(int n) {
 static inline void smt_run(smt_fn fn, void *arg, int nparts) {
   int n = __atomic_load_n(&smt_nthreads, __ATOMIC_RELAXED);
   if (nparts > 8 * n) nparts = 8 * n;
-  if (n <= 1 || nparts <= 1 || __atomic_exchange_n(&smt_pool.busy, 1, __ATOMIC_ACQUIRE)) {
+  /* a small job with every worker asleep: the caller alone is done sooner (a heuristic
+   * only: a worker that falls asleep right after this check is woken below as usual) */
+  int small = nparts < SMT_WAKE_PARTS * n && (!__atomic_load_n(&smt_pool.started, __ATOMIC_ACQUIRE) ||
+                                              __atomic_load_n(&smt_pool.sleepers, __ATOMIC_RELAXED) >= __atomic_load_n(&smt_pool.nworkers, __ATOMIC_RELAXED));
+  if (n <= 1 || nparts <= 1 || small || __atomic_exchange_n(&smt_pool.busy, 1, __ATOMIC_ACQUIRE)) {
     fn(arg, 0, 1);
     return;
   }
   if (!smt_pool.started) {
-    smt_pool.started = 1;
     for (int i = 1; i < SMELT_THREADS; i++) {
       if (pthread_create(&smt_pool.th[i], NULL, smt_worker, NULL)) break;
-      smt_pool.nworkers++;
+      __atomic_add_fetch(&smt_pool.nworkers, 1, __ATOMIC_RELAXED);
     }
+    __atomic_store_n(&smt_pool.started, 1, __ATOMIC_RELEASE);
   }
   /* First a job id whose parts nobody can claim: a worker still looping in smt_work on
    * the previous job could otherwise claim part k of it (its compare-and-swap succeeds

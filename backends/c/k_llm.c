@@ -8,6 +8,7 @@
 #include "cgen.h"
 #include "ir/llm.h"
 
+#include <math.h>
 #include <string.h>
 
 /* rows of the last dim: count and size */
@@ -52,13 +53,28 @@ int emit_rope(struct cg *c, const smelt_node *n) {
   double *f = smelt_alloc(c->cx, sizeof(double) * (size_t)(half + 1));
   if (!f) return SMELT_ERR;
   smelt_rope_inv_freq(n, f);
+  /* cos and sin of position p0 from libm, then of p0 + 1, p0 + 2 .. by rotating through
+   * the angle of one step (its cos and sin computed here, at compile time) in double:
+   * one libm pair per frequency per call instead of one per token, and the rotation's
+   * rounding (about 1e-16 per step) stays far under the float results' */
   cg_line(c, "static const double inv_freq[%lld] = {", (long long)half);
   for (int64_t i = 0; i < half; i++) cg_line(c, "  %.17g,", f[i]);
   cg_line(c, "};");
+  cg_line(c, "static const double step[%lld][2] = {", (long long)half);
+  for (int64_t i = 0; i < half; i++) cg_line(c, "  {%.17g, %.17g},", cos(f[i]), sin(f[i]));
+  cg_line(c, "};");
   cg_line(c, "const int64_t T = %s, H = %lld, D = %lld, half = %lld, p0 = (int64_t)x1[0];", cg_dim(c, X->shape.d[0]), (long long)H, (long long)D, (long long)half);
   cg_line(c, "float cs[%lld], sn[%lld];", (long long)half, (long long)half);
+  cg_line(c, "double cd[%lld], sd[%lld];", (long long)half, (long long)half);
+  cg_line(c, "for (int64_t i = 0; i < half; i++) { const double a = (double)p0 * inv_freq[i]; cd[i] = cos(a); sd[i] = sin(a); }");
   cg_line(c, "for (int64_t t = 0; t < T; t++) {");
-  cg_line(c, "  for (int64_t i = 0; i < half; i++) { const double a = (double)(p0 + t) * inv_freq[i]; cs[i] = (float)cos(a); sn[i] = (float)sin(a); }");
+  cg_line(c, "  for (int64_t i = 0; i < half; i++) {");
+  cg_line(c, "    cs[i] = (float)cd[i];");
+  cg_line(c, "    sn[i] = (float)sd[i];");
+  cg_line(c, "    const double c2 = cd[i] * step[i][0] - sd[i] * step[i][1];");
+  cg_line(c, "    sd[i] = sd[i] * step[i][0] + cd[i] * step[i][1];");
+  cg_line(c, "    cd[i] = c2;");
+  cg_line(c, "  }");
   cg_line(c, "  for (int64_t h = 0; h < H; h++) {");
   cg_line(c, "    const int64_t b = (t * H + h) * D;");
   if (dims < D) cg_line(c, "    for (int64_t i = %lld; i < D; i++) y0[b + i] = x0[b + i];", (long long)dims);

@@ -234,6 +234,13 @@ static void check_math(void) {
   check_attention(64, 6, 6, 48, 128, 0, 0, 0, 0);   /* prefill big enough for threads */
   check_attention(12, 8, 4, 8, 128, 0, 0, 0, 1);    /* stories260K with an f16 cache: D < one vector */
   check_attention(1, 8, 4, 8, 128, 11, 0, 0, 1);    /* and its decode */
+  check_attention(1, 8, 4, 8, 160, 130, 0, 0, 0);   /* f32 decode, D = 8: blocks of 16 keys (AVX-512), 4 at a time, a tail */
+  check_attention(1, 8, 4, 8, 160, 150, 0, 0, 1);   /* the same over an f16 cache */
+  check_attention(1, 4, 2, 5, 96, 70, 0, 0, 0);     /* D = 5: masked loads within the 2-keys-per-vector path */
+  check_attention(1, 4, 2, 5, 96, 60, 0, 0, 1);
+  check_attention(1, 4, 4, 3, 64, 50, 33, 0, 0);    /* D = 3 under a sliding window (block starts past 0) */
+  check_attention(1, 4, 2, 16, 64, 45, 0, 0, 0);    /* D of one AVX-512 vector */
+  check_attention(1, 2, 2, 12, 64, 40, 0, 10.0f, 1); /* D between 8 and 16, soft cap */
   static const int64_t bm[][4] = {{1, 1, 8, 1}, {3, 5, 37, 9}, {2, 7, 16, 33}, {1, 4, 64, 5}, {2, 9, 100, 3}, {4, 128, 128, 64}};
   for (unsigned i = 0; i < sizeof bm / sizeof *bm; i++) check_bmm(bm[i][0], bm[i][1], bm[i][2], bm[i][3]);
 #if (SMS_VNNI && defined(__AVX512F__) && SMM_W != 16) || (SMS_AVX2 && !defined(__AVX512F__) && SMM_W != 8) || (SMS_NEON && SMM_W != 4)

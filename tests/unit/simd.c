@@ -98,11 +98,11 @@ int main(void) {
     if (zmm) variant(cc, "-mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512vnni", 1, NULL, "1", "avx512+vnni");
     const char *nat = zmm ? "avx512+vnni" : vnni ? "avx2+vnni" : "avx2";
     variant(cc, "-march=native -DSMELT_THREADS=3", 1, NULL, "3", nat);
-    if (have("clang")) variant("clang", "-march=native -DSMELT_THREADS=2", 1, NULL, "2", nat);
+    if (have("clang")) variant("clang", "-march=native -DSMELT_THREADS=2 -DSMT_WAKE_PARTS=0", 1, NULL, "2", nat);
   }
   if (have("aarch64-linux-gnu-gcc") && have("qemu-aarch64")) {
     variant("aarch64-linux-gnu-gcc", "-static -march=armv8-a", 0, "qemu-aarch64", "1", "neon");
-    variant("aarch64-linux-gnu-gcc", "-static -march=armv8.2-a+dotprod -DSMELT_THREADS=2", 0, "qemu-aarch64", "2", "neon+dotprod");
+    variant("aarch64-linux-gnu-gcc", "-static -march=armv8.2-a+dotprod -DSMELT_THREADS=2 -DSMT_WAKE_PARTS=0", 0, "qemu-aarch64", "2", "neon+dotprod");
   } else
     printf("  (aarch64-linux-gnu-gcc or qemu-aarch64 missing: NEON kernels not run)\n");
 #elif defined(__aarch64__)
