@@ -7,7 +7,7 @@
  * panel) over a slice of kc values of k, with y's tile in registers:
  *
  *   AVX-512 (32 zmm)   MR 12 x KW 32: 24 accumulators, B rows as two zmm loads,
- *                      a's values as embedded broadcasts
+ *                      a's values broadcast
  *   AVX2 + FMA         MR 6 x KW 16: 12 ymm accumulators
  *   NEON               MR 6 x KW 16: 24 q accumulators
  *   portable C         MR 4 x any P (loops the compiler may vectorize)
@@ -20,13 +20,14 @@
  * packed per slice into MR-row slivers (a sliver's k-th column is MR contiguous
  * floats, so the micro-kernel broadcasts from one pointer).  Each packed block's
  * product with the panels is split between the threads of runtime/smelt_threads.h.
- * M = 1 (GEMV) is the same loop with one row: every weight byte is read once, in
- * panel order, which is its storage order.
+ * M = 1 (GEMV, LLM decode) is its own loop: each panel whole, front to back, so the
+ * weight is read once in storage order as one stream (sms_gv).
  *
  * A panel narrower than P (the last, when P does not divide N) is copied into a
  * zero-padded buffer (as f32) and its y tile goes through a small buffer, so the
  * micro-kernels only see whole panels.  Summation: per output, k in order within a
- * slice, slices in order, FMA (rounded once per step): not the generic kernels' order,
+ * slice, slices in order (GEMV: four sums of every fourth k, added at the end), FMA
+ * (rounded once per step): not the generic kernels' order,
  * so results differ from them by rounding only (tests compare relative to the
  * magnitude of the dot). */
 #ifndef SMELT_SIMD_GEMM_H
@@ -44,171 +45,107 @@
 #define SMS_PMAX 64 /* the widest panel (ir/pack.h SMELT_PACK_MAX) */
 #define SMS_MC 96  /* rows of a per packed block (a multiple of every MR) */
 
+/* The vector kernels are one body (sms_gk, sms_gv below) over a few per-ISA primitives:
+ * sms_v is one register of SMS_VW floats, a kernel column block is SMS_NV of them. */
 #if SMS_AVX2 && defined(__AVX512F__)
 #define SMS_AVX512 1
-#define SMS_GK_MR 12
-#define SMS_GK_W 32
-/* y[0..mr, 0..32) (+)= sliver ap (kc columns as apart) · panel slice b (kc rows of ldb) */
-SMS_INLINE void sms_gk(int mr, int f16, const float *ap, int64_t as, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
-  __m512 c0[12], c1[12];
-#pragma GCC unroll 12
-  for (int r = 0; r < 12; r++) {
-    c0[r] = c1[r] = _mm512_setzero_ps();
-    if (r < mr && acc) c0[r] = _mm512_loadu_ps(y + r * ldy), c1[r] = _mm512_loadu_ps(y + r * ldy + 16);
-  }
-  const float *bf = (const float *)b;
-  const uint16_t *bh = (const uint16_t *)b;
-  for (int64_t k = 0; k < kc; k++, ap += as) {
-    __m512 b0, b1;
-    if (f16) {
-      b0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bh + k * ldb)));
-      b1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bh + k * ldb + 16)));
-    } else {
-      b0 = _mm512_loadu_ps(bf + k * ldb);
-      b1 = _mm512_loadu_ps(bf + k * ldb + 16);
-    }
-#pragma GCC unroll 12
-    for (int r = 0; r < 12; r++)
-      if (r < mr) {
-        __m512 av = _mm512_set1_ps(ap[r]);
-        c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
-        c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
-      }
-  }
-#pragma GCC unroll 12
-  for (int r = 0; r < 12; r++)
-    if (r < mr) _mm512_storeu_ps(y + r * ldy, c0[r]), _mm512_storeu_ps(y + r * ldy + 16, c1[r]);
-}
-/* GEMV over one whole panel of 32 columns: y[0..32) = Σ_k a[k] b[k, ..]: the panel's
- * four quarters of k at once (four streams from memory, eight independent sums), then
- * the quarters added */
-#define SMS_GV 1
-SMS_INLINE void sms_gv(int f16, const float *a, const void *b, int64_t K, float *y) {
-  __m512 c[4][2];
-  const int64_t q = K / 4;
-  const float *bf = (const float *)b;
-  const uint16_t *bh = (const uint16_t *)b;
-#pragma GCC unroll 4
-  for (int s = 0; s < 4; s++) c[s][0] = c[s][1] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < q; k++) {
-#pragma GCC unroll 4
-    for (int s = 0; s < 4; s++) {
-      const int64_t kk = s * q + k;
-      __m512 av = _mm512_set1_ps(a[kk]), b0, b1;
-      if (f16) {
-        b0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bh + kk * 32)));
-        b1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bh + kk * 32 + 16)));
-      } else {
-        b0 = _mm512_loadu_ps(bf + kk * 32);
-        b1 = _mm512_loadu_ps(bf + kk * 32 + 16);
-      }
-      c[s][0] = _mm512_fmadd_ps(av, b0, c[s][0]);
-      c[s][1] = _mm512_fmadd_ps(av, b1, c[s][1]);
-    }
-  }
-  for (int64_t kk = 4 * q; kk < K; kk++) {
-    __m512 av = _mm512_set1_ps(a[kk]), b0, b1;
-    if (f16) {
-      b0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bh + kk * 32)));
-      b1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bh + kk * 32 + 16)));
-    } else {
-      b0 = _mm512_loadu_ps(bf + kk * 32);
-      b1 = _mm512_loadu_ps(bf + kk * 32 + 16);
-    }
-    c[3][0] = _mm512_fmadd_ps(av, b0, c[3][0]);
-    c[3][1] = _mm512_fmadd_ps(av, b1, c[3][1]);
-  }
-  _mm512_storeu_ps(y, _mm512_add_ps(_mm512_add_ps(c[0][0], c[1][0]), _mm512_add_ps(c[2][0], c[3][0])));
-  _mm512_storeu_ps(y + 16, _mm512_add_ps(_mm512_add_ps(c[0][1], c[1][1]), _mm512_add_ps(c[2][1], c[3][1])));
-}
+#define SMS_GK_MR 12 /* 24 accumulators of 32 */
+#define SMS_VW 16
+#define SMS_NV 2
+typedef __m512 sms_v;
+SMS_INLINE sms_v sms_vzero(void) { return _mm512_setzero_ps(); }
+SMS_INLINE sms_v sms_vld(const float *p) { return _mm512_loadu_ps(p); }
+SMS_INLINE sms_v sms_vldh(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p)); }
+SMS_INLINE sms_v sms_vdup(const float *p) { return _mm512_set1_ps(*p); } /* an embedded broadcast */
+SMS_INLINE sms_v sms_vfma(sms_v c, sms_v a, sms_v b) { return _mm512_fmadd_ps(a, b, c); }
+SMS_INLINE sms_v sms_vadd(sms_v a, sms_v b) { return _mm512_add_ps(a, b); }
+SMS_INLINE void sms_vst(float *p, sms_v v) { _mm512_storeu_ps(p, v); }
 #elif SMS_AVX2
-#define SMS_GK_MR 6
-#define SMS_GK_W 16
+#define SMS_GK_MR 6 /* 12 accumulators of 8 */
+#define SMS_VW 8
+#define SMS_NV 2
+typedef __m256 sms_v;
+SMS_INLINE sms_v sms_vzero(void) { return _mm256_setzero_ps(); }
+SMS_INLINE sms_v sms_vld(const float *p) { return _mm256_loadu_ps(p); }
+SMS_INLINE sms_v sms_vldh(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p)); }
+SMS_INLINE sms_v sms_vdup(const float *p) { return _mm256_broadcast_ss(p); }
+SMS_INLINE sms_v sms_vfma(sms_v c, sms_v a, sms_v b) { return _mm256_fmadd_ps(a, b, c); }
+SMS_INLINE sms_v sms_vadd(sms_v a, sms_v b) { return _mm256_add_ps(a, b); }
+SMS_INLINE void sms_vst(float *p, sms_v v) { _mm256_storeu_ps(p, v); }
+#elif SMS_NEON
+#define SMS_GK_MR 6 /* 24 accumulators of 4 */
+#define SMS_VW 4
+#define SMS_NV 4
+typedef float32x4_t sms_v;
+SMS_INLINE sms_v sms_vzero(void) { return vdupq_n_f32(0); }
+SMS_INLINE sms_v sms_vld(const float *p) { return vld1q_f32(p); }
+SMS_INLINE sms_v sms_vldh(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+SMS_INLINE sms_v sms_vdup(const float *p) { return vdupq_n_f32(*p); } /* fmla by element */
+SMS_INLINE sms_v sms_vfma(sms_v c, sms_v a, sms_v b) { return vfmaq_f32(c, a, b); }
+SMS_INLINE sms_v sms_vadd(sms_v a, sms_v b) { return vaddq_f32(a, b); }
+SMS_INLINE void sms_vst(float *p, sms_v v) { vst1q_f32(p, v); }
+#endif
+
+#ifdef SMS_GK_MR
+#define SMS_GK_W (SMS_VW * SMS_NV) /* the kernel's columns: a divisor of the panel width */
+/* one row of a column block (SMS_NV registers) from row k of a panel slice of ldb */
+SMS_INLINE void sms_gk_row(sms_v *bv, int f16, const void *b, int64_t k, int64_t ldb) {
+#pragma GCC unroll 4
+  for (int u = 0; u < SMS_NV; u++)
+    bv[u] = f16 ? sms_vldh((const uint16_t *)b + k * ldb + u * SMS_VW) : sms_vld((const float *)b + k * ldb + u * SMS_VW);
+}
+/* y[0..mr, 0..GK_W) (+)= sliver ap (kc columns as apart) · panel slice b (kc rows of ldb) */
 SMS_INLINE void sms_gk(int mr, int f16, const float *ap, int64_t as, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
-  __m256 c0[6], c1[6];
-#pragma GCC unroll 6
-  for (int r = 0; r < 6; r++) {
-    c0[r] = c1[r] = _mm256_setzero_ps();
-    if (r < mr && acc) c0[r] = _mm256_loadu_ps(y + r * ldy), c1[r] = _mm256_loadu_ps(y + r * ldy + 8);
-  }
-  const float *bf = (const float *)b;
-  const uint16_t *bh = (const uint16_t *)b;
+  sms_v c[SMS_GK_MR][SMS_NV];
+#pragma GCC unroll 12
+  for (int r = 0; r < SMS_GK_MR; r++)
+#pragma GCC unroll 4
+    for (int u = 0; u < SMS_NV; u++) c[r][u] = r < mr && acc ? sms_vld(y + r * ldy + u * SMS_VW) : sms_vzero();
   for (int64_t k = 0; k < kc; k++, ap += as) {
-    __m256 b0, b1;
-    if (f16) {
-      b0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(bh + k * ldb)));
-      b1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(bh + k * ldb + 8)));
-    } else {
-      b0 = _mm256_loadu_ps(bf + k * ldb);
-      b1 = _mm256_loadu_ps(bf + k * ldb + 8);
-    }
-#pragma GCC unroll 6
-    for (int r = 0; r < 6; r++)
+    sms_v bv[SMS_NV];
+    sms_gk_row(bv, f16, b, k, ldb);
+#pragma GCC unroll 12
+    for (int r = 0; r < SMS_GK_MR; r++)
       if (r < mr) {
-        __m256 av = _mm256_broadcast_ss(ap + r);
-        c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
-        c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
+        sms_v av = sms_vdup(ap + r);
+#pragma GCC unroll 4
+        for (int u = 0; u < SMS_NV; u++) c[r][u] = sms_vfma(c[r][u], av, bv[u]);
       }
   }
-#pragma GCC unroll 6
-  for (int r = 0; r < 6; r++)
-    if (r < mr) _mm256_storeu_ps(y + r * ldy, c0[r]), _mm256_storeu_ps(y + r * ldy + 8, c1[r]);
-}
-/* GEMV over one whole panel of 16 columns, four streams (see the AVX-512 one) */
-#define SMS_GV 1
-SMS_INLINE void sms_gv_row(int f16, float av, const float *bf, const uint16_t *bh, int64_t kk, __m256 *c0, __m256 *c1) {
-  __m256 b0, b1, va = _mm256_set1_ps(av);
-  if (f16) {
-    b0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(bh + kk * 16)));
-    b1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(bh + kk * 16 + 8)));
-  } else {
-    b0 = _mm256_loadu_ps(bf + kk * 16);
-    b1 = _mm256_loadu_ps(bf + kk * 16 + 8);
-  }
-  *c0 = _mm256_fmadd_ps(va, b0, *c0);
-  *c1 = _mm256_fmadd_ps(va, b1, *c1);
-}
-SMS_INLINE void sms_gv(int f16, const float *a, const void *b, int64_t K, float *y) {
-  __m256 c[4][2];
-  const int64_t q = K / 4;
-  const float *bf = (const float *)b;
-  const uint16_t *bh = (const uint16_t *)b;
-#pragma GCC unroll 4
-  for (int s = 0; s < 4; s++) c[s][0] = c[s][1] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < q; k++)
-#pragma GCC unroll 4
-    for (int s = 0; s < 4; s++) sms_gv_row(f16, a[s * q + k], bf, bh, s * q + k, &c[s][0], &c[s][1]);
-  for (int64_t kk = 4 * q; kk < K; kk++) sms_gv_row(f16, a[kk], bf, bh, kk, &c[3][0], &c[3][1]);
-  _mm256_storeu_ps(y, _mm256_add_ps(_mm256_add_ps(c[0][0], c[1][0]), _mm256_add_ps(c[2][0], c[3][0])));
-  _mm256_storeu_ps(y + 8, _mm256_add_ps(_mm256_add_ps(c[0][1], c[1][1]), _mm256_add_ps(c[2][1], c[3][1])));
-}
-#elif SMS_NEON
-#define SMS_GK_MR 6
-#define SMS_GK_W 16
-SMS_INLINE float32x4_t sms_gk_h4(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
-SMS_INLINE void sms_gk(int mr, int f16, const float *ap, int64_t as, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
-  float32x4_t c[6][4];
-#pragma GCC unroll 6
-  for (int r = 0; r < 6; r++)
-#pragma GCC unroll 4
-    for (int u = 0; u < 4; u++) c[r][u] = r < mr && acc ? vld1q_f32(y + r * ldy + 4 * u) : vdupq_n_f32(0);
-  const float *bf = (const float *)b;
-  const uint16_t *bh = (const uint16_t *)b;
-  for (int64_t k = 0; k < kc; k++, ap += as) {
-    float32x4_t bv[4];
-#pragma GCC unroll 4
-    for (int u = 0; u < 4; u++) bv[u] = f16 ? sms_gk_h4(bh + k * ldb + 4 * u) : vld1q_f32(bf + k * ldb + 4 * u);
-#pragma GCC unroll 6
-    for (int r = 0; r < 6; r++)
-      if (r < mr)
-#pragma GCC unroll 4
-        for (int u = 0; u < 4; u++) c[r][u] = vfmaq_n_f32(c[r][u], bv[u], ap[r]);
-  }
-#pragma GCC unroll 6
-  for (int r = 0; r < 6; r++)
+#pragma GCC unroll 12
+  for (int r = 0; r < SMS_GK_MR; r++)
     if (r < mr)
 #pragma GCC unroll 4
-      for (int u = 0; u < 4; u++) vst1q_f32(y + r * ldy + 4 * u, c[r][u]);
+      for (int u = 0; u < SMS_NV; u++) sms_vst(y + r * ldy + u * SMS_VW, c[r][u]);
+}
+/* GEMV over one whole panel of GK_W columns: y[0..GK_W) = Σ_k a[k] b[k, ..].  The panel
+ * is read front to back, one stream (the hardware prefetcher's best case: four streams,
+ * one per quarter of k, decoded the 110M f16 model ~25% slower), four consecutive k into
+ * four sets of sums (independent FMA chains), then the sets added. */
+#define SMS_GV 1
+SMS_INLINE void sms_gv(int f16, const float *a, const void *b, int64_t K, float *y) {
+  sms_v c[4][SMS_NV], bv[SMS_NV];
+#pragma GCC unroll 4
+  for (int s = 0; s < 4; s++)
+#pragma GCC unroll 4
+    for (int u = 0; u < SMS_NV; u++) c[s][u] = sms_vzero();
+  int64_t k = 0;
+  for (; k + 4 <= K; k += 4)
+#pragma GCC unroll 4
+    for (int s = 0; s < 4; s++) {
+      sms_v av = sms_vdup(a + k + s);
+      sms_gk_row(bv, f16, b, k + s, SMS_GK_W);
+#pragma GCC unroll 4
+      for (int u = 0; u < SMS_NV; u++) c[s][u] = sms_vfma(c[s][u], av, bv[u]);
+    }
+  for (; k < K; k++) {
+    sms_v av = sms_vdup(a + k);
+    sms_gk_row(bv, f16, b, k, SMS_GK_W);
+#pragma GCC unroll 4
+    for (int u = 0; u < SMS_NV; u++) c[3][u] = sms_vfma(c[3][u], av, bv[u]);
+  }
+#pragma GCC unroll 4
+  for (int u = 0; u < SMS_NV; u++) sms_vst(y + u * SMS_VW, sms_vadd(sms_vadd(c[0][u], c[1][u]), sms_vadd(c[2][u], c[3][u])));
 }
 #endif
 

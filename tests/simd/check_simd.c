@@ -282,6 +282,8 @@ int main(int argc, char **argv) {
           for (unsigned c = 0; c < 3; c++) run_packed(Mp[a], Np[b], Kp[c], Pp[p], f16);
   run_packed(37, 333, 520, 32, 0); /* split between threads */
   run_packed(64, 200, 1000, 16, 1);
+  run_packed(1, 333, 520, 32, 1); /* GEMV split between threads, k tails of the 4-k step */
+  run_packed(1, 200, 1001, 16, 0);
   /* large enough to be split between threads: several chunks of quantized rows */
   run(SMS_Q8_0, 70, 67, 4096);
   run(SMS_Q4_0, 9, 129, 2048);
