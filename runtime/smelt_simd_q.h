@@ -199,6 +199,7 @@ static inline float smz_hsum(__m512 a, __m256 b) {
  * (else q8_0): y[t].  Always inlined with constant q4 and nt, so the loops unroll and
  * the accumulators stay in registers. */
 #define SMZ_UNROLL _Pragma("GCC unroll 4")
+#define SMZ_UNROLL8 _Pragma("GCC unroll 16") /* SMZ_ND rows: the accumulators must stay in registers */
 static inline __attribute__((always_inline)) void smz_dot(int q4, int nt, const uint8_t *w, const struct smz_act *a, int64_t nb, float *y) {
   const int G = q4 ? 8 : 4;
   const int64_t BYTES = q4 ? SMQ_Q4_0_BYTES : SMQ_Q8_0_BYTES;
@@ -232,6 +233,53 @@ static inline __attribute__((always_inline)) void smz_dot(int q4, int nt, const 
   else
     SMZ_UNROLL
     for (int t = 0; t < nt; t++) y[t] = smz_hsum(acc[t], one[t]);
+}
+
+/* Decode: SMZ_ND weight rows (rb bytes apart) against one activation row, y[0 .. SMZ_ND).
+ * One row at a time (smz_dot) ended each row with a horizontal sum whose latency chain
+ * (extract, add, shuffles) cost as much as the row's 9 blocks on a 288-wide model; here
+ * the rows' sums are independent, each activation pair and its start sum are loaded once
+ * for all the rows, and the rows' sums are reduced together (three vhaddps per 4 rows). */
+#ifndef SMZ_ND
+#define SMZ_ND 8
+#endif
+static inline __attribute__((always_inline)) __m128 smz_hsum4(__m512 a0, __m512 a1, __m512 a2, __m512 a3, const __m256 *one) {
+  __m256 h[4];
+  const __m512 a[4] = {a0, a1, a2, a3};
+  SMZ_UNROLL
+  for (int i = 0; i < 4; i++)
+    h[i] = _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(a[i]), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[i]), 1))), one[i]);
+  __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
+  return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+}
+static inline __attribute__((always_inline)) void smz_rows(int q4, const uint8_t *w, int64_t rb, const struct smz_act *a, int64_t nb, float *y) {
+  const int G = q4 ? 8 : 4;
+  const int64_t BYTES = q4 ? SMQ_Q4_0_BYTES : SMQ_Q8_0_BYTES;
+  __m512 acc[SMZ_ND];
+  __m256 one[SMZ_ND];
+  SMZ_UNROLL8
+  for (int i = 0; i < SMZ_ND; i++) acc[i] = _mm512_setzero_ps(), one[i] = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + G <= nb; b += G, w += G * BYTES) {
+    __m256 da = q4 ? _mm256_loadu_ps(a->d + b) : _mm256_castps128_ps256(_mm_loadu_ps(a->d + b)), s[SMZ_ND];
+    SMZ_UNROLL8
+    for (int i = 0; i < SMZ_ND; i++) s[i] = _mm256_mul_ps(q4 ? smz_dw_q4_0(w + i * rb) : smz_dw_q8_0(w + i * rb), da);
+    SMZ_UNROLL8
+    for (int p = 0; p < G / 2; p++) {
+      __m512i qs = _mm512_loadu_si512(a->q + 32 * (b + 2 * p)), c = _mm512_loadu_si512(a->c + 8 * (b + 2 * p));
+      SMZ_UNROLL8
+      for (int i = 0; i < SMZ_ND; i++) {
+        __m512i wz = q4 ? smz_w_q4_0(w + i * rb + 2 * p * BYTES) : smz_w_q8_0(w + i * rb + 2 * p * BYTES);
+        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, wz, qs)), smz_pair(s[i], p), acc[i]);
+      }
+    }
+  }
+  for (; b < nb; b++, w += BYTES)
+    SMZ_UNROLL8
+    for (int i = 0; i < SMZ_ND; i++)
+      one[i] = smz_one(one[i], q4 ? smz_w1_q4_0(w + i * rb) : smz_w1_q8_0(w + i * rb), sms_h2f(w + i * rb), a, b);
+  SMZ_UNROLL8
+  for (int i = 0; i < SMZ_ND; i += 4) _mm_storeu_ps(y + i, smz_hsum4(acc[i], acc[i + 1], acc[i + 2], acc[i + 3], one + i));
 }
 
 /* Prefill: a tile of SMZ_NW weight rows (rb bytes apart) x 4 activation rows (more
@@ -315,6 +363,15 @@ static inline void smz_mm_part(void *arg, int part, int nparts) {
   int64_t j0 = m->N * part / nparts, j1 = m->N * (part + 1) / nparts, N = m->N, nb = m->nb;
   float t[4];
   int64_t j = j0;
+  if (m->nr < 4) /* decode (and short prompts): SMZ_ND weight rows at a time */
+    for (; j + SMZ_ND <= j1; j += SMZ_ND)
+      for (int64_t r = 0; r < m->nr; r++) {
+        struct smz_act a = {m->a.q + r * nb * 32, m->a.d + r * nb, m->a.c + r * nb * 8};
+        float u[SMZ_ND];
+        if (m->q4) smz_rows(1, m->w + j * m->rb, m->rb, &a, nb, u);
+        else smz_rows(0, m->w + j * m->rb, m->rb, &a, nb, u);
+        memcpy(m->y + r * N + j, u, sizeof u);
+      }
   if (m->nr >= 4) /* prefill: SMZ_NW x 4 tiles, then the rows of x left over */
     for (; j + SMZ_NW <= j1; j += SMZ_NW) {
       const uint8_t *w = m->w + j * m->rb;
