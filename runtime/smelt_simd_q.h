@@ -427,6 +427,44 @@ static inline void smz_matmul(int q4, const void *w, int64_t rb, const float *x,
 }
 #endif /* SMS_ZMM */
 
+/* ---- decode for q8_0 / q4_0 below AVX-512 (AVX2, VNNI-256, NEON, dotprod, portable) -------
+ * sms_rows4_T: 4 weight rows (rb bytes apart) against one row of activations, y[0 .. 4).
+ * As smz_rows: one row at a time ended each row with a horizontal sum (a latency chain
+ * as long as a 288-wide row's blocks); here the four rows' sums are independent and are
+ * reduced together by three horizontal adds (vhaddps / faddp). */
+#if SMS_AVX2
+#define SMS_ROWS4(T, BYTES)                                                                                           \
+  static inline void sms_rows4_##T(const uint8_t *w, int64_t rb, const sms_q8 *a, int64_t nb, float *y) {              \
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;                                                        \
+    for (int64_t b = 0; b < nb; b++, w += BYTES) {                                                                     \
+      sms_wb w0 = sms_prep(sms_w_##T(w), sms_h2f(w)), w1 = sms_prep(sms_w_##T(w + rb), sms_h2f(w + rb));               \
+      sms_wb w2 = sms_prep(sms_w_##T(w + 2 * rb), sms_h2f(w + 2 * rb)), w3 = sms_prep(sms_w_##T(w + 3 * rb), sms_h2f(w + 3 * rb)); \
+      c0 = sms_blk(c0, &w0, a + b), c1 = sms_blk(c1, &w1, a + b), c2 = sms_blk(c2, &w2, a + b), c3 = sms_blk(c3, &w3, a + b); \
+    }                                                                                                                  \
+    __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(c0, c1), _mm256_hadd_ps(c2, c3));                                         \
+    _mm_storeu_ps(y, _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1)));                              \
+  }
+#elif SMS_NEON
+#define SMS_ROWS4(T, BYTES)                                                                                           \
+  static inline void sms_rows4_##T(const uint8_t *w, int64_t rb, const sms_q8 *a, int64_t nb, float *y) {              \
+    float32x4_t c[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};                               \
+    for (int64_t b = 0; b < nb; b++, w += BYTES)                                                                       \
+      for (int i = 0; i < 4; i++) {                                                                                    \
+        int8x16_t x0, x1;                                                                                              \
+        sms_w_##T(w + i * rb, &x0, &x1);                                                                               \
+        c[i] = sms_blk(c[i], x0, x1, sms_h2f(w + i * rb), a + b);                                                      \
+      }                                                                                                                \
+    vst1q_f32(y, vpaddq_f32(vpaddq_f32(c[0], c[1]), vpaddq_f32(c[2], c[3])));                                          \
+  }
+#else
+#define SMS_ROWS4(T, BYTES)                                                                                           \
+  static inline void sms_rows4_##T(const uint8_t *w, int64_t rb, const sms_q8 *a, int64_t nb, float *y) {              \
+    for (int i = 0; i < 4; i++) sms_dot_##T##_1(w + i * rb, a, nb, y + i);                                             \
+  }
+#endif
+SMS_ROWS4(q8_0, SMQ_Q8_0_BYTES)
+SMS_ROWS4(q4_0, SMQ_Q4_0_BYTES)
+
 /* ---- QMatMul (ir/ops.def; weights of the quantize pass, compiler/quantizers.h) -----------
  * int8: W i8 [N, K], S f32 [N]; each row of A goes to int8 exactly as the C kernel
  * (backends/c/k_quant.c) and the interpreter do (s = max|a| / 127, roundf, clamp), the
