@@ -23,7 +23,8 @@
  *
  * Numerics are those of the 256-bit kernels: the integer dot of each block is exact,
  * then scaled by d_w · d_x in float (the sums go in another order, within the tests'
- * 1e-5 relative bound).  Prefill: tiles of 2 weight rows x 4 activation rows (smz_tile).
+ * 1e-5 relative bound).  Prefill: tiles of 4 weight rows x 4 activation rows (smz_tile);
+ * decode: 8 weight rows against one activation row (smz_rows).
  * Also here, for every instruction set (outside SMS_ZMM): the q6_k dots (first) and
  * the QMatMul kernels (last). */
 #ifndef SMELT_SIMD_Q_H
@@ -282,14 +283,15 @@ static inline __attribute__((always_inline)) void smz_rows(int q4, const uint8_t
   for (int i = 0; i < SMZ_ND; i += 4) _mm_storeu_ps(y + i, smz_hsum4(acc[i], acc[i + 1], acc[i + 2], acc[i + 3], one + i));
 }
 
-/* Prefill: a tile of SMZ_NW weight rows (rb bytes apart) x 4 activation rows (more
- * weight rows spill the accumulators: 32 registers).  Each
+/* Prefill: a tile of SMZ_NW weight rows (rb bytes apart) x 4 activation rows (4 x 4:
+ * 16 accumulators; 2 x 4 measured 3-7% slower on the 15M/110M shapes with
+ * tools/bench/kernels_q.c, -DSMZ_NW=2 to compare; more weight rows spill).  Each
  * activation pair is loaded once for SMZ_NW weight rows, each weight pair once for 4
  * activation rows; the scales of a pair come from the group's by one vpermps per
  * weight row and one per activation row, and each of the 16 dots then costs a
  * vpdpbusd (its start, -k·Σq, loaded from L1), a convert, a multiply and an FMA. */
 #ifndef SMZ_NW
-#define SMZ_NW 2
+#define SMZ_NW 4
 #endif
 static inline __attribute__((always_inline)) void smz_tile(int q4, const uint8_t *w, int64_t rb, const struct smz_act *a, int64_t nb, float *y, int64_t ldy) {
   const int G = q4 ? 8 : 4;
@@ -585,27 +587,23 @@ static inline void sms_q4_decode(const float *tab, const uint8_t *w, const float
     o[k] = tab[w[k / 2] & 15] * sb, o[k + 1] = tab[w[k / 2] >> 4] * sb;
   }
 }
+/* Σ a[k] b[k]: two accumulators of W lanes, then the tail in order; one body for every
+ * vector width (V the vector type; the intrinsics' names as arguments) */
+#define SMS_FDOT(V, W, ZERO, LOAD, FMA, ADD, REDUCE)                                                                 \
+  V c0 = ZERO(), c1 = c0;                                                                                              \
+  const int64_t kv = K / (2 * W) * (2 * W); /* (a bound GCC sees: a "k < K" tail after "k + 2W <= K" made it warn) */ \
+  for (int64_t k = 0; k < kv; k += 2 * W) {                                                                            \
+    c0 = FMA(LOAD(a + k), LOAD(b + k), c0);                                                                            \
+    c1 = FMA(LOAD(a + k + W), LOAD(b + k + W), c1);                                                                    \
+  }                                                                                                                    \
+  float r = REDUCE(ADD(c0, c1));                                                                                       \
+  for (int64_t k = kv; k < K; k++) r += a[k] * b[k];                                                                   \
+  return r;
 static inline float sms_fdot(const float *a, const float *b, int64_t K) {
 #if SMS_ZMM
-  __m512 c0 = _mm512_setzero_ps(), c1 = c0;
-  const int64_t kv = K / 32 * 32; /* (a bound GCC sees: a "k < K" tail after "k + 32 <= K" made it warn) */
-  for (int64_t k = 0; k < kv; k += 32) {
-    c0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), c0);
-    c1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k + 16), _mm512_loadu_ps(b + k + 16), c1);
-  }
-  float r = _mm512_reduce_add_ps(_mm512_add_ps(c0, c1));
-  for (int64_t k = kv; k < K; k++) r += a[k] * b[k];
-  return r;
+  SMS_FDOT(__m512, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_reduce_add_ps)
 #elif SMS_AVX2
-  __m256 c0 = _mm256_setzero_ps(), c1 = c0;
-  const int64_t kv = K / 16 * 16;
-  for (int64_t k = 0; k < kv; k += 16) {
-    c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), c0);
-    c1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), c1);
-  }
-  float r = sms_hsum(_mm256_add_ps(c0, c1));
-  for (int64_t k = kv; k < K; k++) r += a[k] * b[k];
-  return r;
+  SMS_FDOT(__m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_add_ps, sms_hsum)
 #else
   return sm_dot_f32(a, b, K);
 #endif
