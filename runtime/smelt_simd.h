@@ -517,7 +517,14 @@ static inline void sms_mm_part(void *arg, int part, int nparts) {
   const struct sms_mm *m = (const struct sms_mm *)arg;
   int64_t j0 = m->N * part / nparts, j1 = m->N * (part + 1) / nparts, K = m->K, N = m->N, nb = K / 32;
   float t[4];
-  for (int64_t j = j0; j < j1; j++) {
+  int64_t j = j0;
+  if (m->nr < 4 && (m->kind == SMS_Q8_0 || m->kind == SMS_Q4_0)) /* decode: 4 weight rows at a time (smelt_simd_q.h) */
+    for (; j + 4 <= j1; j += 4)
+      for (int64_t r = 0; r < m->nr; r++) {
+        if (m->kind == SMS_Q8_0) sms_rows4_q8_0(m->w + j * m->rb, m->rb, m->xq + r * nb, nb, m->y + r * N + j);
+        else sms_rows4_q4_0(m->w + j * m->rb, m->rb, m->xq + r * nb, nb, m->y + r * N + j);
+      }
+  for (; j < j1; j++) {
     const uint8_t *w = m->w + j * m->rb;
     int64_t r = 0;
     for (; r + 4 <= m->nr; r += 4) {

@@ -23,7 +23,8 @@
  *
  * Numerics are those of the 256-bit kernels: the integer dot of each block is exact,
  * then scaled by d_w · d_x in float (the sums go in another order, within the tests'
- * 1e-5 relative bound).  Prefill: tiles of 2 weight rows x 4 activation rows (smz_tile).
+ * 1e-5 relative bound).  Prefill: tiles of 4 weight rows x 4 activation rows (smz_tile);
+ * decode: 8 weight rows against one activation row (smz_rows).
  * Also here, for every instruction set (outside SMS_ZMM): the q6_k dots (first) and
  * the QMatMul kernels (last). */
 #ifndef SMELT_SIMD_Q_H
@@ -199,6 +200,7 @@ static inline float smz_hsum(__m512 a, __m256 b) {
  * (else q8_0): y[t].  Always inlined with constant q4 and nt, so the loops unroll and
  * the accumulators stay in registers. */
 #define SMZ_UNROLL _Pragma("GCC unroll 4")
+#define SMZ_UNROLL8 _Pragma("GCC unroll 16") /* SMZ_ND rows: the accumulators must stay in registers */
 static inline __attribute__((always_inline)) void smz_dot(int q4, int nt, const uint8_t *w, const struct smz_act *a, int64_t nb, float *y) {
   const int G = q4 ? 8 : 4;
   const int64_t BYTES = q4 ? SMQ_Q4_0_BYTES : SMQ_Q8_0_BYTES;
@@ -234,14 +236,62 @@ static inline __attribute__((always_inline)) void smz_dot(int q4, int nt, const 
     for (int t = 0; t < nt; t++) y[t] = smz_hsum(acc[t], one[t]);
 }
 
-/* Prefill: a tile of SMZ_NW weight rows (rb bytes apart) x 4 activation rows (more
- * weight rows spill the accumulators: 32 registers).  Each
+/* Decode: SMZ_ND weight rows (rb bytes apart) against one activation row, y[0 .. SMZ_ND).
+ * One row at a time (smz_dot) ended each row with a horizontal sum whose latency chain
+ * (extract, add, shuffles) cost as much as the row's 9 blocks on a 288-wide model; here
+ * the rows' sums are independent, each activation pair and its start sum are loaded once
+ * for all the rows, and the rows' sums are reduced together (three vhaddps per 4 rows). */
+#ifndef SMZ_ND
+#define SMZ_ND 8
+#endif
+static inline __attribute__((always_inline)) __m128 smz_hsum4(__m512 a0, __m512 a1, __m512 a2, __m512 a3, const __m256 *one) {
+  __m256 h[4];
+  const __m512 a[4] = {a0, a1, a2, a3};
+  SMZ_UNROLL
+  for (int i = 0; i < 4; i++)
+    h[i] = _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(a[i]), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[i]), 1))), one[i]);
+  __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
+  return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+}
+static inline __attribute__((always_inline)) void smz_rows(int q4, const uint8_t *w, int64_t rb, const struct smz_act *a, int64_t nb, float *y) {
+  const int G = q4 ? 8 : 4;
+  const int64_t BYTES = q4 ? SMQ_Q4_0_BYTES : SMQ_Q8_0_BYTES;
+  __m512 acc[SMZ_ND];
+  __m256 one[SMZ_ND];
+  SMZ_UNROLL8
+  for (int i = 0; i < SMZ_ND; i++) acc[i] = _mm512_setzero_ps(), one[i] = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + G <= nb; b += G, w += G * BYTES) {
+    __m256 da = q4 ? _mm256_loadu_ps(a->d + b) : _mm256_castps128_ps256(_mm_loadu_ps(a->d + b)), s[SMZ_ND];
+    SMZ_UNROLL8
+    for (int i = 0; i < SMZ_ND; i++) s[i] = _mm256_mul_ps(q4 ? smz_dw_q4_0(w + i * rb) : smz_dw_q8_0(w + i * rb), da);
+    SMZ_UNROLL8
+    for (int p = 0; p < G / 2; p++) {
+      __m512i qs = _mm512_loadu_si512(a->q + 32 * (b + 2 * p)), c = _mm512_loadu_si512(a->c + 8 * (b + 2 * p));
+      SMZ_UNROLL8
+      for (int i = 0; i < SMZ_ND; i++) {
+        __m512i wz = q4 ? smz_w_q4_0(w + i * rb + 2 * p * BYTES) : smz_w_q8_0(w + i * rb + 2 * p * BYTES);
+        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, wz, qs)), smz_pair(s[i], p), acc[i]);
+      }
+    }
+  }
+  for (; b < nb; b++, w += BYTES)
+    SMZ_UNROLL8
+    for (int i = 0; i < SMZ_ND; i++)
+      one[i] = smz_one(one[i], q4 ? smz_w1_q4_0(w + i * rb) : smz_w1_q8_0(w + i * rb), sms_h2f(w + i * rb), a, b);
+  SMZ_UNROLL8
+  for (int i = 0; i < SMZ_ND; i += 4) _mm_storeu_ps(y + i, smz_hsum4(acc[i], acc[i + 1], acc[i + 2], acc[i + 3], one + i));
+}
+
+/* Prefill: a tile of SMZ_NW weight rows (rb bytes apart) x 4 activation rows (4 x 4:
+ * 16 accumulators; 2 x 4 measured 3-7% slower on the 15M/110M shapes with
+ * tools/bench/kernels_q.c, -DSMZ_NW=2 to compare; more weight rows spill).  Each
  * activation pair is loaded once for SMZ_NW weight rows, each weight pair once for 4
  * activation rows; the scales of a pair come from the group's by one vpermps per
  * weight row and one per activation row, and each of the 16 dots then costs a
  * vpdpbusd (its start, -k·Σq, loaded from L1), a convert, a multiply and an FMA. */
 #ifndef SMZ_NW
-#define SMZ_NW 2
+#define SMZ_NW 4
 #endif
 static inline __attribute__((always_inline)) void smz_tile(int q4, const uint8_t *w, int64_t rb, const struct smz_act *a, int64_t nb, float *y, int64_t ldy) {
   const int G = q4 ? 8 : 4;
@@ -315,6 +365,15 @@ static inline void smz_mm_part(void *arg, int part, int nparts) {
   int64_t j0 = m->N * part / nparts, j1 = m->N * (part + 1) / nparts, N = m->N, nb = m->nb;
   float t[4];
   int64_t j = j0;
+  if (m->nr < 4) /* decode (and short prompts): SMZ_ND weight rows at a time */
+    for (; j + SMZ_ND <= j1; j += SMZ_ND)
+      for (int64_t r = 0; r < m->nr; r++) {
+        struct smz_act a = {m->a.q + r * nb * 32, m->a.d + r * nb, m->a.c + r * nb * 8};
+        float u[SMZ_ND];
+        if (m->q4) smz_rows(1, m->w + j * m->rb, m->rb, &a, nb, u);
+        else smz_rows(0, m->w + j * m->rb, m->rb, &a, nb, u);
+        memcpy(m->y + r * N + j, u, sizeof u);
+      }
   if (m->nr >= 4) /* prefill: SMZ_NW x 4 tiles, then the rows of x left over */
     for (; j + SMZ_NW <= j1; j += SMZ_NW) {
       const uint8_t *w = m->w + j * m->rb;
@@ -369,6 +428,44 @@ static inline void smz_matmul(int q4, const void *w, int64_t rb, const float *x,
   }
 }
 #endif /* SMS_ZMM */
+
+/* ---- decode for q8_0 / q4_0 below AVX-512 (AVX2, VNNI-256, NEON, dotprod, portable) -------
+ * sms_rows4_T: 4 weight rows (rb bytes apart) against one row of activations, y[0 .. 4).
+ * As smz_rows: one row at a time ended each row with a horizontal sum (a latency chain
+ * as long as a 288-wide row's blocks); here the four rows' sums are independent and are
+ * reduced together by three horizontal adds (vhaddps / faddp). */
+#if SMS_AVX2
+#define SMS_ROWS4(T, BYTES)                                                                                           \
+  static inline void sms_rows4_##T(const uint8_t *w, int64_t rb, const sms_q8 *a, int64_t nb, float *y) {              \
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;                                                        \
+    for (int64_t b = 0; b < nb; b++, w += BYTES) {                                                                     \
+      sms_wb w0 = sms_prep(sms_w_##T(w), sms_h2f(w)), w1 = sms_prep(sms_w_##T(w + rb), sms_h2f(w + rb));               \
+      sms_wb w2 = sms_prep(sms_w_##T(w + 2 * rb), sms_h2f(w + 2 * rb)), w3 = sms_prep(sms_w_##T(w + 3 * rb), sms_h2f(w + 3 * rb)); \
+      c0 = sms_blk(c0, &w0, a + b), c1 = sms_blk(c1, &w1, a + b), c2 = sms_blk(c2, &w2, a + b), c3 = sms_blk(c3, &w3, a + b); \
+    }                                                                                                                  \
+    __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(c0, c1), _mm256_hadd_ps(c2, c3));                                         \
+    _mm_storeu_ps(y, _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1)));                              \
+  }
+#elif SMS_NEON
+#define SMS_ROWS4(T, BYTES)                                                                                           \
+  static inline void sms_rows4_##T(const uint8_t *w, int64_t rb, const sms_q8 *a, int64_t nb, float *y) {              \
+    float32x4_t c[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};                               \
+    for (int64_t b = 0; b < nb; b++, w += BYTES)                                                                       \
+      for (int i = 0; i < 4; i++) {                                                                                    \
+        int8x16_t x0, x1;                                                                                              \
+        sms_w_##T(w + i * rb, &x0, &x1);                                                                               \
+        c[i] = sms_blk(c[i], x0, x1, sms_h2f(w + i * rb), a + b);                                                      \
+      }                                                                                                                \
+    vst1q_f32(y, vpaddq_f32(vpaddq_f32(c[0], c[1]), vpaddq_f32(c[2], c[3])));                                          \
+  }
+#else
+#define SMS_ROWS4(T, BYTES)                                                                                           \
+  static inline void sms_rows4_##T(const uint8_t *w, int64_t rb, const sms_q8 *a, int64_t nb, float *y) {              \
+    for (int i = 0; i < 4; i++) sms_dot_##T##_1(w + i * rb, a, nb, y + i);                                             \
+  }
+#endif
+SMS_ROWS4(q8_0, SMQ_Q8_0_BYTES)
+SMS_ROWS4(q4_0, SMQ_Q4_0_BYTES)
 
 /* ---- QMatMul (ir/ops.def; weights of the quantize pass, compiler/quantizers.h) -----------
  * int8: W i8 [N, K], S f32 [N]; each row of A goes to int8 exactly as the C kernel
@@ -490,27 +587,23 @@ static inline void sms_q4_decode(const float *tab, const uint8_t *w, const float
     o[k] = tab[w[k / 2] & 15] * sb, o[k + 1] = tab[w[k / 2] >> 4] * sb;
   }
 }
+/* Σ a[k] b[k]: two accumulators of W lanes, then the tail in order; one body for every
+ * vector width (V the vector type; the intrinsics' names as arguments) */
+#define SMS_FDOT(V, W, ZERO, LOAD, FMA, ADD, REDUCE)                                                                 \
+  V c0 = ZERO(), c1 = c0;                                                                                              \
+  const int64_t kv = K / (2 * W) * (2 * W); /* (a bound GCC sees: a "k < K" tail after "k + 2W <= K" made it warn) */ \
+  for (int64_t k = 0; k < kv; k += 2 * W) {                                                                            \
+    c0 = FMA(LOAD(a + k), LOAD(b + k), c0);                                                                            \
+    c1 = FMA(LOAD(a + k + W), LOAD(b + k + W), c1);                                                                    \
+  }                                                                                                                    \
+  float r = REDUCE(ADD(c0, c1));                                                                                       \
+  for (int64_t k = kv; k < K; k++) r += a[k] * b[k];                                                                   \
+  return r;
 static inline float sms_fdot(const float *a, const float *b, int64_t K) {
 #if SMS_ZMM
-  __m512 c0 = _mm512_setzero_ps(), c1 = c0;
-  const int64_t kv = K / 32 * 32; /* (a bound GCC sees: a "k < K" tail after "k + 32 <= K" made it warn) */
-  for (int64_t k = 0; k < kv; k += 32) {
-    c0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), c0);
-    c1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k + 16), _mm512_loadu_ps(b + k + 16), c1);
-  }
-  float r = _mm512_reduce_add_ps(_mm512_add_ps(c0, c1));
-  for (int64_t k = kv; k < K; k++) r += a[k] * b[k];
-  return r;
+  SMS_FDOT(__m512, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_reduce_add_ps)
 #elif SMS_AVX2
-  __m256 c0 = _mm256_setzero_ps(), c1 = c0;
-  const int64_t kv = K / 16 * 16;
-  for (int64_t k = 0; k < kv; k += 16) {
-    c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), c0);
-    c1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), c1);
-  }
-  float r = sms_hsum(_mm256_add_ps(c0, c1));
-  for (int64_t k = kv; k < K; k++) r += a[k] * b[k];
-  return r;
+  SMS_FDOT(__m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_add_ps, sms_hsum)
 #else
   return sm_dot_f32(a, b, K);
 #endif

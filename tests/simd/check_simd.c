@@ -289,6 +289,11 @@ int main(int argc, char **argv) {
   run(SMS_Q4_0, 9, 129, 2048);
   run(SMS_Q4_0, 6, 33, 288); /* stories15M's rows: a group of 8 blocks and one more */
   run(SMS_Q8_0, 5, 31, 288);
+  /* decode: 8 weight rows at a time (smz_rows) with row tails, 1-3 activation rows */
+  run(SMS_Q4_0, 1, 1003, 288);
+  run(SMS_Q8_0, 1, 211, 288);
+  run(SMS_Q4_0, 3, 75, 800);
+  run(SMS_Q8_0, 2, 41, 96);
   run(SMS_Q4_K, 6, 70, 2048);
   run(SMS_Q6_K, 6, 70, 2048);
   run(SMS_F16, 6, 300, 1000);
