@@ -86,17 +86,31 @@ static void smelt_top_k_select(float *v, int32_t *id, int n, int k) {
   }
 }
 
+/* The first index of the largest of x[0..n): the maximum over 16 independent lanes (a
+ * loop compilers vectorize; one compare-and-reload chain through the best index cost
+ * ~7 ns per logit, a quarter of a 15M model's decode), then the first index holding it.
+ * NaNs are never the largest; all NaN gives 0. */
+static int32_t smelt_argmax(const float *x, int n) {
+  float m[16], mx;
+  int i = 0;
+  if (n < 1) return 0;
+  for (int j = 0; j < 16; j++) m[j] = x[0];
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+  mx = m[0];
+  for (int j = 1; j < 16; j++) mx = m[j] > mx ? m[j] : mx;
+  for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+  for (i = 0; i < n; i++)
+    if (x[i] == mx) return i;
+  return 0;
+}
+
 /* The next token from logits[n].  recent: the last tokens (for the penalty).  Scratch:
  * vals[n] floats and ids[n] int32s. */
 static int32_t smelt_sample(const float *logits, int n, const struct smelt_sampling *p, uint64_t *rng,
                             const int32_t *recent, int nrecent, float *vals, int32_t *ids) {
   int penalty = p && p->repeat_penalty > 0 && p->repeat_penalty != 1;
-  if ((!p || p->temperature <= 0) && !penalty) { /* plain greedy: no copy of the vocabulary */
-    int32_t best = 0;
-    for (int i = 1; i < n; i++)
-      if (logits[i] > logits[best]) best = i;
-    return best;
-  }
+  if ((!p || p->temperature <= 0) && !penalty) return smelt_argmax(logits, n); /* plain greedy: no copy of the vocabulary */
   for (int i = 0; i < n; i++) { vals[i] = logits[i]; ids[i] = i; }
   if (penalty) {
     for (int r = 0; r < nrecent; r++) {
@@ -108,12 +122,7 @@ static int32_t smelt_sample(const float *logits, int n, const struct smelt_sampl
       vals[t] = vals[t] > 0 ? vals[t] / p->repeat_penalty : vals[t] * p->repeat_penalty;
     }
   }
-  if (!p || p->temperature <= 0) { /* greedy: the largest, lowest id on ties */
-    int32_t best = 0;
-    for (int i = 1; i < n; i++)
-      if (vals[i] > vals[best]) best = i;
-    return best;
-  }
+  if (!p || p->temperature <= 0) return smelt_argmax(vals, n); /* greedy: the largest, lowest id on ties */
   int m = n;
   if (p->top_k > 0 && p->top_k < n) { smelt_top_k_select(vals, ids, n, p->top_k); m = p->top_k; }
   int nucleus = p->top_p > 0 && p->top_p < 1;

@@ -24,6 +24,24 @@ int main(void) {
   CHECK(smelt_sample(logits, N, &s, &rng, NULL, 0, vals, ids) == best, "greedy (temperature 0)");
   float tie[4] = {1, 5, 5, 2};
   CHECK(smelt_sample(tie, 4, &s, &rng, NULL, 0, vals, ids) == 1, "greedy tie goes to the lower id");
+  /* long rows (the 16-lane maximum, then the first index holding it): ties in other
+   * lanes and blocks, a maximum in the tail, NaNs never chosen */
+  {
+    static float row[1000];
+    for (int n = 1; n <= 1000; n += 37) {
+      for (int i = 0; i < n; i++) row[i] = (float)((i * 7919) % 23);
+      int want = 0;
+      for (int i = 1; i < n; i++)
+        if (row[i] > row[want]) want = i;
+      CHECK(smelt_sample(row, n, &s, &rng, NULL, 0, vals, ids) == want, "greedy over %d logits: the first largest", n);
+      row[n - 1] = 99;
+      CHECK(smelt_sample(row, n, &s, &rng, NULL, 0, vals, ids) == n - 1, "greedy over %d logits: the largest last", n);
+      if (n > 2) {
+        row[1] = NAN;
+        CHECK(smelt_sample(row, n, &s, &rng, NULL, 0, vals, ids) == n - 1, "greedy over %d logits: a NaN is not chosen", n);
+      }
+    }
+  }
   /* repetition penalty: the best token, once recent, loses to the runner-up */
   float two[3] = {4.0f, 3.9f, -1};
   int32_t recent[2] = {0, 0};
