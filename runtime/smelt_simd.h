@@ -519,11 +519,16 @@ static inline void sms_mm_part(void *arg, int part, int nparts) {
   float t[4];
   int64_t j = j0;
   if (m->nr < 4 && (m->kind == SMS_Q8_0 || m->kind == SMS_Q4_0)) /* decode: 4 weight rows at a time (smelt_simd_q.h) */
-    for (; j + 4 <= j1; j += 4)
+    for (; j + 4 <= j1; j += 4) {
+      /* the 4 rows are read side by side, short streams the hardware prefetcher does not
+       * follow: fetch the next group's bytes (within this part) as one linear stream */
+      const char *pf = (const char *)m->w + (j + 4) * m->rb, *pe = (const char *)m->w + (j1 < j + 8 ? j1 : j + 8) * m->rb;
+      for (; pf < pe; pf += 64) __builtin_prefetch(pf);
       for (int64_t r = 0; r < m->nr; r++) {
         if (m->kind == SMS_Q8_0) sms_rows4_q8_0(m->w + j * m->rb, m->rb, m->xq + r * nb, nb, m->y + r * N + j);
         else sms_rows4_q4_0(m->w + j * m->rb, m->rb, m->xq + r * nb, nb, m->y + r * N + j);
       }
+    }
   for (; j < j1; j++) {
     const uint8_t *w = m->w + j * m->rb;
     int64_t r = 0;

@@ -244,6 +244,9 @@ static inline __attribute__((always_inline)) void smz_dot(int q4, int nt, const 
 #ifndef SMZ_ND
 #define SMZ_ND 8
 #endif
+#ifndef SMZ_PF_GROUPS
+#define SMZ_PF_GROUPS 1
+#endif
 static inline __attribute__((always_inline)) __m128 smz_hsum4(__m512 a0, __m512 a1, __m512 a2, __m512 a3, const __m256 *one) {
   __m256 h[4];
   const __m512 a[4] = {a0, a1, a2, a3};
@@ -253,7 +256,8 @@ static inline __attribute__((always_inline)) __m128 smz_hsum4(__m512 a0, __m512 
   __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
   return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
 }
-static inline __attribute__((always_inline)) void smz_rows(int q4, const uint8_t *w, int64_t rb, const struct smz_act *a, int64_t nb, float *y) {
+static inline __attribute__((always_inline)) void smz_rows(int q4, const uint8_t *w, int64_t rb, const struct smz_act *a, int64_t nb, float *y,
+                                                           const char *pf, const char *pf_end) {
   const int G = q4 ? 8 : 4;
   const int64_t BYTES = q4 ? SMQ_Q4_0_BYTES : SMQ_Q8_0_BYTES;
   __m512 acc[SMZ_ND];
@@ -262,6 +266,9 @@ static inline __attribute__((always_inline)) void smz_rows(int q4, const uint8_t
   for (int i = 0; i < SMZ_ND; i++) acc[i] = _mm512_setzero_ps(), one[i] = _mm256_setzero_ps();
   int64_t b = 0;
   for (; b + G <= nb; b += G, w += G * BYTES) {
+    /* the rows are read side by side, SMZ_ND short streams the hardware prefetcher does not
+     * follow: fetch a later group's bytes as one linear stream, as many per step as a step reads */
+    for (int l = 0; l < SMZ_ND * G * (int)BYTES && pf < pf_end; l += 64, pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
     __m256 da = q4 ? _mm256_loadu_ps(a->d + b) : _mm256_castps128_ps256(_mm_loadu_ps(a->d + b)), s[SMZ_ND];
     SMZ_UNROLL8
     for (int i = 0; i < SMZ_ND; i++) s[i] = _mm256_mul_ps(q4 ? smz_dw_q4_0(w + i * rb) : smz_dw_q8_0(w + i * rb), da);
@@ -370,8 +377,11 @@ static inline void smz_mm_part(void *arg, int part, int nparts) {
       for (int64_t r = 0; r < m->nr; r++) {
         struct smz_act a = {m->a.q + r * nb * 32, m->a.d + r * nb, m->a.c + r * nb * 8};
         float u[SMZ_ND];
-        if (m->q4) smz_rows(1, m->w + j * m->rb, m->rb, &a, nb, u);
-        else smz_rows(0, m->w + j * m->rb, m->rb, &a, nb, u);
+        /* prefetch SMZ_PF_GROUPS groups ahead, within this part's rows, the first activation row only */
+        const char *pf = (const char *)m->w + (j + SMZ_PF_GROUPS * SMZ_ND) * m->rb, *pe = r ? pf : (const char *)m->w + j1 * m->rb;
+        if (pf > pe) pf = pe;
+        if (m->q4) smz_rows(1, m->w + j * m->rb, m->rb, &a, nb, u, pf, pe);
+        else smz_rows(0, m->w + j * m->rb, m->rb, &a, nb, u, pf, pe);
         memcpy(m->y + r * N + j, u, sizeof u);
       }
   if (m->nr >= 4) /* prefill: SMZ_NW x 4 tiles, then the rows of x left over */
