@@ -13,10 +13,10 @@ usage: /usr/bin/python3 tools/make_encoder_fixture.py [REPO_ROOT]
 import os
 import sys
 
-import numpy as np
-import onnx
 import torch
-from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_fixture import export_with_test_set  # noqa: E402
 
 ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "tests", "e2e", "models", "encoder")
@@ -63,18 +63,7 @@ class Net(torch.nn.Module):
 def main():
     net = Net().eval()
     x = torch.randn(1, 8, 32) * 2 + 0.5
-    with torch.no_grad():
-        y = net(x)
-    os.makedirs(os.path.join(OUT, "test_data_set_0"), exist_ok=True)
-    path = os.path.join(OUT, "model.onnx")
-    torch.onnx.export(net, x, path, input_names=["x"], output_names=["y"], opset_version=14)
-    m = onnx.load(path)
-    onnx.checker.check_model(m)
-    for name, a in (("input_0.pb", x), ("output_0.pb", y)):
-        t = numpy_helper.from_array(a.numpy().astype(np.float32), "x" if name.startswith("in") else "y")
-        with open(os.path.join(OUT, "test_data_set_0", name), "wb") as f:
-            f.write(t.SerializeToString())
-    print("wrote", os.path.relpath(path, ROOT), os.path.getsize(path), "bytes")
+    export_with_test_set(net, x, OUT, 14, ROOT)
 
 
 main()
