@@ -16,31 +16,11 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_fixture import export_with_test_set  # noqa: E402
+from torch_fixture import EncoderLayer as Layer, export_with_test_set  # noqa: E402
 
 ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "tests", "e2e", "models", "encoder")
 torch.manual_seed(20261123)
-
-
-class Layer(torch.nn.Module):
-    def __init__(self, d, h, ff):
-        super().__init__()
-        nn = torch.nn
-        self.h, self.dh = h, d // h
-        self.qkv = nn.Linear(d, 3 * d)
-        self.o = nn.Linear(d, d)
-        self.n1 = nn.LayerNorm(d)
-        self.f1 = nn.Linear(d, ff)
-        self.f2 = nn.Linear(ff, d)
-        self.n2 = nn.LayerNorm(d)
-
-    def forward(self, x):
-        b, s, d = x.shape
-        q, k, v = self.qkv(x).view(b, s, 3, self.h, self.dh).permute(2, 0, 3, 1, 4)
-        a = torch.softmax(q @ k.transpose(-1, -2) / self.dh ** 0.5, dim=-1) @ v
-        x = self.n1(x + self.o(a.transpose(1, 2).reshape(b, s, d)))
-        return self.n2(x + self.f2(torch.nn.functional.gelu(self.f1(x))))
 
 
 class Net(torch.nn.Module):
