@@ -5,7 +5,7 @@
 # in EVERY of them (default 1: all; ~1 minute on 2 cores), each checked against ONNX's
 # expected outputs like the host run; then mnist-8 (../shared/models, when present) as a
 # `smelt build` executable whose weights are the LLVM object emitted for TARGET's triple,
-# and the demo's digit classifier as a cross-built static library called from C.
+# the PyTorch-made encoder and branchy CNN of tests/e2e/models, and the demo's digit classifier as a cross-built static library called from C.
 set -u
 B=$1; SRC=$2; T=$3; EVERY=${4:-1}
 . "$SRC/tests/cross/env.sh"
@@ -22,6 +22,12 @@ if [ -d "$M" ]; then
 else
   echo "mnist-8 not checked: $M is missing"
 fi
+# two models made by PyTorch (tests/e2e/models): the encoder (LayerNorm, GELU, attention:
+# the vector math kernels) and the branchy CNN (convolutions, pools), against PyTorch's outputs
+for m in encoder inception; do
+  "$B/tests/conformance" --dir "$SRC/tests/e2e/models/$m" --exe --require-pass --target "$T" --cc "$XCC" --cflags "$XCFLAGS" \
+    --emulator "$XEMU" --work "$W/$m" || { echo "FAIL: $m for $T"; exit 1; }
+done
 # the demo's digit classifier as a static library (--emit lib, weights object), linked
 # into samples/digits/classify.c by the cross compiler: the same accuracy as on the host
 D=$SRC/samples/digits
