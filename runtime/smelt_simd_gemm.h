@@ -35,117 +35,87 @@
 
 #include "smelt_simd.h"
 
-#if defined(__GNUC__)
-#define SMS_INLINE static inline __attribute__((always_inline))
-#else
-#define SMS_INLINE static inline
-#endif
-
 #define SMS_KC 256 /* k slice */
 #define SMS_PMAX 64 /* the widest panel (ir/pack.h SMELT_PACK_MAX) */
 #define SMS_MC 96  /* rows of a per packed block (a multiple of every MR) */
 
-/* The vector kernels are one body (sms_gk, sms_gv below) over a few per-ISA primitives:
- * sms_v is one register of SMS_VW floats, a kernel column block is SMS_NV of them. */
-#if SMS_AVX2 && defined(__AVX512F__)
+/* The vector kernels are one body (sms_gk, sms_gv below) over the per-ISA primitives of
+ * smelt_simd_math.h (smm_v, smm_ld, smm_ld_h, smm_dup, smm_fma, ...): one register holds
+ * SMM_W floats, a kernel column block is SMS_NV of them, MR rows of a are broadcast
+ * (smm_dup: from memory, folded into the FMA on AVX-512). */
+#if SMM_W == 16
 #define SMS_AVX512 1
-#define SMS_GK_MR 12 /* 24 accumulators of 32 */
-#define SMS_VW 16
+#define SMS_GK_MR 12 /* 24 accumulators of 32 zmm */
 #define SMS_NV 2
-typedef __m512 sms_v;
-SMS_INLINE sms_v sms_vzero(void) { return _mm512_setzero_ps(); }
-SMS_INLINE sms_v sms_vld(const float *p) { return _mm512_loadu_ps(p); }
-SMS_INLINE sms_v sms_vldh(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p)); }
-SMS_INLINE sms_v sms_vdup(const float *p) { return _mm512_set1_ps(*p); } /* an embedded broadcast */
-SMS_INLINE sms_v sms_vfma(sms_v c, sms_v a, sms_v b) { return _mm512_fmadd_ps(a, b, c); }
-SMS_INLINE sms_v sms_vadd(sms_v a, sms_v b) { return _mm512_add_ps(a, b); }
-SMS_INLINE void sms_vst(float *p, sms_v v) { _mm512_storeu_ps(p, v); }
-#elif SMS_AVX2
-#define SMS_GK_MR 6 /* 12 accumulators of 8 */
-#define SMS_VW 8
+#elif SMM_W == 8
+#define SMS_GK_MR 6 /* 12 accumulators of 16 ymm */
 #define SMS_NV 2
-typedef __m256 sms_v;
-SMS_INLINE sms_v sms_vzero(void) { return _mm256_setzero_ps(); }
-SMS_INLINE sms_v sms_vld(const float *p) { return _mm256_loadu_ps(p); }
-SMS_INLINE sms_v sms_vldh(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p)); }
-SMS_INLINE sms_v sms_vdup(const float *p) { return _mm256_broadcast_ss(p); }
-SMS_INLINE sms_v sms_vfma(sms_v c, sms_v a, sms_v b) { return _mm256_fmadd_ps(a, b, c); }
-SMS_INLINE sms_v sms_vadd(sms_v a, sms_v b) { return _mm256_add_ps(a, b); }
-SMS_INLINE void sms_vst(float *p, sms_v v) { _mm256_storeu_ps(p, v); }
-#elif SMS_NEON
-#define SMS_GK_MR 6 /* 24 accumulators of 4 */
-#define SMS_VW 4
+#elif SMM_W == 4
+#define SMS_GK_MR 6 /* 24 accumulators of 32 q */
 #define SMS_NV 4
-typedef float32x4_t sms_v;
-SMS_INLINE sms_v sms_vzero(void) { return vdupq_n_f32(0); }
-SMS_INLINE sms_v sms_vld(const float *p) { return vld1q_f32(p); }
-SMS_INLINE sms_v sms_vldh(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
-SMS_INLINE sms_v sms_vdup(const float *p) { return vdupq_n_f32(*p); } /* fmla by element */
-SMS_INLINE sms_v sms_vfma(sms_v c, sms_v a, sms_v b) { return vfmaq_f32(c, a, b); }
-SMS_INLINE sms_v sms_vadd(sms_v a, sms_v b) { return vaddq_f32(a, b); }
-SMS_INLINE void sms_vst(float *p, sms_v v) { vst1q_f32(p, v); }
 #endif
+#define SMS_VW SMM_W
 
 #ifdef SMS_GK_MR
 #define SMS_GK_W (SMS_VW * SMS_NV) /* the kernel's columns: a divisor of the panel width */
 /* one row of a column block (SMS_NV registers) from row k of a panel slice of ldb */
-SMS_INLINE void sms_gk_row(sms_v *bv, int f16, const void *b, int64_t k, int64_t ldb) {
+SMM_INLINE void sms_gk_row(smm_v *bv, int f16, const void *b, int64_t k, int64_t ldb) {
 #pragma GCC unroll 4
   for (int u = 0; u < SMS_NV; u++)
-    bv[u] = f16 ? sms_vldh((const uint16_t *)b + k * ldb + u * SMS_VW) : sms_vld((const float *)b + k * ldb + u * SMS_VW);
+    bv[u] = f16 ? smm_ld_h((const uint16_t *)b + k * ldb + u * SMS_VW) : smm_ld((const float *)b + k * ldb + u * SMS_VW);
 }
 /* y[0..mr, 0..GK_W) (+)= sliver ap (kc columns as apart) · panel slice b (kc rows of ldb) */
-SMS_INLINE void sms_gk(int mr, int f16, const float *ap, int64_t as, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
-  sms_v c[SMS_GK_MR][SMS_NV];
+SMM_INLINE void sms_gk(int mr, int f16, const float *ap, int64_t as, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
+  smm_v c[SMS_GK_MR][SMS_NV];
 #pragma GCC unroll 12
   for (int r = 0; r < SMS_GK_MR; r++)
 #pragma GCC unroll 4
-    for (int u = 0; u < SMS_NV; u++) c[r][u] = r < mr && acc ? sms_vld(y + r * ldy + u * SMS_VW) : sms_vzero();
+    for (int u = 0; u < SMS_NV; u++) c[r][u] = r < mr && acc ? smm_ld(y + r * ldy + u * SMS_VW) : smm_set(0.0f);
   for (int64_t k = 0; k < kc; k++, ap += as) {
-    sms_v bv[SMS_NV];
+    smm_v bv[SMS_NV];
     sms_gk_row(bv, f16, b, k, ldb);
 #pragma GCC unroll 12
     for (int r = 0; r < SMS_GK_MR; r++)
       if (r < mr) {
-        sms_v av = sms_vdup(ap + r);
+        smm_v av = smm_dup(ap + r);
 #pragma GCC unroll 4
-        for (int u = 0; u < SMS_NV; u++) c[r][u] = sms_vfma(c[r][u], av, bv[u]);
+        for (int u = 0; u < SMS_NV; u++) c[r][u] = smm_fma(av, bv[u], c[r][u]);
       }
   }
 #pragma GCC unroll 12
   for (int r = 0; r < SMS_GK_MR; r++)
     if (r < mr)
 #pragma GCC unroll 4
-      for (int u = 0; u < SMS_NV; u++) sms_vst(y + r * ldy + u * SMS_VW, c[r][u]);
+      for (int u = 0; u < SMS_NV; u++) smm_st(y + r * ldy + u * SMS_VW, c[r][u]);
 }
 /* GEMV over one whole panel of GK_W columns: y[0..GK_W) = Σ_k a[k] b[k, ..].  The panel
  * is read front to back, one stream (the hardware prefetcher's best case: four streams,
  * one per quarter of k, decoded the 110M f16 model ~25% slower), four consecutive k into
  * four sets of sums (independent FMA chains), then the sets added. */
 #define SMS_GV 1
-SMS_INLINE void sms_gv(int f16, const float *a, const void *b, int64_t K, float *y) {
-  sms_v c[4][SMS_NV], bv[SMS_NV];
+SMM_INLINE void sms_gv(int f16, const float *a, const void *b, int64_t K, float *y) {
+  smm_v c[4][SMS_NV], bv[SMS_NV];
 #pragma GCC unroll 4
   for (int s = 0; s < 4; s++)
 #pragma GCC unroll 4
-    for (int u = 0; u < SMS_NV; u++) c[s][u] = sms_vzero();
+    for (int u = 0; u < SMS_NV; u++) c[s][u] = smm_set(0.0f);
   int64_t k = 0;
   for (; k + 4 <= K; k += 4)
 #pragma GCC unroll 4
     for (int s = 0; s < 4; s++) {
-      sms_v av = sms_vdup(a + k + s);
+      smm_v av = smm_dup(a + k + s);
       sms_gk_row(bv, f16, b, k + s, SMS_GK_W);
 #pragma GCC unroll 4
-      for (int u = 0; u < SMS_NV; u++) c[s][u] = sms_vfma(c[s][u], av, bv[u]);
+      for (int u = 0; u < SMS_NV; u++) c[s][u] = smm_fma(av, bv[u], c[s][u]);
     }
   for (; k < K; k++) {
-    sms_v av = sms_vdup(a + k);
+    smm_v av = smm_dup(a + k);
     sms_gk_row(bv, f16, b, k, SMS_GK_W);
 #pragma GCC unroll 4
-    for (int u = 0; u < SMS_NV; u++) c[3][u] = sms_vfma(c[3][u], av, bv[u]);
+    for (int u = 0; u < SMS_NV; u++) c[3][u] = smm_fma(av, bv[u], c[3][u]);
   }
 #pragma GCC unroll 4
-  for (int u = 0; u < SMS_NV; u++) sms_vst(y + u * SMS_VW, sms_vadd(sms_vadd(c[0][u], c[1][u]), sms_vadd(c[2][u], c[3][u])));
+  for (int u = 0; u < SMS_NV; u++) smm_st(y + u * SMS_VW, smm_add(smm_add(c[0][u], c[1][u]), smm_add(c[2][u], c[3][u])));
 }
 #endif
 
