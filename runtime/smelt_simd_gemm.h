@@ -16,10 +16,10 @@
  * f16 weight costs one conversion per KW values per k, not a pass over memory.
  *
  * Blocking: k in slices of SMS_KC (the kc x KW slice of a panel stays in L1 while
- * every MR-row sliver of the block of a meets it), rows of a in blocks of SMS_MC,
- * packed per slice into MR-row slivers (a sliver's k-th column is MR contiguous
- * floats, so the micro-kernel broadcasts from one pointer).  Each packed block's
- * product with the panels is split between the threads of runtime/smelt_threads.h.
+ * every MR rows of the block of a meet it), rows of a in blocks of SMS_MC, read in
+ * place (the micro-kernel broadcasts from one pointer plus constant row offsets) or,
+ * when K would make rows alias in L1, copied per slice kc + 16 floats apart.  Each
+ * block's product with the panels is split between the threads of smelt_threads.h.
  * M = 1 (GEMV, LLM decode) is its own loop: each panel whole, front to back, so the
  * weight is read once in storage order as one stream (sms_gv).
  *
@@ -64,8 +64,9 @@ SMM_INLINE void sms_gk_row(smm_v *bv, int f16, const void *b, int64_t k, int64_t
   for (int u = 0; u < SMS_NV; u++)
     bv[u] = f16 ? smm_ld_h((const uint16_t *)b + k * ldb + u * SMS_VW) : smm_ld((const float *)b + k * ldb + u * SMS_VW);
 }
-/* y[0..mr, 0..GK_W) (+)= sliver ap (kc columns as apart) · panel slice b (kc rows of ldb) */
-SMM_INLINE void sms_gk(int mr, int f16, const float *ap, int64_t as, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
+/* y[0..mr, 0..GK_W) (+)= a · panel slice b (kc rows of ldb), a's (r, k) at ap[k * as + r * rs]:
+ * a packed sliver (as = MR, rs = 1) or rows of a as they are (as = 1, rs = their stride) */
+SMM_INLINE void sms_gk(int mr, int f16, const float *ap, int64_t as, int64_t rs, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
   smm_v c[SMS_GK_MR][SMS_NV];
 #pragma GCC unroll 12
   for (int r = 0; r < SMS_GK_MR; r++)
@@ -77,7 +78,7 @@ SMM_INLINE void sms_gk(int mr, int f16, const float *ap, int64_t as, const void 
 #pragma GCC unroll 12
     for (int r = 0; r < SMS_GK_MR; r++)
       if (r < mr) {
-        smm_v av = smm_dup(ap + r);
+        smm_v av = smm_dup(ap + r * rs);
 #pragma GCC unroll 4
         for (int u = 0; u < SMS_NV; u++) c[r][u] = smm_fma(av, bv[u], c[r][u]);
       }
@@ -122,7 +123,7 @@ SMM_INLINE void sms_gv(int f16, const float *a, const void *b, int64_t K, float 
 /* the portable micro-kernel: mr <= 4 rows, nw <= SMS_PMAX columns, any ISA;
  * also the path of a panel width the vector kernel does not divide */
 #define SMS_PK_MR 4
-static inline void sms_pk_scalar(int mr, int nw, int f16, const float *ap, int64_t aps, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
+static inline void sms_pk_scalar(int mr, int nw, int f16, const float *ap, int64_t aps, int64_t rs, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
   float c[SMS_PK_MR][SMS_PMAX];
   for (int r = 0; r < mr; r++)
     for (int u = 0; u < nw; u++) c[r][u] = acc ? y[r * ldy + u] : 0.0f;
@@ -132,7 +133,7 @@ static inline void sms_pk_scalar(int mr, int nw, int f16, const float *ap, int64
     float bv[SMS_PMAX];
     for (int u = 0; u < nw; u++) bv[u] = f16 ? smq_f16(bh + 2 * (k * ldb + u)) : bf[k * ldb + u];
     for (int r = 0; r < mr; r++)
-      for (int u = 0; u < nw; u++) c[r][u] += ap[r] * bv[u];
+      for (int u = 0; u < nw; u++) c[r][u] += ap[r * rs] * bv[u];
   }
   for (int r = 0; r < mr; r++)
     for (int u = 0; u < nw; u++) y[r * ldy + u] = c[r][u];
@@ -150,37 +151,41 @@ struct sms_pk {
   float *y;
   int64_t M, N, K, P;
   int f16;
-  const float *ap;       /* the packed block of a (M > 1): rows i0 .. i0 + mc, k0 .. k0 + kc */
+  const float *ap;       /* the block of a (M > 1): rows i0 .. i0 + mc, k0 .. k0 + kc, */
+  int64_t lp;            /* lp apart when copied (ap not NULL), else read in place */
   int64_t i0, mc, k0, kc;
 };
 
-/* y tile (mr rows of the block, columns of one panel slice) += a sliver · the slice:
- * the vector kernel per KW columns when KW divides the (padded) panel width P */
-static inline void sms_pk_tile(const struct sms_pk *m, int mr, int f16, const float *ap, int64_t as, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
 #ifdef SMS_GK_MR
-  if (m->P % SMS_GK_W == 0) {
-    for (int64_t q = 0; q < m->P; q += SMS_GK_W) {
-      const void *bq = (const uint8_t *)b + (f16 ? 2 : 4) * q;
-      /* constant mr and f16 per call, so each case is the kernel unrolled for them */
+/* sms_gk with mr and f16 constant per case, so each case is the kernel unrolled for them */
+static inline void sms_gk_mr(int mr, int f16, const float *ap, int64_t as, int64_t rs, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
 #define SMS_CASE(R)                                                                                                    \
   case R:                                                                                                              \
-    if (f16) sms_gk(R, 1, ap, as, bq, ldb, kc, y + q, ldy, acc);                                                       \
-    else sms_gk(R, 0, ap, as, bq, ldb, kc, y + q, ldy, acc);                                                           \
+    if (f16) sms_gk(R, 1, ap, as, rs, b, ldb, kc, y, ldy, acc);                                                        \
+    else sms_gk(R, 0, ap, as, rs, b, ldb, kc, y, ldy, acc);                                                            \
     break;
-      switch (mr) {
-        SMS_CASE(1) SMS_CASE(2) SMS_CASE(3) SMS_CASE(4) SMS_CASE(5) SMS_CASE(6)
+  switch (mr) {
+    SMS_CASE(1) SMS_CASE(2) SMS_CASE(3) SMS_CASE(4) SMS_CASE(5) SMS_CASE(6)
 #if SMS_GK_MR > 6
-        SMS_CASE(7) SMS_CASE(8) SMS_CASE(9) SMS_CASE(10) SMS_CASE(11) SMS_CASE(12)
+    SMS_CASE(7) SMS_CASE(8) SMS_CASE(9) SMS_CASE(10) SMS_CASE(11) SMS_CASE(12)
 #endif
-      default: break;
-      }
+  default: break;
+  }
 #undef SMS_CASE
-    }
+}
+#endif
+
+/* y tile (mr rows of the block, columns of one panel slice) += a (as sms_gk) · the slice:
+ * the vector kernel per KW columns when KW divides the (padded) panel width P */
+static inline void sms_pk_tile(const struct sms_pk *m, int mr, int f16, const float *ap, int64_t as, int64_t rs, const void *b, int64_t ldb, int64_t kc, float *y, int64_t ldy, int acc) {
+#ifdef SMS_GK_MR
+  if (m->P % SMS_GK_W == 0) {
+    for (int64_t q = 0; q < m->P; q += SMS_GK_W) sms_gk_mr(mr, f16, ap, as, rs, (const uint8_t *)b + (f16 ? 2 : 4) * q, ldb, kc, y + q, ldy, acc);
     return;
   }
 #endif
   for (int r0 = 0; r0 < mr; r0 += SMS_PK_MR) /* slivers of SMS_MR rows, SMS_PK_MR at a time */
-    sms_pk_scalar(mr - r0 < SMS_PK_MR ? mr - r0 : SMS_PK_MR, (int)m->P, f16, ap + r0, as, b, ldb, kc, y + r0 * ldy, ldy, acc);
+    sms_pk_scalar(mr - r0 < SMS_PK_MR ? mr - r0 : SMS_PK_MR, (int)m->P, f16, ap + r0 * rs, as, rs, b, ldb, kc, y + r0 * ldy, ldy, acc);
 }
 
 static inline void sms_pk_part(void *arg, int part, int nparts) {
@@ -198,14 +203,17 @@ static inline void sms_pk_part(void *arg, int part, int nparts) {
         continue;
       }
 #endif
-      if (w == P) sms_pk_tile(m, 1, m->f16, m->a, 1, panel, P, K, m->y + j0, N, 0);
-      else sms_pk_scalar(1, (int)w, m->f16, m->a, 1, panel, w, K, m->y + j0, N, 0);
+      if (w == P) sms_pk_tile(m, 1, m->f16, m->a, 1, 1, panel, P, K, m->y + j0, N, 0);
+      else sms_pk_scalar(1, (int)w, m->f16, m->a, 1, 1, panel, w, K, m->y + j0, N, 0);
     }
     return;
   }
-  /* one block of rows of a (packed by the caller) times one k slice of the panels */
+  /* one block of rows of a (copied by the caller, or read in place: ap NULL) times one k
+   * slice of the panels */
   const int64_t i0 = m->i0, mc = m->mc, k0 = m->k0, kc = m->kc;
   const float *ap = m->ap;
+  /* rows s * MR .. of the block, as sms_gk reads them */
+#define SMS_SLIVER(s) (ap ? ap + (s) * SMS_MR * m->lp : m->a + (i0 + (s) * SMS_MR) * K + k0), 1, ap ? m->lp : K
   float pad[SMS_KC * SMS_PMAX]; /* a narrow panel's slice, zero-padded to P (f32) */
   float yt[SMS_MR * SMS_PMAX];  /* and its y tile */
   for (int64_t p = p0; p < p1; p++) {
@@ -224,22 +232,23 @@ static inline void sms_pk_part(void *arg, int part, int nparts) {
       const int mr = (int)(mc - s * SMS_MR < SMS_MR ? mc - s * SMS_MR : SMS_MR);
       float *y = m->y + (i0 + s * SMS_MR) * N + j0;
       if (w == P) {
-        sms_pk_tile(m, mr, f16, ap + s * SMS_MR * kc, SMS_MR, b, P, kc, y, N, k0 > 0);
+        sms_pk_tile(m, mr, f16, SMS_SLIVER(s), b, P, kc, y, N, k0 > 0);
         continue;
       }
       for (int r = 0; r < mr; r++)
         for (int64_t u = 0; u < w; u++) yt[r * P + u] = y[r * N + u];
-      sms_pk_tile(m, mr, f16, ap + s * SMS_MR * kc, SMS_MR, b, P, kc, yt, P, k0 > 0);
+      sms_pk_tile(m, mr, f16, SMS_SLIVER(s), b, P, kc, yt, P, k0 > 0);
       for (int r = 0; r < mr; r++)
         for (int64_t u = 0; u < w; u++) y[r * N + u] = yt[r * P + u];
     }
   }
+#undef SMS_SLIVER
 }
 
 /* y[M, N] = a[M, K] · B with B [K, N] packed in panels of P (1 <= P <= 64, ir/pack.h),
  * f32 (f16 = 0) or f16 (f16 = 1) */
 static inline void sms_gemm_packed(const void *b, int f16, const float *a, float *y, int64_t M, int64_t N, int64_t K, int64_t P) {
-  struct sms_pk m = {a, (const uint8_t *)b, y, M, N, K, P, f16, NULL, 0, 0, 0, 0};
+  struct sms_pk m = {a, (const uint8_t *)b, y, M, N, K, P, f16, NULL, 0, 0, 0, 0, 0};
   if (M < 1 || N < 1) return;
   if (K < 1) {
     for (int64_t i = 0; i < M * N; i++) y[i] = 0;
@@ -252,23 +261,21 @@ static inline void sms_gemm_packed(const void *b, int f16, const float *a, float
     smt_run(sms_pk_part, &m, parts > 64 ? 64 : parts < 1 ? 1 : (int)parts);
     return;
   }
-  /* a block of a is packed once here, then its product with every panel is split
-   * between the threads (packing per thread part would copy a once per part) */
-  float ap[SMS_MC * SMS_KC];
-  m.ap = ap;
+  /* The kernels read rows of a in place (one pointer, constant row offsets: the
+   * transposed MR-row slivers of a classic packed GEMM cost ~2 cycles a value to make,
+   * ~4% of the bench BERT) unless K is a multiple of 512: then rows of a lie a multiple
+   * of 2 KiB apart, so the MR rows a kernel reads map to at most two sets of a 32 KiB
+   * 8-way L1 and evict each other.  Such a block of rows is copied once here, kc + 16
+   * floats apart (memcpy's speed), and its product with every panel is split between
+   * the threads. */
+  float ap[SMS_MC * (SMS_KC + 16)];
+  m.ap = K % 512 == 0 ? ap : NULL;
   for (int64_t k0 = 0; k0 < K; k0 += SMS_KC) {
     const int64_t kc = K - k0 < SMS_KC ? K - k0 : SMS_KC;
+    m.lp = kc + 16;
     for (int64_t i0 = 0; i0 < M; i0 += SMS_MC) {
       const int64_t mc = M - i0 < SMS_MC ? M - i0 : SMS_MC;
-      /* sliver s holds rows i0 + s * MR .., column k at ap[s * MR * kc + k * MR + r] */
-      for (int64_t s = 0; s * SMS_MR < mc; s++) {
-        const int64_t rows = mc - s * SMS_MR < SMS_MR ? mc - s * SMS_MR : SMS_MR;
-        float *d = ap + s * SMS_MR * kc;
-        for (int64_t r = 0; r < rows; r++) {
-          const float *src = a + (i0 + s * SMS_MR + r) * K + k0;
-          for (int64_t k = 0; k < kc; k++) d[k * SMS_MR + r] = src[k];
-        }
-      }
+      for (int64_t r = 0; m.ap && r < mc; r++) memcpy(ap + r * m.lp, a + (i0 + r) * K + k0, (size_t)kc * sizeof *a);
       m.i0 = i0, m.mc = mc, m.k0 = k0, m.kc = kc;
       int64_t parts = mc * N * kc / 65536;
       if (parts > np) parts = np;
