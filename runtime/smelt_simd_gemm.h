@@ -284,4 +284,100 @@ static inline void sms_gemm_packed(const void *b, int f16, const float *a, float
   }
 }
 
+/* ---- batched products of activations (ONNX attention's Q·Kᵀ and P·V) ------------------ */
+/* b [K, N] row-major is a panel of ldb = N to sms_gk, and a's rows are read in place, so
+ * each MR x KW block of a product is the GEMM's micro-kernel (the bench BERT's 4-row x
+ * 2-vector tiles ran at ~2/3 of its rate); columns past the last whole KW block, and
+ * the portable target, take the smaller tiles below.  Same sums, same order (per
+ * output: k in order from 0, FMA) either way. */
+struct smm_bmm {
+  const float *a, *b;
+  float *y;
+  int64_t nb, M, N, K; /* nb products of a [M, K] by b [K, N], each stored contiguously */
+};
+
+/* rows m0 .. m0 + nr (nr <= 4) of one product, columns of NV full vectors from n.  The
+ * row and vector loops are unrolled by pragma: at -O2 GCC otherwise kept c[][] in memory
+ * (a load, FMA and store per product: the bench BERT's Q·Kᵀ / P·V ran at ~1/7 of the
+ * GEMM's rate). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SMM_BMM_UNROLL _Pragma("GCC unroll 8")
+#elif defined(__clang__)
+#define SMM_BMM_UNROLL _Pragma("unroll")
+#else
+#define SMM_BMM_UNROLL
+#endif
+#define SMM_BMM_TILE(NR, NV)                                                                   \
+  do {                                                                                         \
+    smm_v c[NR][NV];                                                                           \
+    SMM_BMM_UNROLL for (int r_ = 0; r_ < NR; r_++)                                             \
+      SMM_BMM_UNROLL for (int v_ = 0; v_ < NV; v_++) c[r_][v_] = smm_set(0.0f);                \
+    for (int64_t k = 0; k < K; k++) {                                                          \
+      smm_v bv[NV];                                                                            \
+      SMM_BMM_UNROLL for (int v_ = 0; v_ < NV; v_++) bv[v_] = smm_ld(b + k * N + n + v_ * SMM_W); \
+      SMM_BMM_UNROLL for (int r_ = 0; r_ < NR; r_++) {                                         \
+        smm_v av = smm_set(a[(m + r_) * K + k]);                                               \
+        SMM_BMM_UNROLL for (int v_ = 0; v_ < NV; v_++) c[r_][v_] = smm_fma(av, bv[v_], c[r_][v_]); \
+      }                                                                                        \
+    }                                                                                          \
+    SMM_BMM_UNROLL for (int r_ = 0; r_ < NR; r_++)                                             \
+      SMM_BMM_UNROLL for (int v_ = 0; v_ < NV; v_++) smm_st(y + (m + r_) * N + n + v_ * SMM_W, c[r_][v_]); \
+  } while (0)
+
+/* columns n0 .. N of rows m0 .. m1 of one product */
+static inline void smm_bmm_cols(const float *a, const float *b, float *y, int64_t m0, int64_t m1, int64_t n0, int64_t N, int64_t K) {
+  for (int64_t m = m0; m < m1; m += 4) {
+    int nr = m1 - m < 4 ? (int)(m1 - m) : 4;
+    int64_t n = n0;
+    for (; n + 2 * SMM_W <= N; n += 2 * SMM_W) {
+      if (nr == 4) SMM_BMM_TILE(4, 2);
+      else if (nr == 3) SMM_BMM_TILE(3, 2);
+      else if (nr == 2) SMM_BMM_TILE(2, 2);
+      else SMM_BMM_TILE(1, 2);
+    }
+    for (; n + SMM_W <= N; n += SMM_W) {
+      if (nr == 4) SMM_BMM_TILE(4, 1);
+      else for (int64_t m_ = m; m_ < m + nr; m_++) { int64_t m = m_; SMM_BMM_TILE(1, 1); }
+    }
+    if (n < N) /* the last columns: sums of the same products, in the same order */
+      for (int64_t r = m; r < m + nr; r++) {
+        smm_v c = smm_set(0.0f);
+        for (int64_t k = 0; k < K; k++) c = smm_fma(smm_set(a[r * K + k]), smm_ldn(b + k * N + n, N - n, 0.0f), c);
+        smm_stn(y + r * N + n, c, N - n);
+      }
+  }
+}
+#undef SMM_BMM_TILE
+
+static inline void smm_bmm_rows(const float *a, const float *b, float *y, int64_t m0, int64_t m1, int64_t N, int64_t K) {
+  for (int64_t m = m0; m < m1; m += SMS_MR) {
+    const int64_t m2 = m1 - m < SMS_MR ? m1 : m + SMS_MR;
+    int64_t n = 0;
+#ifdef SMS_GK_MR
+    for (; n + SMS_GK_W <= N; n += SMS_GK_W) sms_gk_mr((int)(m2 - m), 0, a + m * K, 1, K, b + n, N, K, y + m * N + n, N, 0);
+#endif
+    if (n < N) smm_bmm_cols(a, b, y, m, m2, n, N, K);
+  }
+}
+
+static inline void smm_bmm_part(void *arg, int part, int nparts) {
+  const struct smm_bmm *p = (const struct smm_bmm *)arg;
+  /* parts over (product, block of MR rows) */
+  int64_t blocks = (p->M + SMS_MR - 1) / SMS_MR, n = p->nb * blocks, i0 = n * part / nparts, i1 = n * (part + 1) / nparts;
+  for (int64_t i = i0; i < i1;) {
+    int64_t q = i / blocks, bl = i % blocks, bl1 = blocks, left = i1 - i;
+    if (bl1 - bl > left) bl1 = bl + left;
+    int64_t m0 = bl * SMS_MR, m1 = bl1 * SMS_MR < p->M ? bl1 * SMS_MR : p->M;
+    smm_bmm_rows(p->a + q * p->M * p->K, p->b + q * p->K * p->N, p->y + q * p->M * p->N, m0, m1, p->N, p->K);
+    i += bl1 - bl;
+  }
+}
+
+/* y[q] = a[q] · b[q] for q < nb: a [nb, M, K], b [nb, K, N], y [nb, M, N], all contiguous */
+static inline void smm_bmm(const float *a, const float *b, float *y, int64_t nb, int64_t M, int64_t N, int64_t K) {
+  struct smm_bmm p = {a, b, y, nb, M, N, K};
+  int64_t parts = nb * M * N * K / 65536, blocks = nb * ((M + SMS_MR - 1) / SMS_MR);
+  smt_run(smm_bmm_part, &p, parts > 64 ? 64 : parts < blocks ? (int)parts : (int)blocks);
+}
+
 #endif
