@@ -57,6 +57,7 @@ SMM_INLINE smm_v smm_sel(smm_m m, smm_v a, smm_v b) { return _mm512_mask_blend_p
 SMM_INLINE smm_v smm_pow2i(smm_v n) { /* 2^n for integral n in [-126, 127] */
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
 }
+SMM_INLINE int smm_all(smm_m m) { return m == 0xffff; }
 SMM_INLINE float smm_hsum(smm_v a) { return _mm512_reduce_add_ps(a); }
 SMM_INLINE float smm_hmax(smm_v a) { return _mm512_reduce_max_ps(a); }
 #else
@@ -73,6 +74,7 @@ SMM_INLINE smm_v smm_sel(smm_m m, smm_v a, smm_v b) { return _mm256_blendv_ps(b,
 SMM_INLINE smm_v smm_pow2i(smm_v n) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
 }
+SMM_INLINE int smm_all(smm_m m) { return _mm256_movemask_ps(m) == 0xff; }
 /* the halves' sum (max), then the 4 lanes' */
 #define SMM_H8(OP)                                                                             \
   __m128 h = _mm_##OP##_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));            \
@@ -125,6 +127,7 @@ SMM_INLINE smm_m smm_gt(smm_v a, smm_v b) { return vcgtq_f32(a, b); }
 SMM_INLINE smm_m smm_isnan(smm_v a) { return vmvnq_u32(vceqq_f32(a, a)); }
 SMM_INLINE smm_v smm_sel(smm_m m, smm_v a, smm_v b) { return vbslq_f32(m, a, b); }
 SMM_INLINE smm_v smm_pow2i(smm_v n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127)), 23)); }
+SMM_INLINE int smm_all(smm_m m) { return vminvq_u32(m) != 0; }
 SMM_INLINE float smm_hsum(smm_v a) { return vaddvq_f32(a); }
 SMM_INLINE float smm_hmax(smm_v a) { return vmaxvq_f32(a); }
 #else
@@ -155,6 +158,7 @@ SMM_INLINE smm_m smm_gt(smm_v a, smm_v b) { return a > b; }
 SMM_INLINE smm_m smm_isnan(smm_v a) { return a != a; }
 SMM_INLINE smm_v smm_sel(smm_m m, smm_v a, smm_v b) { return m ? a : b; }
 SMM_INLINE smm_v smm_pow2i(smm_v n) { return sm_bits_f32((uint32_t)((int32_t)n + 127) << 23); }
+SMM_INLINE int smm_all(smm_m m) { return m != 0; }
 SMM_INLINE float smm_hsum(smm_v a) { return a; }
 SMM_INLINE float smm_hmax(smm_v a) { return a; }
 #endif
@@ -229,10 +233,12 @@ static inline smm_v smm_tanh(smm_v x) {
   p = smm_fma(p, z, smm_set(1.333151267e-01f));
   p = smm_fma(p, z, smm_set(-3.333328522e-01f));
   smm_v small = smm_fma(smm_mul(p, z), x, x);
+  smm_m sm = smm_lt(ax, smm_set(0.625f));
+  if (smm_all(sm)) return small; /* no lane needs the exp (a NaN lane does) */
   smm_v e = smm_exp(smm_add(ax, ax));
   smm_v big = smm_sub(smm_set(1.0f), smm_div(smm_set(2.0f), smm_add(e, smm_set(1.0f))));
   big = smm_sel(smm_lt(x, smm_set(0.0f)), smm_mul(big, smm_set(-1.0f)), big);
-  return smm_sel(smm_lt(ax, smm_set(0.625f)), small, big);
+  return smm_sel(sm, small, big);
 }
 
 static inline smm_v smm_erf(smm_v x) {
@@ -244,6 +250,8 @@ static inline smm_v smm_erf(smm_v x) {
   p = smm_fma(p, z, smm_set(-3.761263365e-01f));
   p = smm_fma(p, z, smm_set(1.128379167e+00f));
   smm_v small = smm_mul(x, p);
+  smm_m sm = smm_lt(ax, smm_set(0.921875f));
+  if (smm_all(sm)) return small; /* every lane on the short polynomial: skip the other ~35 operations */
   smm_v s = smm_sub(smm_min(ax, smm_set(4.0f)), smm_set(2.5f));
   smm_v g = smm_fma(smm_set(-4.404090897e-07f), s, smm_set(1.714177580e-06f));
   g = smm_fma(g, s, smm_set(-3.695505487e-06f));
@@ -259,7 +267,7 @@ static inline smm_v smm_erf(smm_v x) {
   smm_v big = smm_sub(smm_set(1.0f), smm_mul(smm_exp(smm_mul(z, smm_set(-1.0f))), g));
   big = smm_sel(smm_gt(ax, smm_set(4.0f)), smm_set(1.0f), big);
   big = smm_sel(smm_lt(x, smm_set(0.0f)), smm_mul(big, smm_set(-1.0f)), big);
-  return smm_sel(smm_lt(ax, smm_set(0.921875f)), small, big);
+  return smm_sel(sm, small, big);
 }
 
 /* the formulas of ops.def, step by step in f32 */
