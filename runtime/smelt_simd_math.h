@@ -33,125 +33,134 @@
 #include <string.h>
 
 /* ---- primitives ------------------------------------------------------------------------- */
-#if SMS_AVX2 && defined(__AVX512F__)
+/* One set per instruction set, shared by every vector kernel of the runtime (this file's
+ * and the packed GEMM of smelt_simd_gemm.h).  Always inlined: the GEMM's micro-kernel
+ * counts on its accumulators staying in registers through unrolled loops. */
+#if defined(__GNUC__)
+#define SMM_INLINE static inline __attribute__((always_inline))
+#else
+#define SMM_INLINE static inline
+#endif
+
+#if SMS_AVX2 /* AVX-512F and AVX2 name most operations alike: _mm512_OP / _mm256_OP */
+#if defined(__AVX512F__)
 #define SMM_W 16
 #define SMM_ISA "avx512"
+#define SMM_X(op) _mm512_##op
 typedef __m512 smm_v;
 typedef __mmask16 smm_m;
-static inline smm_v smm_ld(const float *p) { return _mm512_loadu_ps(p); }
-static inline void smm_st(float *p, smm_v v) { _mm512_storeu_ps(p, v); }
-static inline smm_v smm_ld_h(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
-static inline smm_v smm_set(float f) { return _mm512_set1_ps(f); }
-static inline smm_v smm_add(smm_v a, smm_v b) { return _mm512_add_ps(a, b); }
-static inline smm_v smm_sub(smm_v a, smm_v b) { return _mm512_sub_ps(a, b); }
-static inline smm_v smm_mul(smm_v a, smm_v b) { return _mm512_mul_ps(a, b); }
-static inline smm_v smm_div(smm_v a, smm_v b) { return _mm512_div_ps(a, b); }
-static inline smm_v smm_fma(smm_v a, smm_v b, smm_v c) { return _mm512_fmadd_ps(a, b, c); }
-static inline smm_v smm_max(smm_v a, smm_v b) { return _mm512_max_ps(a, b); }
-static inline smm_v smm_min(smm_v a, smm_v b) { return _mm512_min_ps(a, b); }
-static inline smm_v smm_abs(smm_v a) { return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7fffffff))); }
-static inline smm_v smm_sqrt(smm_v a) { return _mm512_sqrt_ps(a); }
-static inline smm_v smm_round(smm_v a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-static inline smm_m smm_lt(smm_v a, smm_v b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
-static inline smm_m smm_gt(smm_v a, smm_v b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-static inline smm_m smm_isnan(smm_v a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
-static inline smm_v smm_sel(smm_m m, smm_v a, smm_v b) { return _mm512_mask_blend_ps(m, b, a); }
-static inline smm_v smm_pow2i(smm_v n) { /* 2^n for integral n in [-126, 127] */
+#define SMM_CMP(a, b, pred) _mm512_cmp_ps_mask(a, b, pred)
+SMM_INLINE smm_v smm_ld_h(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p)); }
+SMM_INLINE smm_v smm_abs(smm_v a) { return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7fffffff))); }
+SMM_INLINE smm_v smm_round(smm_v a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+SMM_INLINE smm_v smm_sel(smm_m m, smm_v a, smm_v b) { return _mm512_mask_blend_ps(m, b, a); }
+SMM_INLINE smm_v smm_pow2i(smm_v n) { /* 2^n for integral n in [-126, 127] */
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
 }
-static inline float smm_hsum(smm_v a) { return _mm512_reduce_add_ps(a); }
-static inline float smm_hmax(smm_v a) { return _mm512_reduce_max_ps(a); }
-#elif SMS_AVX2
+SMM_INLINE int smm_all(smm_m m) { return m == 0xffff; }
+SMM_INLINE float smm_hsum(smm_v a) { return _mm512_reduce_add_ps(a); }
+SMM_INLINE float smm_hmax(smm_v a) { return _mm512_reduce_max_ps(a); }
+#else
 #define SMM_W 8
 #define SMM_ISA "avx2"
+#define SMM_X(op) _mm256_##op
 typedef __m256 smm_v;
 typedef __m256 smm_m;
-static inline smm_v smm_ld(const float *p) { return _mm256_loadu_ps(p); }
-static inline void smm_st(float *p, smm_v v) { _mm256_storeu_ps(p, v); }
-static inline smm_v smm_ld_h(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-static inline smm_v smm_set(float f) { return _mm256_set1_ps(f); }
-static inline smm_v smm_add(smm_v a, smm_v b) { return _mm256_add_ps(a, b); }
-static inline smm_v smm_sub(smm_v a, smm_v b) { return _mm256_sub_ps(a, b); }
-static inline smm_v smm_mul(smm_v a, smm_v b) { return _mm256_mul_ps(a, b); }
-static inline smm_v smm_div(smm_v a, smm_v b) { return _mm256_div_ps(a, b); }
-static inline smm_v smm_fma(smm_v a, smm_v b, smm_v c) { return _mm256_fmadd_ps(a, b, c); }
-static inline smm_v smm_max(smm_v a, smm_v b) { return _mm256_max_ps(a, b); }
-static inline smm_v smm_min(smm_v a, smm_v b) { return _mm256_min_ps(a, b); }
-static inline smm_v smm_abs(smm_v a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-static inline smm_v smm_sqrt(smm_v a) { return _mm256_sqrt_ps(a); }
-static inline smm_v smm_round(smm_v a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-static inline smm_m smm_lt(smm_v a, smm_v b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
-static inline smm_m smm_gt(smm_v a, smm_v b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
-static inline smm_m smm_isnan(smm_v a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
-static inline smm_v smm_sel(smm_m m, smm_v a, smm_v b) { return _mm256_blendv_ps(b, a, m); }
-static inline smm_v smm_pow2i(smm_v n) {
+#define SMM_CMP(a, b, pred) _mm256_cmp_ps(a, b, pred)
+SMM_INLINE smm_v smm_ld_h(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p)); }
+SMM_INLINE smm_v smm_abs(smm_v a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+SMM_INLINE smm_v smm_round(smm_v a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+SMM_INLINE smm_v smm_sel(smm_m m, smm_v a, smm_v b) { return _mm256_blendv_ps(b, a, m); }
+SMM_INLINE smm_v smm_pow2i(smm_v n) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
 }
-static inline float smm_hsum(smm_v a) {
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
-}
-static inline float smm_hmax(smm_v a) {
-  __m128 h = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-  return _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
-}
+SMM_INLINE int smm_all(smm_m m) { return _mm256_movemask_ps(m) == 0xff; }
+/* the halves' sum (max), then the 4 lanes' */
+#define SMM_H8(OP)                                                                             \
+  __m128 h = _mm_##OP##_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));            \
+  h = _mm_##OP##_ps(h, _mm_movehl_ps(h, h));                                                   \
+  return _mm_cvtss_f32(_mm_##OP##_ss(h, _mm_movehdup_ps(h)))
+SMM_INLINE float smm_hsum(smm_v a) { SMM_H8(add); }
+SMM_INLINE float smm_hmax(smm_v a) { SMM_H8(max); }
+#undef SMM_H8
+#endif
+SMM_INLINE smm_v smm_ld(const float *p) { return SMM_X(loadu_ps)(p); }
+SMM_INLINE void smm_st(float *p, smm_v v) { SMM_X(storeu_ps)(p, v); }
+SMM_INLINE smm_v smm_set(float f) { return SMM_X(set1_ps)(f); }
+/* *p in every lane: AVX-512 folds it into the FMA that uses it ({1to16}), AVX2 vbroadcastss */
+SMM_INLINE smm_v smm_dup(const float *p) { return SMM_X(set1_ps)(*p); }
+SMM_INLINE smm_v smm_add(smm_v a, smm_v b) { return SMM_X(add_ps)(a, b); }
+SMM_INLINE smm_v smm_sub(smm_v a, smm_v b) { return SMM_X(sub_ps)(a, b); }
+SMM_INLINE smm_v smm_mul(smm_v a, smm_v b) { return SMM_X(mul_ps)(a, b); }
+SMM_INLINE smm_v smm_div(smm_v a, smm_v b) { return SMM_X(div_ps)(a, b); }
+SMM_INLINE smm_v smm_fma(smm_v a, smm_v b, smm_v c) { return SMM_X(fmadd_ps)(a, b, c); }
+SMM_INLINE smm_v smm_max(smm_v a, smm_v b) { return SMM_X(max_ps)(a, b); }
+SMM_INLINE smm_v smm_min(smm_v a, smm_v b) { return SMM_X(min_ps)(a, b); }
+SMM_INLINE smm_v smm_sqrt(smm_v a) { return SMM_X(sqrt_ps)(a); }
+SMM_INLINE smm_m smm_lt(smm_v a, smm_v b) { return SMM_CMP(a, b, _CMP_LT_OQ); }
+SMM_INLINE smm_m smm_gt(smm_v a, smm_v b) { return SMM_CMP(a, b, _CMP_GT_OQ); }
+SMM_INLINE smm_m smm_isnan(smm_v a) { return SMM_CMP(a, a, _CMP_UNORD_Q); }
+#undef SMM_X
+#undef SMM_CMP
 #elif SMS_NEON
 #define SMM_W 4
 #define SMM_ISA "neon"
 typedef float32x4_t smm_v;
 typedef uint32x4_t smm_m;
-static inline smm_v smm_ld(const float *p) { return vld1q_f32(p); }
-static inline void smm_st(float *p, smm_v v) { vst1q_f32(p, v); }
-static inline smm_v smm_ld_h(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
-static inline smm_v smm_set(float f) { return vdupq_n_f32(f); }
-static inline smm_v smm_add(smm_v a, smm_v b) { return vaddq_f32(a, b); }
-static inline smm_v smm_sub(smm_v a, smm_v b) { return vsubq_f32(a, b); }
-static inline smm_v smm_mul(smm_v a, smm_v b) { return vmulq_f32(a, b); }
-static inline smm_v smm_div(smm_v a, smm_v b) { return vdivq_f32(a, b); }
-static inline smm_v smm_fma(smm_v a, smm_v b, smm_v c) { return vfmaq_f32(c, a, b); }
-static inline smm_v smm_max(smm_v a, smm_v b) { return vmaxq_f32(a, b); }
-static inline smm_v smm_min(smm_v a, smm_v b) { return vminq_f32(a, b); }
-static inline smm_v smm_abs(smm_v a) { return vabsq_f32(a); }
-static inline smm_v smm_sqrt(smm_v a) { return vsqrtq_f32(a); }
-static inline smm_v smm_round(smm_v a) { return vrndnq_f32(a); }
-static inline smm_m smm_lt(smm_v a, smm_v b) { return vcltq_f32(a, b); }
-static inline smm_m smm_gt(smm_v a, smm_v b) { return vcgtq_f32(a, b); }
-static inline smm_m smm_isnan(smm_v a) { return vmvnq_u32(vceqq_f32(a, a)); }
-static inline smm_v smm_sel(smm_m m, smm_v a, smm_v b) { return vbslq_f32(m, a, b); }
-static inline smm_v smm_pow2i(smm_v n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127)), 23)); }
-static inline float smm_hsum(smm_v a) { return vaddvq_f32(a); }
-static inline float smm_hmax(smm_v a) { return vmaxvq_f32(a); }
+SMM_INLINE smm_v smm_ld(const float *p) { return vld1q_f32(p); }
+SMM_INLINE void smm_st(float *p, smm_v v) { vst1q_f32(p, v); }
+SMM_INLINE smm_v smm_ld_h(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+SMM_INLINE smm_v smm_set(float f) { return vdupq_n_f32(f); }
+SMM_INLINE smm_v smm_dup(const float *p) { return vld1q_dup_f32(p); } /* ld1r */
+SMM_INLINE smm_v smm_add(smm_v a, smm_v b) { return vaddq_f32(a, b); }
+SMM_INLINE smm_v smm_sub(smm_v a, smm_v b) { return vsubq_f32(a, b); }
+SMM_INLINE smm_v smm_mul(smm_v a, smm_v b) { return vmulq_f32(a, b); }
+SMM_INLINE smm_v smm_div(smm_v a, smm_v b) { return vdivq_f32(a, b); }
+SMM_INLINE smm_v smm_fma(smm_v a, smm_v b, smm_v c) { return vfmaq_f32(c, a, b); }
+SMM_INLINE smm_v smm_max(smm_v a, smm_v b) { return vmaxq_f32(a, b); }
+SMM_INLINE smm_v smm_min(smm_v a, smm_v b) { return vminq_f32(a, b); }
+SMM_INLINE smm_v smm_abs(smm_v a) { return vabsq_f32(a); }
+SMM_INLINE smm_v smm_sqrt(smm_v a) { return vsqrtq_f32(a); }
+SMM_INLINE smm_v smm_round(smm_v a) { return vrndnq_f32(a); }
+SMM_INLINE smm_m smm_lt(smm_v a, smm_v b) { return vcltq_f32(a, b); }
+SMM_INLINE smm_m smm_gt(smm_v a, smm_v b) { return vcgtq_f32(a, b); }
+SMM_INLINE smm_m smm_isnan(smm_v a) { return vmvnq_u32(vceqq_f32(a, a)); }
+SMM_INLINE smm_v smm_sel(smm_m m, smm_v a, smm_v b) { return vbslq_f32(m, a, b); }
+SMM_INLINE smm_v smm_pow2i(smm_v n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127)), 23)); }
+SMM_INLINE int smm_all(smm_m m) { return vminvq_u32(m) != 0; }
+SMM_INLINE float smm_hsum(smm_v a) { return vaddvq_f32(a); }
+SMM_INLINE float smm_hmax(smm_v a) { return vmaxvq_f32(a); }
 #else
 #define SMM_W 1
 #define SMM_ISA "portable"
 typedef float smm_v;
 typedef int smm_m;
-static inline smm_v smm_ld(const float *p) { return *p; }
-static inline void smm_st(float *p, smm_v v) { *p = v; }
-static inline smm_v smm_ld_h(const uint16_t *p) { return sm_f16_to_f32(*p); }
-static inline smm_v smm_set(float f) { return f; }
-static inline smm_v smm_add(smm_v a, smm_v b) { return a + b; }
-static inline smm_v smm_sub(smm_v a, smm_v b) { return a - b; }
-static inline smm_v smm_mul(smm_v a, smm_v b) { return a * b; }
-static inline smm_v smm_div(smm_v a, smm_v b) { return a / b; }
-static inline smm_v smm_fma(smm_v a, smm_v b, smm_v c) { return a * b + c; }
-static inline smm_v smm_max(smm_v a, smm_v b) { return a > b ? a : b; }
-static inline smm_v smm_min(smm_v a, smm_v b) { return a < b ? a : b; }
-static inline smm_v smm_abs(smm_v a) { return fabsf(a); }
-static inline smm_v smm_sqrt(smm_v a) { return sqrtf(a); }
-static inline smm_v smm_round(smm_v a) { /* |a| < 2^22 here; ties to even */
+SMM_INLINE smm_v smm_ld(const float *p) { return *p; }
+SMM_INLINE void smm_st(float *p, smm_v v) { *p = v; }
+SMM_INLINE smm_v smm_ld_h(const uint16_t *p) { return sm_f16_to_f32(*p); }
+SMM_INLINE smm_v smm_set(float f) { return f; }
+SMM_INLINE smm_v smm_dup(const float *p) { return *p; }
+SMM_INLINE smm_v smm_add(smm_v a, smm_v b) { return a + b; }
+SMM_INLINE smm_v smm_sub(smm_v a, smm_v b) { return a - b; }
+SMM_INLINE smm_v smm_mul(smm_v a, smm_v b) { return a * b; }
+SMM_INLINE smm_v smm_div(smm_v a, smm_v b) { return a / b; }
+SMM_INLINE smm_v smm_fma(smm_v a, smm_v b, smm_v c) { return a * b + c; }
+SMM_INLINE smm_v smm_max(smm_v a, smm_v b) { return a > b ? a : b; }
+SMM_INLINE smm_v smm_min(smm_v a, smm_v b) { return a < b ? a : b; }
+SMM_INLINE smm_v smm_abs(smm_v a) { return fabsf(a); }
+SMM_INLINE smm_v smm_sqrt(smm_v a) { return sqrtf(a); }
+SMM_INLINE smm_v smm_round(smm_v a) { /* |a| < 2^22 here; ties to even */
   const float big = 12582912.0f; /* 1.5 * 2^23 */
   return (a + big) - big;
 }
-static inline smm_m smm_lt(smm_v a, smm_v b) { return a < b; }
-static inline smm_m smm_gt(smm_v a, smm_v b) { return a > b; }
-static inline smm_m smm_isnan(smm_v a) { return a != a; }
-static inline smm_v smm_sel(smm_m m, smm_v a, smm_v b) { return m ? a : b; }
-static inline smm_v smm_pow2i(smm_v n) { return sm_bits_f32((uint32_t)((int32_t)n + 127) << 23); }
-static inline float smm_hsum(smm_v a) { return a; }
-static inline float smm_hmax(smm_v a) { return a; }
+SMM_INLINE smm_m smm_lt(smm_v a, smm_v b) { return a < b; }
+SMM_INLINE smm_m smm_gt(smm_v a, smm_v b) { return a > b; }
+SMM_INLINE smm_m smm_isnan(smm_v a) { return a != a; }
+SMM_INLINE smm_v smm_sel(smm_m m, smm_v a, smm_v b) { return m ? a : b; }
+SMM_INLINE smm_v smm_pow2i(smm_v n) { return sm_bits_f32((uint32_t)((int32_t)n + 127) << 23); }
+SMM_INLINE int smm_all(smm_m m) { return m != 0; }
+SMM_INLINE float smm_hsum(smm_v a) { return a; }
+SMM_INLINE float smm_hmax(smm_v a) { return a; }
 #endif
 
 /* the first n < SMM_W elements at p, the other lanes `fill` (smm_ldn_h: 0), and the
@@ -224,10 +233,12 @@ static inline smm_v smm_tanh(smm_v x) {
   p = smm_fma(p, z, smm_set(1.333151267e-01f));
   p = smm_fma(p, z, smm_set(-3.333328522e-01f));
   smm_v small = smm_fma(smm_mul(p, z), x, x);
+  smm_m sm = smm_lt(ax, smm_set(0.625f));
+  if (smm_all(sm)) return small; /* no lane needs the exp (a NaN lane does) */
   smm_v e = smm_exp(smm_add(ax, ax));
   smm_v big = smm_sub(smm_set(1.0f), smm_div(smm_set(2.0f), smm_add(e, smm_set(1.0f))));
   big = smm_sel(smm_lt(x, smm_set(0.0f)), smm_mul(big, smm_set(-1.0f)), big);
-  return smm_sel(smm_lt(ax, smm_set(0.625f)), small, big);
+  return smm_sel(sm, small, big);
 }
 
 static inline smm_v smm_erf(smm_v x) {
@@ -239,6 +250,8 @@ static inline smm_v smm_erf(smm_v x) {
   p = smm_fma(p, z, smm_set(-3.761263365e-01f));
   p = smm_fma(p, z, smm_set(1.128379167e+00f));
   smm_v small = smm_mul(x, p);
+  smm_m sm = smm_lt(ax, smm_set(0.921875f));
+  if (smm_all(sm)) return small; /* every lane on the short polynomial: skip the other ~35 operations */
   smm_v s = smm_sub(smm_min(ax, smm_set(4.0f)), smm_set(2.5f));
   smm_v g = smm_fma(smm_set(-4.404090897e-07f), s, smm_set(1.714177580e-06f));
   g = smm_fma(g, s, smm_set(-3.695505487e-06f));
@@ -254,7 +267,7 @@ static inline smm_v smm_erf(smm_v x) {
   smm_v big = smm_sub(smm_set(1.0f), smm_mul(smm_exp(smm_mul(z, smm_set(-1.0f))), g));
   big = smm_sel(smm_gt(ax, smm_set(4.0f)), smm_set(1.0f), big);
   big = smm_sel(smm_lt(x, smm_set(0.0f)), smm_mul(big, smm_set(-1.0f)), big);
-  return smm_sel(smm_lt(ax, smm_set(0.921875f)), small, big);
+  return smm_sel(sm, small, big);
 }
 
 /* the formulas of ops.def, step by step in f32 */
@@ -588,83 +601,6 @@ static inline int smm_attention(const float *q, const void *k, const void *v, fl
   return 0;
 }
 
-/* ---- batched products of activations (ONNX attention's Q·Kᵀ and P·V) ------------------ */
-struct smm_bmm {
-  const float *a, *b;
-  float *y;
-  int64_t nb, M, N, K; /* nb products of a [M, K] by b [K, N], each stored contiguously */
-};
-
-/* rows m0 .. m0 + nr (nr <= 4) of one product, columns of NV full vectors from n.  The
- * row and vector loops are unrolled by pragma: at -O2 GCC otherwise kept c[][] in memory
- * (a load, FMA and store per product: the bench BERT's Q·Kᵀ / P·V ran at ~1/7 of the
- * GEMM's rate). */
-#if defined(__GNUC__) && !defined(__clang__)
-#define SMM_BMM_UNROLL _Pragma("GCC unroll 8")
-#elif defined(__clang__)
-#define SMM_BMM_UNROLL _Pragma("unroll")
-#else
-#define SMM_BMM_UNROLL
-#endif
-#define SMM_BMM_TILE(NR, NV)                                                                   \
-  do {                                                                                         \
-    smm_v c[NR][NV];                                                                           \
-    SMM_BMM_UNROLL for (int r_ = 0; r_ < NR; r_++)                                             \
-      SMM_BMM_UNROLL for (int v_ = 0; v_ < NV; v_++) c[r_][v_] = smm_set(0.0f);                \
-    for (int64_t k = 0; k < K; k++) {                                                          \
-      smm_v bv[NV];                                                                            \
-      SMM_BMM_UNROLL for (int v_ = 0; v_ < NV; v_++) bv[v_] = smm_ld(b + k * N + n + v_ * SMM_W); \
-      SMM_BMM_UNROLL for (int r_ = 0; r_ < NR; r_++) {                                         \
-        smm_v av = smm_set(a[(m + r_) * K + k]);                                               \
-        SMM_BMM_UNROLL for (int v_ = 0; v_ < NV; v_++) c[r_][v_] = smm_fma(av, bv[v_], c[r_][v_]); \
-      }                                                                                        \
-    }                                                                                          \
-    SMM_BMM_UNROLL for (int r_ = 0; r_ < NR; r_++)                                             \
-      SMM_BMM_UNROLL for (int v_ = 0; v_ < NV; v_++) smm_st(y + (m + r_) * N + n + v_ * SMM_W, c[r_][v_]); \
-  } while (0)
-
-static inline void smm_bmm_rows(const float *a, const float *b, float *y, int64_t m0, int64_t m1, int64_t N, int64_t K) {
-  for (int64_t m = m0; m < m1; m += 4) {
-    int nr = m1 - m < 4 ? (int)(m1 - m) : 4;
-    int64_t n = 0;
-    for (; n + 2 * SMM_W <= N; n += 2 * SMM_W) {
-      if (nr == 4) SMM_BMM_TILE(4, 2);
-      else if (nr == 3) SMM_BMM_TILE(3, 2);
-      else if (nr == 2) SMM_BMM_TILE(2, 2);
-      else SMM_BMM_TILE(1, 2);
-    }
-    for (; n + SMM_W <= N; n += SMM_W) {
-      if (nr == 4) SMM_BMM_TILE(4, 1);
-      else for (int64_t m_ = m; m_ < m + nr; m_++) { int64_t m = m_; SMM_BMM_TILE(1, 1); }
-    }
-    if (n < N) /* the last columns: sums of the same products, in the same order */
-      for (int64_t r = m; r < m + nr; r++) {
-        smm_v c = smm_set(0.0f);
-        for (int64_t k = 0; k < K; k++) c = smm_fma(smm_set(a[r * K + k]), smm_ldn(b + k * N + n, N - n, 0.0f), c);
-        smm_stn(y + r * N + n, c, N - n);
-      }
-  }
-}
-#undef SMM_BMM_TILE
-
-static inline void smm_bmm_part(void *arg, int part, int nparts) {
-  const struct smm_bmm *p = (const struct smm_bmm *)arg;
-  /* parts over (product, block of 4 rows) */
-  int64_t blocks = (p->M + 3) / 4, n = p->nb * blocks, i0 = n * part / nparts, i1 = n * (part + 1) / nparts;
-  for (int64_t i = i0; i < i1;) {
-    int64_t q = i / blocks, bl = i % blocks, bl1 = blocks, left = i1 - i;
-    if (bl1 - bl > left) bl1 = bl + left;
-    int64_t m0 = bl * 4, m1 = bl1 * 4 < p->M ? bl1 * 4 : p->M;
-    smm_bmm_rows(p->a + q * p->M * p->K, p->b + q * p->K * p->N, p->y + q * p->M * p->N, m0, m1, p->N, p->K);
-    i += bl1 - bl;
-  }
-}
-
-/* y[q] = a[q] · b[q] for q < nb: a [nb, M, K], b [nb, K, N], y [nb, M, N], all contiguous */
-static inline void smm_bmm(const float *a, const float *b, float *y, int64_t nb, int64_t M, int64_t N, int64_t K) {
-  struct smm_bmm p = {a, b, y, nb, M, N, K};
-  int64_t parts = nb * M * N * K / 65536, blocks = nb * ((M + 3) / 4);
-  smt_run(smm_bmm_part, &p, parts > 64 ? 64 : parts < blocks ? (int)parts : (int)blocks);
-}
+/* batched products of activations (smm_bmm): smelt_simd_gemm.h, on the GEMM's micro-kernel */
 
 #endif

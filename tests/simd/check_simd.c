@@ -282,6 +282,11 @@ int main(int argc, char **argv) {
           for (unsigned c = 0; c < 3; c++) run_packed(Mp[a], Np[b], Kp[c], Pp[p], f16);
   run_packed(37, 333, 520, 32, 0); /* split between threads */
   run_packed(64, 200, 1000, 16, 1);
+  /* K a multiple of 512: blocks of rows of a copied apart (across row blocks, k slices,
+   * odd and narrow panels) rather than read in place */
+  run_packed(100, 70, 1024, 32, 0);
+  run_packed(13, 47, 512, 5, 1);
+  run_packed(30, 33, 1536, 16, 1);
   run_packed(1, 333, 520, 32, 1); /* GEMV split between threads, k tails of the 4-k step */
   run_packed(1, 200, 1001, 16, 0);
   /* large enough to be split between threads: several chunks of quantized rows */

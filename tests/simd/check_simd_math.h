@@ -241,7 +241,7 @@ static void check_math(void) {
   check_attention(1, 4, 4, 3, 64, 50, 33, 0, 0);    /* D = 3 under a sliding window (block starts past 0) */
   check_attention(1, 4, 2, 16, 64, 45, 0, 0, 0);    /* D of one AVX-512 vector */
   check_attention(1, 2, 2, 12, 64, 40, 0, 10.0f, 1); /* D between 8 and 16, soft cap */
-  static const int64_t bm[][4] = {{1, 1, 8, 1}, {3, 5, 37, 9}, {2, 7, 16, 33}, {1, 4, 64, 5}, {2, 9, 100, 3}, {4, 128, 128, 64}};
+  static const int64_t bm[][4] = {{1, 1, 8, 1}, {3, 5, 37, 9}, {2, 7, 16, 33}, {1, 4, 64, 5}, {2, 9, 100, 3}, {4, 128, 128, 64}, {2, 30, 70, 20}};
   for (unsigned i = 0; i < sizeof bm / sizeof *bm; i++) check_bmm(bm[i][0], bm[i][1], bm[i][2], bm[i][3]);
 #if (SMS_VNNI && defined(__AVX512F__) && SMM_W != 16) || (SMS_AVX2 && !defined(__AVX512F__) && SMM_W != 8) || (SMS_NEON && SMM_W != 4)
   mfail("vector math width %g does not follow the target macros%g%g", SMM_W, 0, 0);
