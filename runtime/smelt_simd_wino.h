@@ -125,9 +125,9 @@ static inline int64_t smw_split(float *D, int64_t DW, const float *s, int64_t i0
       vst1q_f32(D + j, v.val[0]), vst1q_f32(D + DW + j, v.val[1]);
     }
 #endif
-  for (; j < j1; j++)
-    for (int p = 0; p < wm; p++) D[p * DW + j] = s[j * wm + p + i0];
-  return j;
+  for (int64_t t = j; t < j1 && t < SMW_MAX_TW + 48; t++) /* (the bound: a row of D; it tells GCC's loop analysis) */
+    for (int p = 0; p < wm; p++) D[p * DW + t] = s[i0 + t * wm + p];
+  return j1;
 }
 
 /* ---- 1. input transform: parts split the channels ------------------------------------ */
