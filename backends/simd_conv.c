@@ -34,6 +34,14 @@ static int op_of(const smelt_graph *g, const smelt_node *n, smelt_op op, struct 
   o->M = Y->shape.d[1].n, o->OH = Y->shape.d[2].n, o->OW = Y->shape.d[3].n;
   o->sh = st[0], o->sw = st[1], o->ph = pd[0], o->pw = pd[1], o->pe_h = pd[2], o->pe_w = pd[3], o->dh = dl[0], o->dw = dl[1];
   if (o->ph < 0 || o->pw < 0 || o->pe_h < 0 || o->pe_w < 0) return 0;
+  if (op == SMELT_OP_CONV && smelt_attr_i(n, "wino")) { /* U [(m+2)², C, M] (ir/wino.h): smc_wino_epi */
+    if (n->nin < 2 || n->in[1] < 0) return 0;
+    const smelt_value *U = &g->values[n->in[1]];
+    if (U->dt != SMELT_DT_F32 || U->shape.rank != 3 || !const_dims(&U->shape, 0) || U->shape.d[2].n != o->M || U->shape.d[1].n != o->C) return 0;
+    if (n->nin > 2 && n->in[2] >= 0 && g->values[n->in[2]].dt != SMELT_DT_F32) return 0;
+    o->G = 1, o->KH = o->KW = 3, o->kind = SMC_CONV;
+    return smc_wino_fits(o, (int)smelt_attr_i(n, "wino"));
+  }
   if (op == SMELT_OP_CONV) {
     if (n->nin < 2 || n->in[1] < 0) return 0;
     const smelt_value *W = &g->values[n->in[1]];
@@ -130,6 +138,12 @@ int smelt_simd_conv_kernel(struct cg *c, const smelt_node *n) {
     /* the Fused node's own inputs: the anchor's are x<arg>, the residual x<res> */
     const char *xs[3];
     for (int i = 0; i < enin; i++) xs[i] = smelt_sprintf(c->cx, "x%d", earg[i]);
+    if (smelt_attr_i(n, "wino")) {
+      cg_line(c, "smc_wino_epi(&op, %d, %s, %s, %s, %s, %d, y0, %s); /* Winograd F(%dx%d, 3x3), the chain's Add / Relu as outputs are stored */",
+              (int)smelt_attr_i(n, "wino"), xs[0], xs[1], enin > 2 ? xs[2] : "NULL", eres >= 0 ? smelt_sprintf(c->cx, "x%d", eres) : "NULL", erelu,
+              cg_dim(c, c->g->values[ein[0]].shape.d[0]), (int)smelt_attr_i(n, "wino"), (int)smelt_attr_i(n, "wino"));
+      return 0;
+    }
     cg_line(c, "smc_conv_epi(&op, %s, %s, %s, %s, %d, y0, %s); /* the chain's Add / Relu applied as tiles are stored */", xs[0], xs[1],
             enin > 2 ? xs[2] : "NULL", eres >= 0 ? smelt_sprintf(c->cx, "x%d", eres) : "NULL", erelu,
             cg_dim(c, c->g->values[ein[0]].shape.d[0]));
@@ -144,7 +158,10 @@ int smelt_simd_conv_kernel(struct cg *c, const smelt_node *n) {
           (long long)o.dh, (long long)o.dw, (long long)o.G);
   const char *N = cg_dim(c, cg_in(c, n, 0)->shape.d[0]);
   int bias = n->op == SMELT_OP_CONV && n->nin > 2 && n->in[2] >= 0;
-  if (n->op == SMELT_OP_CONV)
+  if (n->op == SMELT_OP_CONV && smelt_attr_i(n, "wino"))
+    cg_line(c, "smc_wino_epi(&op, %d, x0, x1, %s, NULL, 0, y0, %s); /* Winograd F(%dx%d, 3x3) */", (int)smelt_attr_i(n, "wino"), bias ? "x2" : "NULL", N,
+            (int)smelt_attr_i(n, "wino"), (int)smelt_attr_i(n, "wino"));
+  else if (n->op == SMELT_OP_CONV)
     cg_line(c, "%s(&op, x0, x1, %s, y0, %s);", o.kind == SMC_DW ? "smc_dw" : "smc_conv", bias ? "x2" : "NULL", N);
   else
     cg_line(c, "smc_dw(&op, x0, NULL, NULL, y0, %s);", N);

@@ -3,6 +3,7 @@
  * integers, rounded once at the store. */
 #include "eval.h"
 #include "pack.h"
+#include "wino.h"
 
 #include <math.h>
 
@@ -114,7 +115,7 @@ static int next_index(int64_t *idx, const int64_t *dims, int nsp) {
 }
 
 int eval_conv(const smelt_graph *g, const smelt_node *n, const smelt_tensor *in, smelt_tensor *out) {
-  (void)g;
+  if (smelt_attr_i(n, "wino")) return eval_conv_wino(g, n, in, out); /* weights in Winograd form (ir/wino.h) */
   const smelt_tensor *X = &in[0], *W = &in[1];
   int nsp = X->rank - 2, isf = smelt_dtype_is_float(X->dt);
   const int64_t *st, *pd, *dl;

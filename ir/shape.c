@@ -341,8 +341,41 @@ static int window_attrs(smelt_graph *g, const smelt_node *n, int nsp, const int6
   return 0;
 }
 
+/* A Conv with wino = m (ir/wino.h): X [N, C, H, W], U [(m+2)², C, M] f32, a 3x3 kernel of
+ * stride 1, dilation 1 and one group; the output is that of the 3x3 convolution. */
+static int shape_conv_wino(smelt_graph *g, int ni) {
+  smelt_node *n = &g->nodes[ni];
+  const smelt_shape *x = &V(0)->shape, *w = &V(1)->shape;
+  int64_t m = smelt_attr_i(n, "wino"), A = m + 2;
+  if (m != 2 && m != 4) return fail(g, n, "wino must be 0, 2 or 4");
+  if (x->rank != 4 || w->rank != 3) return fail(g, n, "wino needs a 2-D input and a weight [(wino+2)^2, C, M]");
+  if (V(0)->dt != SMELT_DT_F32 || V(1)->dt != SMELT_DT_F32 || (n->nin == 3 && V(2)->dt != SMELT_DT_F32)) return fail(g, n, "wino needs f32 operands");
+  for (int i = 1; i < 4; i++)
+    if (x->d[i].sym) return fail(g, n, "only the batch dim may be symbolic");
+  for (int i = 0; i < 3; i++)
+    if (w->d[i].sym) return fail(g, n, "weight shape must be constant");
+  if (w->d[0].n != A * A || w->d[1].n != x->d[1].n) return fail(g, n, "wino weight must be [(wino+2)^2, C, M]");
+  if (smelt_attr_i(n, "group") != 1) return fail(g, n, "wino needs group 1");
+  const int64_t *s, *p, *d;
+  if (window_attrs(g, n, 2, NULL, &s, &p, &d)) return SMELT_ERR;
+  if (s[0] != 1 || s[1] != 1 || d[0] != 1 || d[1] != 1) return fail(g, n, "wino needs strides and dilations 1");
+  if (n->nin == 3 && (V(2)->shape.rank != 1 || !smelt_dim_is(V(2)->shape.d[0], w->d[2].n))) return fail(g, n, "bias must be [M]");
+  smelt_shape o = {.rank = 4};
+  o.d[0] = x->d[0];
+  o.d[1] = w->d[2];
+  for (int i = 0; i < 2; i++) {
+    int64_t v = window_out(x->d[2 + i].n, 3, 1, 1, p[i], p[2 + i], 0);
+    if (v < 1) return fail(g, n, "kernel larger than the padded input");
+    o.d[2 + i] = smelt_dim_c(v);
+  }
+  OUT(0)->dt = SMELT_DT_F32;
+  OUT(0)->shape = o;
+  return 0;
+}
+
 static int shape_conv(smelt_graph *g, int ni) {
   smelt_node *n = &g->nodes[ni];
+  if (smelt_attr_i(n, "wino")) return shape_conv_wino(g, ni);
   const smelt_shape *x = &V(0)->shape, *w = &V(1)->shape;
   int nsp = x->rank - 2;
   if (nsp < 1 || w->rank != x->rank) return fail(g, n, "input and weight need equal rank >= 3");

@@ -120,6 +120,7 @@ int smelt_pass_layout(smelt_ctx *cx, smelt_graph *g) {
   const struct smelt_build_opts *o = smelt_ctx_options(cx);
   int P = o ? panel_width(o) : 0;
   if (!P) return 0;
+  if (smelt_layout_wino(cx, g)) return SMELT_ERR; /* 3x3 stride-1 Convs: Winograd weights (passes/wino.c) */
   int64_t min = o->layout_min > 0 ? o->layout_min : 32768;
   struct smelt_layout_memo *m = o->layout_memo ? o->layout_memo : smelt_layout_memo_new(cx);
   int *uses = smelt_alloc(cx, sizeof(int) * (size_t)(g->nvalues + 1)), *mm = smelt_alloc(cx, sizeof(int) * (size_t)(g->nvalues + 1));

@@ -64,6 +64,8 @@ int smelt_pass_fuse(smelt_ctx *cx, smelt_graph *g);
 int smelt_pass_idioms(smelt_ctx *cx, smelt_graph *g);
 /* Packs MatMul weights into the target GEMM's panels (pack attribute, ir/pack.h). */
 int smelt_pass_layout(smelt_ctx *cx, smelt_graph *g);
+/* its Winograd step for 3x3 stride-1 Convs (passes/wino.c) */
+int smelt_layout_wino(smelt_ctx *cx, smelt_graph *g);
 struct smelt_layout_memo;
 struct smelt_layout_memo *smelt_layout_memo_new(smelt_ctx *cx);
 struct smelt_build_opts;

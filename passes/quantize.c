@@ -306,7 +306,8 @@ static int quantize_conv(smelt_ctx *cx, smelt_graph *g, int ni, int scheme, int6
   if (!in || !at) goto done;
   in[0] = n->in[0], in[1] = wv, in[2] = bv, in[3] = sv;
   int na = 0;
-  for (int i = 0; i < n->nattr; i++) at[na++] = n->attrs[i];
+  for (int i = 0; i < n->nattr; i++) /* (a Conv in Winograd form is never quantized: the layout pass comes later) */
+    if (strcmp(n->attrs[i].key, "wino")) at[na++] = n->attrs[i];
   int64_t kk[SMELT_MAX_RANK];
   for (int i = 2; i < W->shape.rank; i++) kk[i - 2] = W->shape.d[i].n;
   at[na++] = smelt_attr_ints(cx, "kernel", kk, W->shape.rank - 2);

@@ -508,4 +508,6 @@ static inline void smc_dw(const struct smc_op *o, const float *x, const float *w
   smt_run(smc_dw_part, &j, (int)(work < 1 ? 1 : work < nc ? work : nc));
 }
 
+#include "smelt_simd_wino.h" /* Winograd F(2x2 / 4x4, 3x3) for 3x3 stride-1 convolutions */
+
 #endif

@@ -55,6 +55,9 @@ static inline const smelt_value *cg_out(struct cg *c, const smelt_node *n, int i
  * before the node's own kernel (backends/c/k_fused.c); 0 for every other node. */
 int emit_fused_pre(struct cg *c, const smelt_node *n);
 
+/* a Conv whose weights are in Winograd form (wino = m, ir/wino.h): backends/c/k_wino.c */
+int emit_conv_wino(struct cg *c, const smelt_node *n);
+
 #endif
 
 /* ---- loop nests over an output index space -----------------------------------------

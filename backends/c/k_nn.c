@@ -187,6 +187,7 @@ static const char *win_off(struct cg *c, const smelt_shape *s, const char *var) 
 }
 
 int emit_conv(struct cg *c, const smelt_node *n) {
+  if (smelt_attr_i(n, "wino")) return emit_conv_wino(c, n); /* weights in Winograd form: backends/c/k_wino.c */
   const smelt_value *X = cg_in(c, n, 0), *W = cg_in(c, n, 1), *Y = cg_out(c, n, 0);
   struct win w = {.nsp = X->shape.rank - 2, .x = &X->shape, .y = &Y->shape};
   smelt_attr_ints_get(n, "strides", &w.st);

@@ -11,7 +11,8 @@
  * relative tolerance a comment line "# tolerance: 1e-6" states (of the output's
  * largest magnitude), for passes that round differently (BatchNorm folding).  A line
  * "# packs: P" asks that exactly P nodes carry a pack attribute after the passes (the
- * layout pass: packing moves bytes, not values, so the outputs stay bit-identical).
+ * layout pass: packing moves bytes, not values, so the outputs stay bit-identical); a
+ * line "# winos: N" that exactly N nodes carry a wino attribute (passes/wino.c).
  * With --quant the outputs must move, by no more than the scheme's error:
  * 0 < ||after - before|| / ||before|| <= 2e-3 (f16), 0.05 (int8, q8_0), 0.3 (int4, nf4).
  *
@@ -173,6 +174,13 @@ static void run_case(const char *dir, const char *file) {
       for (int ni = 0; ni < g->nnodes; ni++)
         if (!g->nodes[ni].dead && smelt_attr_i(&g->nodes[ni], "pack")) packs++;
       CHECK(packs == want, "%s: %d nodes packed, want %d", file, packs, want);
+    }
+    const char *wl = strstr(text, "\n# winos:");
+    if (wl) {
+      int winos = 0, want = atoi(wl + 10);
+      for (int ni = 0; ni < g->nnodes; ni++)
+        if (!g->nodes[ni].dead && smelt_attr_i(&g->nodes[ni], "wino")) winos++;
+      CHECK(winos == want, "%s: %d nodes in Winograd form, want %d", file, winos, want);
     }
     size_t ol;
     char *out = t_print_graph(g, 0, &ol);

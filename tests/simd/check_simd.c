@@ -227,6 +227,108 @@ static void run_conv(int kind, int64_t N, int64_t C, int64_t H, int64_t W, int64
   free(x), free(w), free(b), free(y);
 }
 
+
+/* runtime/smelt_simd_wino.h: smc_wino_epi (F(2x2) and F(4x4)) against the direct
+ * convolution in double of the weights g the transformed U came from.  Bound (NOTES
+ * "Winograd convolution (h-wino)"): with S = Σ_c Σ_e |Aᵀ ⊗ A|[o, e] · |U_c[e]| · (|Bᵀ| |d_c| |B|)[e]
+ * (the exact Winograd expansion in absolute values) every rounding is relative to a
+ * part of S: <= 6 in the input transform, 1 in U, C in the sums over channels, 6 in the
+ * output transform and 1 for the bias, so |y - exact| <= (C + 14)·2^-24·S to first order
+ * (twice that here, as for smc_conv); the residual add and Relu round like the separate
+ * ops: one more 2^-24·|result|. */
+static const double wbt4[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                  {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+static const double wg4[6][3] = {{0.25, 0, 0}, {-1 / 6.0, -1 / 6.0, -1 / 6.0}, {-1 / 6.0, 1 / 6.0, -1 / 6.0}, {1 / 24.0, 1 / 12.0, 1 / 6.0}, {1 / 24.0, -1 / 12.0, 1 / 6.0}, {0, 0, 1}};
+static const double wat4[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+static const double wbt2[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const double wg2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double wat2[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+
+static void run_wino(int wm, int64_t N, int64_t C, int64_t H, int64_t W, int64_t M, int64_t ph, int64_t pw, int64_t peh, int64_t pew,
+                     int bias, int epi) {
+  int64_t OH = H + ph + peh - 2, OW = W + pw + pew - 2, A = wm + 2, E = A * A;
+  struct smc_op o = {SMC_CONV, C, H, W, M, OH, OW, 3, 3, 1, 1, ph, pw, peh, pew, 1, 1, 1};
+  if (!smc_wino_fits(&o, wm)) {
+    check(0, "smc_wino_fits refused a test shape", 200 + wm, C, M, 3, H, W, 0, 0, 0);
+    return;
+  }
+  const double *bt = wm == 4 ? &wbt4[0][0] : &wbt2[0][0], *gm = wm == 4 ? &wg4[0][0] : &wg2[0][0], *at = wm == 4 ? &wat4[0][0] : &wat2[0][0];
+  float *x = malloc(sizeof(float) * (size_t)(N * C * H * W)), *g = malloc(sizeof(float) * (size_t)(M * C * 9));
+  float *U = malloc(sizeof(float) * (size_t)(E * C * M)), *b = malloc(sizeof(float) * (size_t)M);
+  float *y = malloc(sizeof(float) * (size_t)(N * M * OH * OW)), *res = malloc(sizeof(float) * (size_t)(N * M * OH * OW));
+  for (int64_t i = 0; i < N * C * H * W; i++) x[i] = unif();
+  for (int64_t i = 0; i < M * C * 9; i++) g[i] = unif();
+  for (int64_t i = 0; i < M; i++) b[i] = unif();
+  for (int64_t i = 0; i < N * M * OH * OW; i++) res[i] = unif(), y[i] = 1e30f;
+  for (int64_t k = 0; k < M; k++) /* U = G g Gᵀ in double, rounded once (what passes/layout.c stores) */
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t e = 0; e < E; e++) {
+        double u = 0;
+        for (int a = 0; a < 3; a++)
+          for (int bb = 0; bb < 3; bb++) u += gm[e / A * 3 + a] * g[(k * C + c) * 9 + a * 3 + bb] * gm[e % A * 3 + bb];
+        U[(e * C + c) * M + k] = (float)u;
+      }
+  smc_wino_epi(&o, wm, x, U, bias ? b : NULL, epi ? res : NULL, epi, y, N);
+  /* per tile: BD[c][e] = (|Bᵀ| |d_c| |B|)[e], then per output channel T[e] = Σ_c BD·|U|
+   * and S[i] = Σ_e |Aᵀ ⊗ A|[i, e]·T[e] */
+  double *BD = malloc(sizeof(double) * (size_t)(C * E)), S[16], T[36];
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t ty = 0; ty * wm < OH; ty++)
+      for (int64_t tx = 0; tx * wm < OW; tx++) {
+        for (int64_t c = 0; c < C; c++)
+          for (int e = 0; e < E; e++) {
+            double v = 0;
+            for (int r = 0; r < A; r++)
+              for (int q = 0; q < A; q++) {
+                int64_t ih = ty * wm + r - ph, iw = tx * wm + q - pw;
+                if (ih >= 0 && ih < H && iw >= 0 && iw < W) v += fabs(bt[e / A * A + r]) * fabs(x[((n * C + c) * H + ih) * W + iw]) * fabs(bt[e % A * A + q]);
+              }
+            BD[c * E + e] = v;
+          }
+        for (int64_t k = 0; k < M; k++) {
+          for (int e = 0; e < E; e++) {
+            T[e] = 0;
+            for (int64_t c = 0; c < C; c++) T[e] += BD[c * E + e] * fabs(U[(e * C + c) * M + k]);
+          }
+          for (int i = 0; i < wm * wm; i++) {
+            S[i] = 0;
+            for (int e = 0; e < E; e++) S[i] += fabs(at[i / wm * A + e / A]) * fabs(at[i % wm * A + e % A]) * T[e];
+          }
+          for (int i = 0; i < wm * wm; i++) {
+            int64_t oh = ty * wm + i / wm, ow = tx * wm + i % wm;
+            if (oh >= OH || ow >= OW) continue;
+            double acc = bias ? b[k] : 0;
+            for (int64_t c = 0; c < C; c++)
+              for (int kh = 0; kh < 3; kh++)
+                for (int kw = 0; kw < 3; kw++) {
+                  int64_t ih = oh - ph + kh, iw = ow - pw + kw;
+                  if (ih >= 0 && ih < H && iw >= 0 && iw < W) acc += (double)x[((n * C + c) * H + ih) * W + iw] * g[(k * C + c) * 9 + kh * 3 + kw];
+                }
+            int64_t yi = ((n * M + k) * OH + oh) * OW + ow;
+            double tol = 2.0 * (double)(C + 14) / 16777216.0 * (S[i] + (bias ? fabs(b[k]) : 0)) + 1e-30;
+            if (epi) {
+              acc += res[yi];
+              tol += 2.0 / 16777216.0 * fabs(acc);
+              if (acc < 0) acc = 0;
+            }
+            check(fabs(y[yi] - acc) <= tol, "winograd conv", 200 + wm, C, M, H, n * M + k, oh * OW + ow, y[yi], acc, tol);
+          }
+        }
+      }
+  free(x), free(g), free(U), free(b), free(y), free(res), free(BD);
+}
+
+static void wino_cases(void) {
+  for (int wm = 2; wm <= 4; wm += 2) {
+    run_wino(wm, 1, 5, 7, 9, 16, 1, 1, 1, 1, 1, 0);      /* odd sizes: partial tiles at both edges */
+    run_wino(wm, 2, 3, 6, 6, 32, 0, 0, 0, 0, 0, 1);      /* no pad, batch 2, residual + Relu, no bias */
+    run_wino(wm, 1, 16, 9, 13, 48, 2, 0, 1, 3, 1, 1);    /* uneven pads, a narrow last panel of M */
+    run_wino(wm, 1, 32, 40, 48, 32, 1, 1, 1, 1, 1, 1);   /* several blocks of tiles, tile rows across blocks */
+    run_wino(wm, 1, 256, 8, 8, 64, 1, 1, 1, 1, 1, 0);    /* many channels, few tiles */
+    run_wino(wm, 1, 40, 3, 70, 16, 1, 1, 1, 1, 1, 1);    /* a wide row: tile rows across blocks */
+  }
+}
+
 static void conv_cases(void) {
   /* kind N C H W M KH KW sh sw ph pw peh pew dh dw G bias nan */
   run_conv(SMC_CONV, 1, 5, 7, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);   /* odd sizes: row and column tails */
@@ -304,6 +406,7 @@ int main(int argc, char **argv) {
   run(SMS_F16, 6, 300, 1000);
   run(SMS_F32, 5, 301, 999);
   conv_cases();
+  wino_cases();
   check_math();
   const char *isa =
 #if SMS_ZMM

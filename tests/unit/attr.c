@@ -68,7 +68,9 @@ int main(void) {
   s = spec(sp, n, "max");
   CHECK(s && s->type == SMELT_A_FLOAT && isinf(strtod(s->def, NULL)) && strtod(s->def, NULL) > 0, "Clip.max");
   n = smelt_attr_schema(SMELT_OP_CONV, sp, 32);
-  CHECK(n == 4, "Conv has %d attributes", n);
+  CHECK(n == 5, "Conv has %d attributes", n);
+  s = spec(sp, n, "wino");
+  CHECK(s && s->type == SMELT_A_INT && s->has_default && !strcmp(s->def, "0"), "Conv.wino (passes/wino.c)");
   s = spec(sp, n, "strides");
   CHECK(s && s->type == SMELT_A_INTS && !s->has_default, "Conv.strides");
   s = spec(sp, n, "group");
