@@ -61,7 +61,7 @@ static const char *usage_build =
     "  --cc CC, --cflags F    C compiler and extra flags (default $CC or cc, $SMELT_CFLAGS)\n"
     "  --weights-min BYTES    constants this large go to NAME_weights.o (default 262144)\n"
     "  --layout-min N         x86 / arm: pack f32 / f16 MatMul weights of N elements and more\n"
-    "                         into the GEMM's panels (default 32768)\n"
+    "                         into the GEMM's panels (default 32768; language models 2048)\n"
     "  --ctx N                language models: KV cache length (default: the model's, at most 4096)\n"
     "  --kv f32|f16           language models: KV cache element type (default f32)\n"
     "  --quant Q              weight-only quantization of MatMul weights: f16 | int8 (per\n"
