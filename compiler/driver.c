@@ -394,6 +394,10 @@ int smelt_build(smelt_ctx *cx, const char *model, const struct smelt_build_opts 
     smelt_logf(cx, 1, "%s: %s, %lld layers, d=%lld, vocabulary %lld, context %lld", model, ck->arch, (long long)ck->n_layer,
                (long long)ck->n_embd, (long long)ck->n_vocab, (long long)lo.ctx);
     if (!(g = smelt_arch_build(cx, ck, &lo, 0)) || !(dc = smelt_arch_build(cx, ck, &lo, 1))) return SMELT_ERR;
+    /* prefill multiplies up to n_tokens rows by every weight: even a small model's
+     * (stories260K: 2048-element K/V) are GEMMs worth the packed kernels, whose threads
+     * the row-dot ones do not have (NOTES "Concatenated packed weights (h-concat)") */
+    if (oo.layout_min <= 0) oo.layout_min = SMELT_LLM_LAYOUT_MIN;
     smelt_progress(o, "optimizing", 0, 0);
     if (smelt_run_pipeline(cx, g, o) || smelt_run_pipeline(cx, dc, o)) return SMELT_ERR;
     if (smelt_memplan_joint(cx, (smelt_graph *[]){g, dc}, 2)) return SMELT_ERR; /* one arena: KV cache and both scratch plans */

@@ -17,6 +17,7 @@ struct smelt_load_opts {
 
 enum smelt_emit_kind { SMELT_EMIT_EXE, SMELT_EMIT_LIB, SMELT_EMIT_C };
 
+#define SMELT_LLM_LAYOUT_MIN 2048
 struct smelt_build_opts {
   struct smelt_load_opts load;
   const char *out_dir;
@@ -49,7 +50,7 @@ struct smelt_build_opts {
   int threads;             /* --threads: target kernels' thread pool size (0, 1: none) */
   /* layout pass (passes/layout.c) */
   struct smelt_layout_memo *layout_memo; /* set by smelt_build: one packed copy per weight */
-  int64_t layout_min;      /* weights with fewer elements stay unpacked (0: 32768) */
+  int64_t layout_min;      /* weights with fewer elements stay unpacked (0: 32768, language models SMELT_LLM_LAYOUT_MIN) */
   struct smelt_concat_memo *concat_memo; /* set by smelt_build: one concatenated copy of
                                             merged Q/K/V and gate/up weights per build */
 };

@@ -60,6 +60,8 @@ static const char *usage_build =
     "                         .pb); needed when a shape operand is a graph input\n"
     "  --cc CC, --cflags F    C compiler and extra flags (default $CC or cc, $SMELT_CFLAGS)\n"
     "  --weights-min BYTES    constants this large go to NAME_weights.o (default 262144)\n"
+    "  --layout-min N         x86 / arm: pack f32 / f16 MatMul weights of N elements and more\n"
+    "                         into the GEMM's panels (default 32768; language models 2048)\n"
     "  --ctx N                language models: KV cache length (default: the model's, at most 4096)\n"
     "  --kv f32|f16           language models: KV cache element type (default f32)\n"
     "  --quant Q              weight-only quantization of MatMul weights: f16 | int8 (per\n"
@@ -229,7 +231,7 @@ static int cmd_build(int argc, char **argv) {
                   !strcmp(a, "--cc") || !strcmp(a, "--cflags") || !strcmp(a, "--print-after") || !strcmp(a, "--weights-min") ||
                   !strcmp(a, "--ctx") || !strcmp(a, "--kv") || !strcmp(a, "--quant") || !strcmp(a, "--quant-group") ||
                   !strcmp(a, "--quant-skip") || !strcmp(a, "--lora") || !strcmp(a, "--adapter") || !strcmp(a, "--cache-dir") ||
-                  !strcmp(a, "--depfile") || !strcmp(a, "--threads");
+                  !strcmp(a, "--depfile") || !strcmp(a, "--threads") || !strcmp(a, "--layout-min");
       if (needs && i + 1 >= argc) { fprintf(stderr, "smelt: error: %s needs a value\n", a); return 1; }
       if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.out_dir = argv[++i];
       else if (!strcmp(a, "--name")) o.name = argv[++i];
@@ -244,6 +246,12 @@ static int cmd_build(int argc, char **argv) {
       else if (!strcmp(a, "--cflags")) o.cflags = argv[++i];
       else if (!strcmp(a, "--print-after")) o.print_after = argv[++i];
       else if (!strcmp(a, "--weights-min")) o.weights_min = strtoll(argv[++i], NULL, 10);
+      else if (!strcmp(a, "--layout-min")) {
+        char *e;
+        long long v = strtoll(argv[++i], &e, 10);
+        if (*e || v < 1) { fprintf(stderr, "smelt: error: --layout-min %s: expected a positive element count\n", argv[i]); return 1; }
+        o.layout_min = v;
+      }
       else if (!strcmp(a, "--ctx")) {
         o.ctx = strtoll(argv[++i], NULL, 10);
         if (o.ctx < 1 || o.ctx > (1 << 20)) { fprintf(stderr, "smelt: error: --ctx %s: expected 1 to 1048576 tokens\n", argv[i]); return 1; }

@@ -27,7 +27,13 @@
  * separately over the same weight constants; the concatenated buffers are kept in a memo of the build
  * (smelt_build_opts.concat_memo) keyed by the members' data, so both graphs point at
  * one buffer and the backend's shared-constant table (keyed by data pointer) emits
- * it once.  The members' own constants become unreferenced and are not emitted. */
+ * it once.  The members' own constants become unreferenced and are not emitted.
+ *
+ * Weights the layout pass packs into column panels of P (f32 / f16 on the vector
+ * targets, passes/layout.c) are merged only when every member's N is a multiple of P:
+ * then the stack's panels are the members' panels one after another (ir/pack.h), so
+ * layout packs the stack once, decode's one product reads it whole, and prefill's
+ * products read their panel ranges of it (smelt_concat_parent finds the stack). */
 #include "passes.h"
 #include "compiler/driver.h"
 
@@ -42,6 +48,7 @@ struct cat_ent {
   const char *key;
   void *data;
   uint64_t nbytes;
+  smelt_dtype dt; /* the members' dtype */
 };
 
 struct smelt_concat_memo {
@@ -82,8 +89,23 @@ static void *concat_bytes(smelt_graph *g, struct smelt_concat_memo *m, const int
     m->e = ne;
     m->cap = cap;
   }
-  m->e[m->n++] = (struct cat_ent){smelt_strdup(cx, key), buf, total};
+  m->e[m->n++] = (struct cat_ent){smelt_strdup(cx, key), buf, total, g->values[vals[0]].dt};
   return buf;
+}
+
+/* The concatenation of this build holding the bytes [data, data + nbytes) of dtype dt
+ * (the layout pass asks, to pack a stacked weight once: passes/layout.c). */
+int64_t smelt_concat_parent(const struct smelt_concat_memo *m, const void *data, uint64_t nbytes, smelt_dtype dt, void **pdata,
+                            uint64_t *pnbytes) {
+  const unsigned char *d = data;
+  for (int i = 0; m && i < m->n; i++) {
+    const unsigned char *b = m->e[i].data;
+    if (m->e[i].dt != dt || d < b || d + nbytes > b + m->e[i].nbytes) continue;
+    *pdata = m->e[i].data;
+    *pnbytes = m->e[i].nbytes;
+    return d - b;
+  }
+  return -1;
 }
 
 struct member {
@@ -101,17 +123,24 @@ static int candidate(const smelt_graph *g, int ni, const char *lora_read) {
   if (W->kind != SMELT_V_CONST || !W->c.data || W->shape.rank != 2 || W->shape.d[0].sym || W->shape.d[1].sym) return 0;
   if (A->shape.rank < 1 || Y->shape.rank != A->shape.rank || A->shape.d[A->shape.rank - 1].sym) return 0;
   if (smelt_is_output(g, n->out[0]) || lora_read[n->out[0]]) return 0;
-  /* weights the layout pass packs into panels for prefill are read through those panels
-   * by decode too: a stacked copy would store them twice */
-  if (smelt_layout_would_pack(smelt_ctx_options(g->cx), W->dt, W->shape.d[0].n * W->shape.d[1].n)) return 0;
+  /* weights the layout pass packs into panels of P: the stacked weight's panels are the
+   * members' panels one after another when each N is a multiple of P, so the layout
+   * pass packs the stack once and prefill's products read panel ranges of it; otherwise
+   * a stacked copy would be stored beside the members' panels */
+  const struct smelt_build_opts *o = smelt_ctx_options(g->cx);
+  if (smelt_layout_would_pack(o, W->dt, W->shape.d[0].n * W->shape.d[1].n) && W->shape.d[0].n % smelt_layout_panel(o)) return 0;
   return W->c.nbytes == (uint64_t)smelt_dtype_nbytes(W->dt, W->shape.d[1].n) * (uint64_t)W->shape.d[0].n;
 }
 
 static int same_group(const smelt_graph *g, int a, int b) {
   const smelt_node *x = &g->nodes[a], *y = &g->nodes[b];
   const smelt_value *wx = &g->values[x->in[1]], *wy = &g->values[y->in[1]];
+  const struct smelt_build_opts *o = smelt_ctx_options(g->cx);
   return x->in[0] == y->in[0] && wx->dt == wy->dt && wx->shape.d[1].n == wy->shape.d[1].n &&
-         g->values[x->out[0]].dt == g->values[y->out[0]].dt;
+         g->values[x->out[0]].dt == g->values[y->out[0]].dt &&
+         /* packed members with packed ones only: a stack is packed whole or not at all */
+         smelt_layout_would_pack(o, wx->dt, wx->shape.d[0].n * wx->shape.d[1].n) ==
+             smelt_layout_would_pack(o, wy->dt, wy->shape.d[0].n * wy->shape.d[1].n);
 }
 
 /* The Add reading only y (y + b or b + y) with b a constant [N] of y's dtype, when

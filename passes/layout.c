@@ -66,13 +66,14 @@ static int weight_slot(smelt_ctx *cx, const smelt_node *n, int *a) {
   if (n->op == SMELT_OP_MATMUL) return 1;
   if (n->op != SMELT_OP_FUSED) return -1;
   struct smelt_fused_prog p;
-  if (smelt_fused_parse(cx, n, &p) || !p.anchor || p.step[0].op != SMELT_OP_MATMUL || p.step[0].arg[1] < 0) return -1;
-  int w = p.step[0].arg[1];
+  /* with a norm prologue (step 0) the anchor is step 1 and A is the norm's input */
+  if (smelt_fused_parse(cx, n, &p) || !p.anchor || p.step[p.pro].op != SMELT_OP_MATMUL || p.step[p.pro].arg[1] < 0) return -1;
+  int w = p.step[p.pro].arg[1];
   *a = p.step[0].arg[0];
   if (*a < 0 || *a == w || *a >= n->nin || w >= n->nin) return -1;
-  for (int k = 1; k < SMELT_FUSED_MAXSTEPS && k < p.nsteps; k++)
+  for (int k = 0; k < SMELT_FUSED_MAXSTEPS && k < p.nsteps; k++)
     for (int a = 0; a < p.step[k].nargs; a++)
-      if (p.step[k].arg[a] == w) return -1;
+      if (k != p.pro && p.step[k].arg[a] == w) return -1;
   return w;
 }
 
@@ -116,6 +117,55 @@ int smelt_layout_would_pack(const struct smelt_build_opts *o, smelt_dtype dt, in
   return elems >= (o->layout_min > 0 ? o->layout_min : 32768);
 }
 
+int smelt_layout_panel(const struct smelt_build_opts *o) {
+  return o && !smelt_skip_listed(o->skip_passes, "layout") ? panel_width(o) : 0;
+}
+
+/* Grows the memo by one buffer; its index, or -1. */
+static int memo_add(smelt_ctx *cx, struct smelt_layout_memo *m, const char *key, void *buf) {
+  if (m->n == m->cap) {
+    int cap = m->cap ? 2 * m->cap : 64;
+    void **nb = smelt_alloc(cx, sizeof *nb * (size_t)cap);
+    if (!nb) return -1;
+    if (m->n) memcpy(nb, m->buf, sizeof *nb * (size_t)m->n);
+    m->buf = nb;
+    m->cap = cap;
+  }
+  m->buf[m->n] = buf;
+  if (smelt_map_put(&m->map, key, m->n)) return -1;
+  return m->n++;
+}
+
+/* B [N, K] (trans_b) lying at rows [r0, r0 + N) of a concatenation [Nt, K] the concat
+ * pass made (passes/concat.c: Q/K/V, gate/up): when r0 and r0 + N are panel boundaries
+ * (multiples of P, or Nt), B's panels are the stack's panels [r0 K, (r0 + N) K), so
+ * the stack is packed once (memo entry under the stack's key, which the one-row product
+ * by the whole stack in the decode graph finds) and B reads that range of it.  Returns
+ * B's packed bytes, NULL with no error when B is no such range (pack it alone). */
+static void *pack_in_stack(smelt_ctx *cx, const struct smelt_build_opts *o, struct smelt_layout_memo *m, const smelt_value *B, int P,
+                           int *err) {
+  void *pd;
+  uint64_t pn;
+  *err = 0;
+  int64_t off = o->concat_memo ? smelt_concat_parent(o->concat_memo, B->c.data, B->c.nbytes, B->dt, &pd, &pn) : -1;
+  const int64_t N = B->shape.d[0].n, K = B->shape.d[1].n, row = K * smelt_dtype_bytes(B->dt);
+  if (off < 0 || row <= 0 || off % row || pn % (uint64_t)row) return NULL;
+  const int64_t r0 = off / row, Nt = (int64_t)(pn / (uint64_t)row);
+  if (r0 % P || ((r0 + N) % P && r0 + N != Nt)) return NULL;
+  const char *key = smelt_sprintf(cx, "%p:%llu:%d:1:%d", pd, (unsigned long long)pn, (int)B->dt, P);
+  if (!key) return *err = 1, NULL;
+  int e = smelt_map_get(&m->map, key);
+  if (e < 0) {
+    smelt_value S = *B; /* the stack as one [Nt, K] weight */
+    S.shape.d[0] = smelt_dim_c(Nt);
+    S.c.data = pd;
+    S.c.nbytes = pn;
+    void *buf = pack(cx, &S, 1, P);
+    if (!buf || (e = memo_add(cx, m, key, buf)) < 0) return *err = 1, NULL;
+  }
+  return (unsigned char *)m->buf[e] + off;
+}
+
 int smelt_pass_layout(smelt_ctx *cx, smelt_graph *g) {
   const struct smelt_build_opts *o = smelt_ctx_options(cx);
   int P = o ? panel_width(o) : 0;
@@ -154,17 +204,9 @@ int smelt_pass_layout(smelt_ctx *cx, smelt_graph *g) {
      * packed when a GEMM of this graph or the build's other one (prefill) packs it */
     if (e < 0 && tb && !gemm[n->in[s]]) continue;
     if (e < 0) {
-      if (m->n == m->cap) {
-        int cap = m->cap ? 2 * m->cap : 64;
-        void **nb = smelt_alloc(cx, sizeof *nb * (size_t)cap);
-        if (!nb) return SMELT_ERR;
-        if (m->n) memcpy(nb, m->buf, sizeof *nb * (size_t)m->n);
-        m->buf = nb;
-        m->cap = cap;
-      }
-      if (!(m->buf[m->n] = pack(cx, B, tb, P))) return SMELT_ERR;
-      e = m->n++;
-      if (smelt_map_put(&m->map, key, e)) return SMELT_ERR;
+      int err = 0;
+      void *buf = tb ? pack_in_stack(cx, o, m, B, P, &err) : NULL;
+      if (err || (!buf && !(buf = pack(cx, B, tb, P))) || (e = memo_add(cx, m, key, buf)) < 0) return SMELT_ERR;
     }
     const int64_t K = B->shape.d[tb ? 1 : 0].n, N = B->shape.d[tb ? 0 : 1].n;
     smelt_shape ws = {.rank = 2};

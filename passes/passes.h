@@ -70,11 +70,17 @@ struct smelt_layout_memo;
 struct smelt_layout_memo *smelt_layout_memo_new(smelt_ctx *cx);
 struct smelt_build_opts;
 int smelt_layout_would_pack(const struct smelt_build_opts *o, smelt_dtype dt, int64_t elems);
+/* The panel width this build's layout pass packs with (0: it packs nothing). */
+int smelt_layout_panel(const struct smelt_build_opts *o);
 /* Q/K/V and gate/up concatenation (passes/concat.c); the memo shares concatenated
  * weights between the graphs of one build (smelt_build_opts.concat_memo). */
 int smelt_pass_concat(smelt_ctx *cx, smelt_graph *g);
 struct smelt_concat_memo;
 struct smelt_concat_memo *smelt_concat_memo_new(smelt_ctx *cx);
+/* The concatenated buffer of the memo holding [data, data + nbytes) of dtype dt: its
+ * bytes in *pdata / *pnbytes, and data's offset in it (-1: none). */
+int64_t smelt_concat_parent(const struct smelt_concat_memo *m, const void *data, uint64_t nbytes, smelt_dtype dt, void **pdata,
+                            uint64_t *pnbytes);
 /* Kernels the C backend will emit: live nodes but views (a view of a graph output
  * is a copy). */
 int smelt_count_kernels(const smelt_graph *g);

@@ -59,6 +59,22 @@ static struct {
 } smt_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0}};
 static int smt_nthreads = SMELT_THREADS;
 
+/* -DSMT_STATS (e.g. SMELT_CFLAGS=-DSMT_STATS when building a model): counts the calls
+ * that ran on the caller alone, the split jobs, and the jobs that had to wake a
+ * sleeping worker, and prints them to stderr at exit (where 2-thread time goes). */
+#ifdef SMT_STATS
+#include <stdio.h>
+static uint64_t smt_stat_solo, smt_stat_jobs, smt_stat_wakes, smt_stat_parts;
+__attribute__((destructor)) static void smt_stats_print(void) {
+  fprintf(stderr, "smt: %llu calls on the caller alone, %llu split jobs (%llu parts), %llu woke a sleeping worker\n",
+          (unsigned long long)smt_stat_solo, (unsigned long long)smt_stat_jobs, (unsigned long long)smt_stat_parts,
+          (unsigned long long)smt_stat_wakes);
+}
+#define SMT_STAT(x) (x)
+#else
+#define SMT_STAT(x) ((void)0)
+#endif
+
 static inline void smt_pause(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -119,9 +135,12 @@ static inline void smt_run(smt_fn fn, void *arg, int nparts) {
   int small = nparts < SMT_WAKE_PARTS * n && (!__atomic_load_n(&smt_pool.started, __ATOMIC_ACQUIRE) ||
                                               __atomic_load_n(&smt_pool.sleepers, __ATOMIC_RELAXED) >= __atomic_load_n(&smt_pool.nworkers, __ATOMIC_RELAXED));
   if (n <= 1 || nparts <= 1 || small || __atomic_exchange_n(&smt_pool.busy, 1, __ATOMIC_ACQUIRE)) {
+    SMT_STAT(smt_stat_solo++);
     fn(arg, 0, 1);
     return;
   }
+  SMT_STAT((smt_stat_jobs++, smt_stat_parts += (uint64_t)nparts));
+  SMT_STAT(smt_stat_wakes += __atomic_load_n(&smt_pool.sleepers, __ATOMIC_RELAXED) > 0);
   if (!smt_pool.started) {
     for (int i = 1; i < SMELT_THREADS; i++) {
       if (pthread_create(&smt_pool.th[i], NULL, smt_worker, NULL)) break;

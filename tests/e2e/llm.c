@@ -16,7 +16,9 @@
  * (yet) — or, for GGUF, that it is not a valid ONNX model (a driver that does not know
  * the format) — or when the executable does not know --logits.  Any other failure fails.
  *
- *   e2e_llm SMELT FIXTURE_DIR WORK_DIR [--gguf] */
+ * Further arguments are passed to smelt build (the packed variants: --layout-min 1).
+ *
+ *   e2e_llm SMELT FIXTURE_DIR WORK_DIR [--gguf] [BUILD FLAGS...] */
 #include "../testutil.h"
 #include "runtime/smelt_npy.h"
 
@@ -54,12 +56,12 @@ static int says_unsupported(const char *err) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4 && !(argc == 5 && !strcmp(argv[4], "--gguf"))) {
-    fprintf(stderr, "usage: e2e_llm SMELT FIXTURE_DIR WORK_DIR [--gguf]\n");
+  if (argc < 4 || argc > 12) {
+    fprintf(stderr, "usage: e2e_llm SMELT FIXTURE_DIR WORK_DIR [--gguf] [BUILD FLAGS...]\n");
     return 2;
   }
   const char *smelt = argv[1], *fix = argv[2], *work = argv[3];
-  int gguf = argc == 5;
+  int gguf = argc >= 5 && !strcmp(argv[4], "--gguf"), nextra = argc - 4 - gguf;
   char model[4200], p[4300], name[256], buf[1024];
   const char *b = strrchr(fix, '/');
   snprintf(name, sizeof name, "e2e_llm %s%s", b ? b + 1 : fix, gguf ? " (gguf)" : "");
@@ -85,7 +87,8 @@ int main(int argc, char **argv) {
   /* 1. build */
   struct t_run r;
   char st[64];
-  const char *build[] = {smelt, "build", model, "-o", work, "--name", "m", NULL};
+  const char *build[20] = {smelt, "build", model, "-o", work, "--name", "m"};
+  for (int i = 0; i < nextra; i++) build[7 + i] = argv[4 + gguf + i]; /* e.g. --target T --layout-min 1 */
   if (t_run(build, work, 600, &r)) { printf("%s: cannot run %s\n", name, smelt); return 1; }
   if (!r.exited || r.code) {
     if (r.exited && r.code == 1 && says_unsupported(r.err)) {
