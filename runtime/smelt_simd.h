@@ -521,12 +521,14 @@ static inline void sms_mm_part(void *arg, int part, int nparts) {
   if (m->nr < 4 && (m->kind == SMS_Q8_0 || m->kind == SMS_Q4_0)) /* decode: 4 weight rows at a time (smelt_simd_q.h) */
     for (; j + 4 <= j1; j += 4) {
       /* the 4 rows are read side by side, short streams the hardware prefetcher does not
-       * follow: fetch the next group's bytes (within this part) as one linear stream */
+       * follow: the kernel fetches the next group's bytes (within this part) as one linear
+       * stream while it reads this group, with the first activation row only */
       const char *pf = (const char *)m->w + (j + 4) * m->rb, *pe = (const char *)m->w + (j1 < j + 8 ? j1 : j + 8) * m->rb;
-      for (; pf < pe; pf += 64) __builtin_prefetch(pf);
-      for (int64_t r = 0; r < m->nr; r++) {
-        if (m->kind == SMS_Q8_0) sms_rows4_q8_0(m->w + j * m->rb, m->rb, m->xq + r * nb, nb, m->y + r * N + j);
-        else sms_rows4_q4_0(m->w + j * m->rb, m->rb, m->xq + r * nb, nb, m->y + r * N + j);
+      if (j == j0) /* the part's first group has had none: fetch it whole */
+        for (const char *p = (const char *)m->w + j * m->rb; p < pf && p < (const char *)m->w + j1 * m->rb; p += 64) __builtin_prefetch(p);
+      for (int64_t r = 0; r < m->nr; r++, pe = pf) {
+        if (m->kind == SMS_Q8_0) sms_rows4_q8_0(m->w + j * m->rb, m->rb, m->xq + r * nb, nb, m->y + r * N + j, pf, pe);
+        else sms_rows4_q4_0(m->w + j * m->rb, m->rb, m->xq + r * nb, nb, m->y + r * N + j, pf, pe);
       }
     }
   for (; j < j1; j++) {

@@ -244,6 +244,15 @@ static inline __attribute__((always_inline)) void smz_dot(int q4, int nt, const 
 #ifndef SMZ_ND
 #define SMZ_ND 8
 #endif
+/* The prefetches go to L2, not L1 (measured cold, weights 3x the LLC, tools/bench/kernels_q.c:
+ * q8_0 1 x 32000 x 1280 4.5-8.7 -> 2.5-3.2 ms, 768 x 2048 0.145 -> 0.075 ms): a group ahead
+ * into L1 as well as the group being read is 13-31 KB of a 32 KB L1 whose sets the rows' equal
+ * strides crowd.  Except q4_0 groups of at most SMZ_PF_L1 bytes (rows up to 1024 wide), whose
+ * nibble unpacking leaves the loads more time to wait: into L1 they are faster
+ * (3456 x 1280 0.213 -> 0.153 ms, 32000 x 768 1.25 -> 0.92 ms). */
+#ifndef SMZ_PF_L1
+#define SMZ_PF_L1 8192
+#endif
 #ifndef SMZ_PF_GROUPS
 #define SMZ_PF_GROUPS 1
 #endif
@@ -257,7 +266,7 @@ static inline __attribute__((always_inline)) __m128 smz_hsum4(__m512 a0, __m512 
   return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
 }
 static inline __attribute__((always_inline)) void smz_rows(int q4, const uint8_t *w, int64_t rb, const struct smz_act *a, int64_t nb, float *y,
-                                                           const char *pf, const char *pf_end) {
+                                                           const char *pf, const char *pf_end, int pf_l1) {
   const int G = q4 ? 8 : 4;
   const int64_t BYTES = q4 ? SMQ_Q4_0_BYTES : SMQ_Q8_0_BYTES;
   __m512 acc[SMZ_ND];
@@ -268,7 +277,9 @@ static inline __attribute__((always_inline)) void smz_rows(int q4, const uint8_t
   for (; b + G <= nb; b += G, w += G * BYTES) {
     /* the rows are read side by side, SMZ_ND short streams the hardware prefetcher does not
      * follow: fetch a later group's bytes as one linear stream, as many per step as a step reads */
-    for (int l = 0; l < SMZ_ND * G * (int)BYTES && pf < pf_end; l += 64, pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
+    for (int l = 0; l < SMZ_ND * G * (int)BYTES && pf < pf_end; l += 64, pf += 64)
+      if (pf_l1) _mm_prefetch(pf, _MM_HINT_T0);
+      else _mm_prefetch(pf, _MM_HINT_T1);
     __m256 da = q4 ? _mm256_loadu_ps(a->d + b) : _mm256_castps128_ps256(_mm_loadu_ps(a->d + b)), s[SMZ_ND];
     SMZ_UNROLL8
     for (int i = 0; i < SMZ_ND; i++) s[i] = _mm256_mul_ps(q4 ? smz_dw_q4_0(w + i * rb) : smz_dw_q8_0(w + i * rb), da);
@@ -380,8 +391,8 @@ static inline void smz_mm_part(void *arg, int part, int nparts) {
         /* prefetch SMZ_PF_GROUPS groups ahead, within this part's rows, the first activation row only */
         const char *pf = (const char *)m->w + (j + SMZ_PF_GROUPS * SMZ_ND) * m->rb, *pe = r ? pf : (const char *)m->w + j1 * m->rb;
         if (pf > pe) pf = pe;
-        if (m->q4) smz_rows(1, m->w + j * m->rb, m->rb, &a, nb, u, pf, pe);
-        else smz_rows(0, m->w + j * m->rb, m->rb, &a, nb, u, pf, pe);
+        if (m->q4) smz_rows(1, m->w + j * m->rb, m->rb, &a, nb, u, pf, pe, SMZ_ND * m->rb <= SMZ_PF_L1);
+        else smz_rows(0, m->w + j * m->rb, m->rb, &a, nb, u, pf, pe, 0);
         memcpy(m->y + r * N + j, u, sizeof u);
       }
   if (m->nr >= 4) /* prefill: SMZ_NW x 4 tiles, then the rows of x left over */
@@ -443,12 +454,21 @@ static inline void smz_matmul(int q4, const void *w, int64_t rb, const float *x,
  * sms_rows4_T: 4 weight rows (rb bytes apart) against one row of activations, y[0 .. 4).
  * As smz_rows: one row at a time ended each row with a horizontal sum (a latency chain
  * as long as a 288-wide row's blocks); here the four rows' sums are independent and are
- * reduced together by three horizontal adds (vhaddps / faddp). */
+ * reduced together by three horizontal adds (vhaddps / faddp).
+ * The four rows are read side by side, four short streams the hardware prefetcher does
+ * not follow; as smz_rows, each step fetches as many bytes of [pf, pe) (a later group,
+ * one linear stream) as it reads, so the prefetches spread over the group instead of
+ * coming in one burst before it (a burst of 50-85 lines at 768-1280 wide rows
+ * overflows the miss queue and stalls on it). */
+#define SMS_PF_STEP(pf, pe, n)                                                                                        \
+  for (const char *pf_t_ = (pf) + (n); (pf) < pf_t_ && (pf) < (pe); (pf) += 64) __builtin_prefetch(pf)
 #if SMS_AVX2
 #define SMS_ROWS4(T, BYTES)                                                                                           \
-  static inline void sms_rows4_##T(const uint8_t *w, int64_t rb, const sms_q8 *a, int64_t nb, float *y) {              \
+  static inline void sms_rows4_##T(const uint8_t *w, int64_t rb, const sms_q8 *a, int64_t nb, float *y,                \
+                                   const char *pf, const char *pe) {                                                  \
     __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;                                                        \
     for (int64_t b = 0; b < nb; b++, w += BYTES) {                                                                     \
+      SMS_PF_STEP(pf, pe, 4 * BYTES);                                                                                  \
       sms_wb w0 = sms_prep(sms_w_##T(w), sms_h2f(w)), w1 = sms_prep(sms_w_##T(w + rb), sms_h2f(w + rb));               \
       sms_wb w2 = sms_prep(sms_w_##T(w + 2 * rb), sms_h2f(w + 2 * rb)), w3 = sms_prep(sms_w_##T(w + 3 * rb), sms_h2f(w + 3 * rb)); \
       c0 = sms_blk(c0, &w0, a + b), c1 = sms_blk(c1, &w1, a + b), c2 = sms_blk(c2, &w2, a + b), c3 = sms_blk(c3, &w3, a + b); \
@@ -458,19 +478,24 @@ static inline void smz_matmul(int q4, const void *w, int64_t rb, const float *x,
   }
 #elif SMS_NEON
 #define SMS_ROWS4(T, BYTES)                                                                                           \
-  static inline void sms_rows4_##T(const uint8_t *w, int64_t rb, const sms_q8 *a, int64_t nb, float *y) {              \
+  static inline void sms_rows4_##T(const uint8_t *w, int64_t rb, const sms_q8 *a, int64_t nb, float *y,                \
+                                   const char *pf, const char *pe) {                                                  \
     float32x4_t c[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};                               \
-    for (int64_t b = 0; b < nb; b++, w += BYTES)                                                                       \
+    for (int64_t b = 0; b < nb; b++, w += BYTES) {                                                                     \
+      SMS_PF_STEP(pf, pe, 4 * BYTES);                                                                                  \
       for (int i = 0; i < 4; i++) {                                                                                    \
         int8x16_t x0, x1;                                                                                              \
         sms_w_##T(w + i * rb, &x0, &x1);                                                                               \
         c[i] = sms_blk(c[i], x0, x1, sms_h2f(w + i * rb), a + b);                                                      \
       }                                                                                                                \
+    }                                                                                                                  \
     vst1q_f32(y, vpaddq_f32(vpaddq_f32(c[0], c[1]), vpaddq_f32(c[2], c[3])));                                          \
   }
 #else
 #define SMS_ROWS4(T, BYTES)                                                                                           \
-  static inline void sms_rows4_##T(const uint8_t *w, int64_t rb, const sms_q8 *a, int64_t nb, float *y) {              \
+  static inline void sms_rows4_##T(const uint8_t *w, int64_t rb, const sms_q8 *a, int64_t nb, float *y,                \
+                                   const char *pf, const char *pe) {                                                  \
+    (void)pf, (void)pe;                                                                                                \
     for (int i = 0; i < 4; i++) sms_dot_##T##_1(w + i * rb, a, nb, y + i);                                             \
   }
 #endif
