@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import struct
 import subprocess
@@ -222,6 +223,10 @@ def measure(build, models, threads_list, runs, log=sys.stderr):
                         row['smelt'] = smelt_rates(os.path.join(out, 'm'), 128, 128, runs)
                     except RuntimeError as e:
                         row['smelt'] = str(e)[:120] if 'timed out' in str(e) else 'run failed: ' + str(e)[:120]
+                # a 500M build is ~2 GB (weights object and executable): keep one at a time
+                # unless SMELT_BENCH_KEEP is set (to profile the executables afterwards)
+                if not os.environ.get('SMELT_BENCH_KEEP'):
+                    shutil.rmtree(out, ignore_errors=True)
             if bench:
                 try:
                     row['llama'] = llama_rates(bench, path, 128, 128, runs, th)
