@@ -247,9 +247,10 @@ static inline __attribute__((always_inline)) void smz_dot(int q4, int nt, const 
 /* The prefetches go to L2, not L1 (measured cold, weights 3x the LLC, tools/bench/kernels_q.c:
  * q8_0 1 x 32000 x 1280 4.5-8.7 -> 2.5-3.2 ms, 768 x 2048 0.145 -> 0.075 ms): a group ahead
  * into L1 as well as the group being read is 13-31 KB of a 32 KB L1 whose sets the rows' equal
- * strides crowd.  Except q4_0 groups of at most SMZ_PF_L1 bytes (rows up to 1024 wide), whose
- * nibble unpacking leaves the loads more time to wait: into L1 they are faster
- * (3456 x 1280 0.213 -> 0.153 ms, 32000 x 768 1.25 -> 0.92 ms). */
+ * strides crowd.  Except groups of at most SMZ_PF_L1 bytes (q4_0 rows up to 1024 wide, q8_0
+ * rows up to 480): into L1 they are faster (q4_0 3456 x 1280 0.213 -> 0.153 ms, 32000 x 768
+ * 1.25 -> 0.92 ms; q8_0 at the 15M model's 288-wide rows: all-L2 made its decode 10-50%
+ * slower than L1, measured at integration with the whole model, 256 tokens, 5 runs each). */
 #ifndef SMZ_PF_L1
 #define SMZ_PF_L1 8192
 #endif
@@ -392,7 +393,7 @@ static inline void smz_mm_part(void *arg, int part, int nparts) {
         const char *pf = (const char *)m->w + (j + SMZ_PF_GROUPS * SMZ_ND) * m->rb, *pe = r ? pf : (const char *)m->w + j1 * m->rb;
         if (pf > pe) pf = pe;
         if (m->q4) smz_rows(1, m->w + j * m->rb, m->rb, &a, nb, u, pf, pe, SMZ_ND * m->rb <= SMZ_PF_L1);
-        else smz_rows(0, m->w + j * m->rb, m->rb, &a, nb, u, pf, pe, 0);
+        else smz_rows(0, m->w + j * m->rb, m->rb, &a, nb, u, pf, pe, SMZ_ND * m->rb <= SMZ_PF_L1);
         memcpy(m->y + r * N + j, u, sizeof u);
       }
   if (m->nr >= 4) /* prefill: SMZ_NW x 4 tiles, then the rows of x left over */
