@@ -145,6 +145,27 @@ static inline int t_build_exe(smelt_ctx *cx, smelt_graph *g, const char *work, c
   return 0;
 }
 
+/* A random f32 input *in of rank 4 and dims xd, the interpreter's outputs of g for it in
+ * ref, then g built for target with threads (weights object from 1 KiB) as t_build_exe
+ * does.  Returns nonzero when the interpreter failed (reported; *in freed, ref unset);
+ * else 0, with *built saying whether the build succeeded (a failure is reported), and
+ * *in and ref for the caller to free. */
+static inline int t_eval_build(smelt_ctx *cx, smelt_graph *g, const char *work, const char *name, const char *target, int threads,
+                               const int64_t *xd, smelt_tensor *in, smelt_tensor *ref, char *exe, size_t exe_size, char **src, int *built) {
+  t_rand_tensor(in, SMELT_DT_F32, 4, xd);
+  int rc = smelt_eval(g, in, ref);
+  CHECK(!rc, "%s: eval: %s", name, smelt_error_msg(cx));
+  if (rc) {
+    smelt_tensor_free(in);
+    return 1;
+  }
+  struct smelt_build_opts bo = {.target = target, .weights_min = 1024, .threads = threads};
+  rc = t_build_exe(cx, g, work, name, &bo, exe, exe_size, src);
+  CHECK(!rc, "%s: build: %s", name, smelt_error_msg(cx));
+  *built = !rc;
+  return 0;
+}
+
 /* The tolerance of output element e whose interpreter value is ref. */
 typedef double (*t_tol_fn)(void *arg, int64_t e, double ref);
 

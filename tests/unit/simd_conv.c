@@ -110,15 +110,10 @@ static void one(const struct ccase *k, int idx, const char *target, int threads)
   CHECK(!smelt_verify(g), "%s: verify: %s", name, smelt_error_msg(cx));
   smelt_tensor in, ref[2];
   int64_t xd[4] = {k->N, k->C, k->H, k->W};
-  t_rand_tensor(&in, SMELT_DT_F32, 4, xd);
-  int rc = smelt_eval(g, &in, ref);
-  CHECK(!rc, "%s: eval: %s", name, smelt_error_msg(cx));
-  if (rc) { smelt_tensor_free(&in); goto out; }
-  struct smelt_build_opts bo = {.target = target, .weights_min = 1024, .threads = threads};
   char exe[4200], *src = NULL;
-  rc = t_build_exe(cx, g, work, name, &bo, exe, sizeof exe, &src);
-  CHECK(!rc, "%s: build: %s", name, smelt_error_msg(cx));
-  if (!rc) {
+  int built;
+  if (t_eval_build(cx, g, work, name, target, threads, xd, &in, ref, exe, sizeof exe, &src, &built)) goto out;
+  if (built) {
     int dwise = !k->pool && k->G == k->C && k->M == k->C;
     /* y2, and the Fused node's anchor helper (unused beside smc_conv_epi) */
     int want_conv = k->pool || dwise ? 0 : 2, want_dw = k->pool || dwise ? 2 : 0, want_epi = k->pool || dwise ? 0 : 1;

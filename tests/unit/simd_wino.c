@@ -135,15 +135,10 @@ static void pass_case(const struct wcase *k, int idx, const char *target, int th
   }
   smelt_tensor in, ref[2];
   int64_t xd[4] = {k->N, k->C, k->H, k->W};
-  t_rand_tensor(&in, SMELT_DT_F32, 4, xd);
-  int rc = smelt_eval(g, &in, ref);
-  CHECK(!rc, "%s: eval: %s", name, smelt_error_msg(cx));
-  if (rc) { smelt_tensor_free(&in); goto out; }
-  struct smelt_build_opts bo = {.target = target, .weights_min = 1024, .threads = threads};
   char exe[4200], *src = NULL;
-  rc = t_build_exe(cx, g, work, name, &bo, exe, sizeof exe, &src);
-  CHECK(!rc, "%s: build: %s", name, smelt_error_msg(cx));
-  if (!rc) {
+  int built;
+  if (t_eval_build(cx, g, work, name, target, threads, xd, &in, ref, exe, sizeof exe, &src, &built)) goto out;
+  if (built) {
     /* y2, the Fused node's anchor helper (unused beside the epilogue call) and y1's call
      * with the residual x3 and Relu */
     CHECK(src && count(src, "smc_wino_epi(&op, 4, ") == 3 && count(src, "smc_wino_epi(&op, 4, x0, x1, x2, x3, 1, y0") == 1 &&
@@ -197,15 +192,10 @@ static void ir_case(const struct wcase *k, int idx, int m, const char *target) {
   CHECK(!smelt_verify(g), "%s: verify: %s", name, smelt_error_msg(cx));
   smelt_tensor in, ref;
   int64_t xd[4] = {k->N, k->C, k->H, k->W};
-  t_rand_tensor(&in, SMELT_DT_F32, 4, xd);
-  int rc = smelt_eval(g, &in, &ref);
-  CHECK(!rc, "%s: eval: %s", name, smelt_error_msg(cx));
-  if (rc) { smelt_tensor_free(&in); goto out; }
-  struct smelt_build_opts bo = {.target = target, .weights_min = 1024, .threads = 1};
   char exe[4200], *src = NULL;
-  rc = t_build_exe(cx, g, work, name, &bo, exe, sizeof exe, &src);
-  CHECK(!rc, "%s: build: %s", name, smelt_error_msg(cx));
-  if (!rc) {
+  int built;
+  if (t_eval_build(cx, g, work, name, target, 1, xd, &in, &ref, exe, sizeof exe, &src, &built)) goto out;
+  if (built) {
     char want[64];
     snprintf(want, sizeof want, "smc_wino_epi(&op, %d, ", m);
     CHECK(src && count(src, want) == (strcmp(target, "generic") ? 1 : 0), "%s: the %s target should %s smc_wino_epi", name, target,
