@@ -459,6 +459,21 @@ smelt_attr smelt_attr_float(const char *key, double v) { smelt_attr a = {.key = 
 smelt_attr smelt_attr_str(const char *key, const char *s) { smelt_attr a = {.key = key, .type = SMELT_A_STR, .s = s}; return a; }
 smelt_attr smelt_attr_dtype(const char *key, smelt_dtype dt) { smelt_attr a = {.key = key, .type = SMELT_A_DTYPE, .i = dt}; return a; }
 
+int smelt_node_set_ints(smelt_ctx *cx, smelt_node *node, int n, const char *const *keys, const int64_t *vals) {
+  smelt_attr *at = smelt_alloc(cx, sizeof(smelt_attr) * (size_t)(node->nattr + n + 1));
+  if (!at) return SMELT_ERR;
+  int k = 0;
+  for (int i = 0; i < node->nattr; i++) {
+    int keep = 1;
+    for (int j = 0; j < n && keep; j++) keep = strcmp(node->attrs[i].key, keys[j]) != 0;
+    if (keep) at[k++] = node->attrs[i];
+  }
+  for (int j = 0; j < n; j++) at[k++] = smelt_attr_int(keys[j], vals[j]);
+  node->attrs = at;
+  node->nattr = k;
+  return 0;
+}
+
 smelt_attr smelt_attr_ints(smelt_ctx *cx, const char *key, const int64_t *v, int n) {
   smelt_attr a = {.key = key, .type = SMELT_A_INTS, .n = n};
   a.is = smelt_alloc(cx, sizeof(int64_t) * (n ? n : 1));

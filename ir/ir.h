@@ -243,6 +243,10 @@ smelt_attr smelt_attr_ints(smelt_ctx *cx, const char *key, const int64_t *v, int
 smelt_attr smelt_attr_floats(smelt_ctx *cx, const char *key, const double *v, int n);
 smelt_attr smelt_attr_str(const char *key, const char *s);
 smelt_attr smelt_attr_dtype(const char *key, smelt_dtype dt);
+/* Sets integer attributes keys[i] = vals[i] (i < n) on node n, replacing those keys, in a
+ * fresh attribute array (builders may share one between nodes).  SMELT_ERR when out of
+ * memory. */
+int smelt_node_set_ints(smelt_ctx *cx, smelt_node *node, int n, const char *const *keys, const int64_t *vals);
 /* Lookups fall back to the schema default in ops.def when the node lacks the key. */
 const smelt_attr *smelt_node_attr(const smelt_node *n, const char *key);
 int64_t smelt_attr_i(const smelt_node *n, const char *key);

@@ -216,16 +216,7 @@ int smelt_pass_layout(smelt_ctx *cx, smelt_graph *g) {
     int wv = smelt_graph_add_const(g, name, B->dt, &ws, m->buf[e], (uint64_t)(K * N * smelt_dtype_bytes(B->dt)));
     if (wv < 0) return SMELT_ERR;
     n = &g->nodes[ni];
-    /* a fresh attribute array (builders may share one between nodes): trans_b 0, pack P */
-    smelt_attr *at = smelt_alloc(cx, sizeof(smelt_attr) * (size_t)(n->nattr + 2));
-    if (!at) return SMELT_ERR;
-    int k = 0;
-    for (int i = 0; i < n->nattr; i++)
-      if (strcmp(n->attrs[i].key, "trans_b") && strcmp(n->attrs[i].key, "pack")) at[k++] = n->attrs[i];
-    at[k++] = smelt_attr_int("trans_b", 0);
-    at[k++] = smelt_attr_int("pack", P);
-    n->attrs = at;
-    n->nattr = k;
+    if (smelt_node_set_ints(cx, n, 2, (const char *[]){"trans_b", "pack"}, (int64_t[]){0, P})) return SMELT_ERR;
     n->in[s] = wv;
     if (smelt_shape_infer(g, ni)) return SMELT_ERR;
     changed = 1;

@@ -211,15 +211,7 @@ static int rewrite(smelt_ctx *cx, smelt_graph *g, int ni, const struct memo_ent 
   if (wv < 0) return SMELT_ERR;
   n = &g->nodes[ni]; /* adding values may move nothing in nodes, but stay safe */
   if (e->scheme == S_F16 || e->scheme == S_Q8_0 || e->scheme == S_Q4_0) {
-    /* a fresh attribute array: builders may share one between nodes */
-    smelt_attr *at = smelt_alloc(cx, sizeof(smelt_attr) * (size_t)(n->nattr + 1));
-    if (!at) return SMELT_ERR;
-    int k = 0;
-    for (int i = 0; i < n->nattr; i++)
-      if (strcmp(n->attrs[i].key, "trans_b")) at[k++] = n->attrs[i];
-    at[k++] = smelt_attr_int("trans_b", 1);
-    n->attrs = at;
-    n->nattr = k;
+    if (smelt_node_set_ints(cx, n, 1, (const char *[]){"trans_b"}, (int64_t[]){1})) return SMELT_ERR;
     n->in[1] = wv;
     return smelt_shape_infer(g, ni);
   }

@@ -18,7 +18,6 @@
 #include "ir/fused.h"
 #include "ir/wino.h"
 
-#include <string.h>
 
 /* the input slot of node n's Conv weight (its X slot in *xs), or -1 */
 static int conv_slot(smelt_ctx *cx, const smelt_node *n, int *xs) {
@@ -91,14 +90,7 @@ int smelt_layout_wino(smelt_ctx *cx, smelt_graph *g) {
     int uv = smelt_graph_add_const(g, name, SMELT_DT_F32, &us, u, (uint64_t)(A * A * C * M * 4));
     if (uv < 0) return SMELT_ERR;
     n = &g->nodes[ni];
-    smelt_attr *at = smelt_alloc(cx, sizeof(smelt_attr) * (size_t)(n->nattr + 1)); /* a fresh array: builders may share one */
-    if (!at) return SMELT_ERR;
-    int k = 0;
-    for (int i = 0; i < n->nattr; i++)
-      if (strcmp(n->attrs[i].key, "wino")) at[k++] = n->attrs[i];
-    at[k++] = smelt_attr_int("wino", m);
-    n->attrs = at;
-    n->nattr = k;
+    if (smelt_node_set_ints(cx, n, 1, (const char *[]){"wino"}, (int64_t[]){m})) return SMELT_ERR;
     n->in[ws] = uv;
     if (smelt_shape_infer(g, ni)) return SMELT_ERR;
     changed = 1;
