@@ -79,11 +79,17 @@ SMC_AI void smw_at(const smc_v *v, int s, smc_v *o, int os, const int wm) {
   }
 }
 
-/* D[p·DW + jj] = s[jj·wm + p + i0] for p < wm and jj from j to j1 (vector part; the
- * caller made every index inside the row); returns the first jj not done */
+/* D[p·DW + jj] = s[jj·wm + p + i0] for p < wm and jj from j to j1 (the caller made every
+ * index inside the row, and s[j1·wm + i0] readable); returns j1.  wm = 2 is the direct
+ * kernel's stride-2 deinterleave (smc_even) once per phase. */
 static inline int64_t smw_split(float *D, int64_t DW, const float *s, int64_t i0, int64_t j, int64_t j1, int wm) {
+  if (wm == 2) {
+    smc_even(D, s + i0, j, j1);
+    smc_even(D + DW, s + i0 + 1, j, j1);
+    return j1;
+  }
 #if defined(__AVX512F__)
-  if (wm == 4) {
+  {
     const __m512i i01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
     const __m512i i23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
     for (; j + 16 <= j1; j += 16) {
@@ -96,34 +102,12 @@ static inline int64_t smw_split(float *D, int64_t DW, const float *s, int64_t i0
       _mm512_storeu_ps(D + 2 * DW + j, _mm512_shuffle_f32x4(ab, cd, 0x44));
       _mm512_storeu_ps(D + 3 * DW + j, _mm512_shuffle_f32x4(ab, cd, 0xEE));
     }
-  } else {
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    for (; j + 16 <= j1; j += 16) {
-      __m512 a = _mm512_loadu_ps(s + 2 * j + i0), b = _mm512_loadu_ps(s + 2 * j + i0 + 16);
-      _mm512_storeu_ps(D + j, _mm512_permutex2var_ps(a, ev, b));
-      _mm512_storeu_ps(D + DW + j, _mm512_permutex2var_ps(a, od, b));
-    }
   }
-#elif defined(__AVX2__)
-  if (wm == 2)
-    for (; j + 8 <= j1; j += 8) {
-      __m256 a = _mm256_loadu_ps(s + 2 * j + i0), b = _mm256_loadu_ps(s + 2 * j + i0 + 8);
-      __m256 e = _mm256_shuffle_ps(a, b, 0x88), o = _mm256_shuffle_ps(a, b, 0xDD); /* 0 2 8 10 | 4 6 12 14, odd alike */
-      _mm256_storeu_ps(D + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xd8)));
-      _mm256_storeu_ps(D + DW + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xd8)));
-    }
 #elif defined(__aarch64__) && defined(__ARM_NEON)
-  if (wm == 4)
-    for (; j + 4 <= j1; j += 4) {
-      float32x4x4_t v = vld4q_f32(s + 4 * j + i0);
-      vst1q_f32(D + j, v.val[0]), vst1q_f32(D + DW + j, v.val[1]), vst1q_f32(D + 2 * DW + j, v.val[2]), vst1q_f32(D + 3 * DW + j, v.val[3]);
-    }
-  else
-    for (; j + 4 <= j1; j += 4) {
-      float32x4x2_t v = vld2q_f32(s + 2 * j + i0);
-      vst1q_f32(D + j, v.val[0]), vst1q_f32(D + DW + j, v.val[1]);
-    }
+  for (; j + 4 <= j1; j += 4) {
+    float32x4x4_t v = vld4q_f32(s + 4 * j + i0);
+    vst1q_f32(D + j, v.val[0]), vst1q_f32(D + DW + j, v.val[1]), vst1q_f32(D + 2 * DW + j, v.val[2]), vst1q_f32(D + 3 * DW + j, v.val[3]);
+  }
 #endif
   for (int64_t t = j; t < j1 && t < SMW_MAX_TW + 48; t++) /* (the bound: a row of D; it tells GCC's loop analysis) */
     for (int p = 0; p < wm; p++) D[p * DW + t] = s[i0 + t * wm + p];
@@ -163,6 +147,7 @@ SMC_AI void smw_in_part_m(const struct smw_in *j, int part, int nparts, const in
         memset(row, 0, sizeof(float) * (size_t)a);
         if (e > a) memcpy(row + a, s, sizeof(float) * (size_t)(e - a));
         if (n > e) memset(row + e, 0, sizeof(float) * (size_t)(n - e));
+        row[n] = 0; /* read (into a dropped lane) by the odd phase of wm = 2 */
         smw_split(Dk, DW, row, 0, 0, DW, wm);
       }
       int64_t lo = ty * TW, hi = lo + TW;
