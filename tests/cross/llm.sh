@@ -55,14 +55,7 @@ if [ -f "$S" ]; then
   #    per block alike and are held to llm_ref --act-q8 by e2e_quant_llm; the generic
   #    build keeps activations f32, 1.3% lower on q8_0): this catches a wrong kernel on
   #    every path, the flipping one included.
-  : > "$W/corpus.ids"; k=0; s=0
-  while [ $k -lt 8 ] && [ $s -lt 50 ]; do
-    s=$((s + 1))
-    t=$("$W/stories/h/m" -n 127 --temp 1 --seed $s --tokens 2>/dev/null) || fail "stories260K (host) sampling"
-    [ "$(echo $t | wc -w)" -eq 127 ] || continue
-    echo "$t" >> "$W/corpus.ids"; k=$((k + 1))
-  done
-  [ $k -eq 8 ] || fail "only $k whole stories sampled"
+  sh "$SRC/tests/e2e/sample_corpus.sh" "$W/stories/h/m" 8 "$W/corpus.ids" || exit 1
   ppl() { sed -n 's/^perplexity: \([0-9.]*\) .*/\1/p'; }
   for q in q8_0 q4_0 int8 int4; do
     case $q in q*) aq=--act-q8 k="sms_matmul(SMS_" ;; int8) aq= k="sms_qmatmul_i8(" ;; *) aq= k="sms_qmatmul_q4(" ;; esac

@@ -48,15 +48,7 @@ for q in q8_0 q4_0; do
   "$B/tests/npy_compare" "$W/$q.native.npy" "$W/$q.aq.npy" 1e-4 || fail "$q: $T logits differ from the interpreter's (--act-q8)"
 done
 # the corpus: the float model's own samples, whole 127-token stories
-k=0; s=0
-: > "$W/corpus.ids"
-while [ $k -lt 32 ] && [ $s -lt 200 ]; do
-  s=$((s + 1))
-  t=$("$W/none/stories" -n 127 --temp 1 --seed $s --tokens 2>/dev/null) || fail "sampling"
-  [ "$(echo $t | wc -w)" -eq 127 ] || continue
-  echo "$t" >> "$W/corpus.ids"; k=$((k + 1))
-done
-[ $k -eq 32 ] || fail "only $k whole stories sampled"
+sh "$(dirname "$0")/sample_corpus.sh" "$W/none/stories" 32 "$W/corpus.ids" || exit 1
 ppl() { "$W/$1/stories" --perplexity-ids "$W/corpus.ids" | sed -n 's/^perplexity: \([0-9.]*\) .*/\1/p'; }
 base=$(ppl none)
 [ -n "$base" ] || fail "no float perplexity"
