@@ -5,7 +5,7 @@
  * pthreads.
  *
  * One pool per model source (it is static, like the rest of the runtime): SMELT_THREADS
- * - 1 workers, started on first use and kept until the process exits.  A call splits
+ * - 1 workers, started on first use and kept for the life of the process.  A call splits
  * the work into parts (up to 8 per thread) that the caller and the workers claim one
  * at a time, so a busy machine where a worker is not scheduled degrades to the
  * caller doing the work, not to waiting for it.  smt_set_threads (the executable's -t,
@@ -61,7 +61,7 @@ static int smt_nthreads = SMELT_THREADS;
 
 /* -DSMT_STATS (e.g. SMELT_CFLAGS=-DSMT_STATS when building a model): counts the calls
  * that ran on the caller alone, the split jobs, and the jobs that had to wake a
- * sleeping worker, and prints them to stderr at exit (where 2-thread time goes). */
+ * sleeping worker, and prints them to stderr when the process ends (where 2-thread time goes). */
 #ifdef SMT_STATS
 #include <stdio.h>
 static uint64_t smt_stat_solo, smt_stat_jobs, smt_stat_wakes, smt_stat_parts;
